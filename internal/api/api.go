@@ -1,0 +1,81 @@
+// Package api implements the CodeBuild operations, one file per resource:
+// it validates what the model cannot express, applies AWS's defaults, and
+// reads and writes the store. It never runs builds itself: it hands them to
+// a Scheduler.
+package api
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/buildbatch/buildbatch/internal/awsjson"
+	"github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/store"
+)
+
+// Options configures the API.
+type Options struct {
+	Store store.Store
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// AccountConcurrentBuilds is the account-level concurrent build limit
+	// that a project's concurrentBuildLimit may not exceed.
+	AccountConcurrentBuilds int
+	// BaseURL is the server's own URL, used in badge URLs.
+	BaseURL string
+}
+
+// API holds the operations.
+type API struct {
+	opts Options
+	st   store.Store
+	now  func() time.Time
+}
+
+// New returns the API.
+func New(opts Options) *API {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &API{opts: opts, st: opts.Store, now: now}
+}
+
+// Register adds every implemented operation to s.
+func (a *API) Register(s *awsjson.Server) {
+	awsjson.Handle(s, "CreateProject", a.CreateProject)
+	awsjson.Handle(s, "UpdateProject", a.UpdateProject)
+	awsjson.Handle(s, "DeleteProject", a.DeleteProject)
+	awsjson.Handle(s, "BatchGetProjects", a.BatchGetProjects)
+	awsjson.Handle(s, "ListProjects", a.ListProjects)
+}
+
+func scopeOf(ctx context.Context) (awsjson.Caller, store.Scope) {
+	c := awsjson.CallerFrom(ctx)
+	return c, store.Scope{Account: c.Account, Region: c.Region}
+}
+
+func invalid(format string, args ...any) error {
+	return awsjson.Errorf(awsjson.InvalidInput, format, args...)
+}
+
+// translate maps store sentinels to AWS errors; it is the one place where
+// that happens. Errors already in AWS shape pass through.
+func translate(err error, notFound string) error {
+	if err == nil {
+		return nil
+	}
+	var ae *awsjson.Error
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, store.ErrNotFound):
+		return awsjson.Errorf(awsjson.ResourceNotFound, "%s", notFound)
+	case errors.Is(err, store.ErrConflict):
+		return awsjson.Errorf(awsjson.ResourceAlreadyExists, "%s", err.Error())
+	}
+	return err
+}
+
+func ts(t time.Time) *codebuild.Time { return codebuild.At(t) }

@@ -1,0 +1,222 @@
+// Package awsjson serves the AWS JSON 1.1 protocol over net/http: POST with
+// X-Amz-Target routing, SigV4 authentication, strict decoding and validation
+// of the request against the model, and AWS-shaped responses and errors.
+package awsjson
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/ident"
+	"github.com/buildbatch/buildbatch/internal/sigv4"
+)
+
+// ContentType is the AWS JSON 1.1 media type.
+const ContentType = "application/x-amz-json-1.1"
+
+// Caller is the authenticated identity of a request.
+type Caller struct {
+	Account   string
+	Region    string
+	AccessKey string
+	RequestID string
+}
+
+type callerKey struct{}
+
+// CallerFrom returns the caller of a request context.
+func CallerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
+}
+
+// WithCaller returns ctx carrying c (for tests and internal callers).
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// Error is an error as the client sees it.
+type Error struct {
+	Type    string
+	Message string
+	Status  int
+}
+
+func (e *Error) Error() string { return e.Type + ": " + e.Message }
+
+// Errorf returns a 400 error of the given AWS type.
+func Errorf(typ, format string, args ...any) *Error {
+	return &Error{Type: typ, Message: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
+}
+
+// Common error types.
+const (
+	InvalidInput          = "InvalidInputException"
+	ResourceNotFound      = "ResourceNotFoundException"
+	ResourceAlreadyExists = "ResourceAlreadyExistsException"
+	AccountLimitExceeded  = "AccountLimitExceededException"
+	Serialization         = "SerializationException"
+	UnknownOperation      = "UnknownOperationException"
+	InternalFailure       = "InternalFailure"
+)
+
+type handler struct {
+	input *codebuild.Shape
+	call  func(ctx context.Context, raw []byte) (any, error)
+}
+
+// Server routes AWS JSON requests to registered operations.
+type Server struct {
+	prefix   string
+	verifier *sigv4.Verifier
+	log      *slog.Logger
+	handlers map[string]handler
+	maxBody  int64
+}
+
+// NewServer returns a server for operations whose X-Amz-Target starts with
+// prefix + ".".
+func NewServer(prefix string, v *sigv4.Verifier, log *slog.Logger) *Server {
+	return &Server{prefix: prefix + ".", verifier: v, log: log, handlers: map[string]handler{}, maxBody: 16 << 20}
+}
+
+// Handle registers the operation called name of the model; In and Out are its
+// generated input and output types.
+func Handle[In, Out any](s *Server, name string, f func(ctx context.Context, in *In) (*Out, error)) {
+	op, ok := codebuild.LookupOperation(name)
+	if !ok {
+		panic("awsjson: operation not in the model: " + name)
+	}
+	shape, _ := codebuild.LookupShape(op.Input)
+	s.handlers[name] = handler{input: shape, call: func(ctx context.Context, raw []byte) (any, error) {
+		in := new(In)
+		if err := json.Unmarshal(raw, in); err != nil {
+			return nil, Errorf(Serialization, "%v", err)
+		}
+		out, err := f(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			return struct{}{}, nil
+		}
+		return out, nil
+	}}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := newRequestID()
+	if r.Method != http.MethodPost {
+		s.writeError(w, reqID, &Error{Type: UnknownOperation, Message: "Only POST requests are supported", Status: http.StatusNotFound})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		s.writeError(w, reqID, Errorf(Serialization, "Could not read the request body: %v", err))
+		return
+	}
+	id, err := s.verifier.Verify(r, body)
+	if err != nil {
+		var se *sigv4.Error
+		if errors.As(err, &se) {
+			s.writeError(w, reqID, Errorf(se.Code, "%s", se.Message))
+			return
+		}
+		s.writeError(w, reqID, Errorf(InternalFailure, "authentication failed"))
+		return
+	}
+	target := r.Header.Get("X-Amz-Target")
+	name, ok := strings.CutPrefix(target, s.prefix)
+	if !ok {
+		if target == "" {
+			s.writeError(w, reqID, Errorf(UnknownOperation, "Missing X-Amz-Target header"))
+		} else {
+			s.writeError(w, reqID, Errorf(UnknownOperation, "Unknown operation %s", target))
+		}
+		return
+	}
+	h, ok := s.handlers[name]
+	if !ok {
+		if _, inModel := codebuild.LookupOperation(name); inModel {
+			s.writeError(w, reqID, Errorf(UnknownOperation, "Operation %s is not implemented by buildbatch", name))
+		} else {
+			s.writeError(w, reqID, Errorf(UnknownOperation, "Unknown operation %s", target))
+		}
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if h.input != nil {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			s.writeError(w, reqID, Errorf(Serialization, "Malformed JSON request body: %v", err))
+			return
+		}
+		if dec.More() {
+			s.writeError(w, reqID, Errorf(Serialization, "Malformed JSON request body: trailing data after the JSON object"))
+			return
+		}
+		if err := h.input.Validate(v); err != nil {
+			var te *codebuild.TypeError
+			if errors.As(err, &te) {
+				s.writeError(w, reqID, Errorf(Serialization, "%s", te.Error()))
+			} else {
+				s.writeError(w, reqID, Errorf(InvalidInput, "%s", err.Error()))
+			}
+			return
+		}
+	}
+	ctx := WithCaller(r.Context(), Caller{Account: id.Account, Region: id.Region, AccessKey: id.AccessKey, RequestID: reqID})
+	out, err := h.call(ctx, body)
+	if err != nil {
+		var ae *Error
+		if !errors.As(err, &ae) {
+			s.log.Error("operation failed", "operation", name, "request_id", reqID, "err", err)
+			ae = &Error{Type: InternalFailure, Message: "An internal error occurred (request " + reqID + ")", Status: http.StatusInternalServerError}
+		}
+		s.writeError(w, reqID, ae)
+		return
+	}
+	payload, err := json.Marshal(out)
+	if err != nil {
+		s.log.Error("encoding response", "operation", name, "err", err)
+		s.writeError(w, reqID, &Error{Type: InternalFailure, Message: "could not encode the response", Status: http.StatusInternalServerError})
+		return
+	}
+	s.write(w, reqID, http.StatusOK, payload)
+}
+
+func (s *Server) write(w http.ResponseWriter, reqID string, status int, payload []byte) {
+	h := w.Header()
+	h.Set("Content-Type", ContentType)
+	h.Set("x-amzn-RequestId", reqID)
+	h.Set("Content-Length", fmt.Sprint(len(payload)))
+	w.WriteHeader(status)
+	w.Write(payload)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, reqID string, e *Error) {
+	payload, _ := json.Marshal(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{e.Type, e.Message})
+	status := e.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	s.write(w, reqID, status, payload)
+}
+
+func newRequestID() string { return ident.UUID() }

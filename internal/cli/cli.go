@@ -1,0 +1,97 @@
+// Package cli is the command line: serve | logs | version. It parses flags
+// and the environment and calls the server or the API; nothing else.
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/buildbatch/buildbatch/internal/config"
+	"github.com/buildbatch/buildbatch/internal/server"
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+const usage = `buildbatch — a self-hosted AWS CodeBuild-compatible build service
+
+Usage:
+  buildbatch serve [flags]             start the service
+  buildbatch logs [flags] <build-id>   print a build's log (--follow to follow it)
+  buildbatch version                   print the version
+
+Run 'buildbatch <command> -h' for a command's flags.
+`
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return logs(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "buildbatch", Version)
+		return 0
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "buildbatch: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg := config.Default()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to listen on; a non-loopback address needs --credentials")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "where the database, logs, workspaces and artifacts live")
+	fs.StringVar(&cfg.CredentialsFile, "credentials", "", "AWS shared-credentials file (aws_access_key_id, aws_secret_access_key, aws_account_id per section): strict SigV4")
+	fs.StringVar(&cfg.DefaultAccount, "default-account", cfg.DefaultAccount, "account id of access keys that are not 12 digits")
+	fs.IntVar(&cfg.MaxConcurrentBuilds, "max-concurrent-builds", cfg.MaxConcurrentBuilds, "builds that run at once, server-wide")
+	fs.IntVar(&cfg.MaxQueuedBuilds, "max-queued-builds", cfg.MaxQueuedBuilds, "builds that may wait in QUEUED before StartBuild is refused")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "buildbatch serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "buildbatch serve: --log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "buildbatch: cannot start: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "buildbatch %s listening on http://%s\n", Version, srv.Addr())
+	fmt.Fprintf(stdout, "data directory: %s\n", cfg.DataDir)
+	fmt.Fprintf(stdout, "authentication: %s\n", srv.AuthMode())
+	if err := srv.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "buildbatch: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "buildbatch stopped")
+	return 0
+}
+
+func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	_ = ctx
+	_ = strings.TrimSpace
+	fmt.Fprintln(stderr, "buildbatch logs: not available yet")
+	return 1
+}

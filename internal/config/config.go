@@ -1,0 +1,107 @@
+// Package config holds every setting of the server, each documented and
+// defaulted, and checks them.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	// Listen is the TCP address to serve on.
+	Listen string
+	// DataDir holds the database, build logs, workspaces and artifacts.
+	DataDir string
+	// CredentialsFile, when set, switches authentication to strict mode:
+	// only the keys in this AWS shared-credentials file are accepted and
+	// every signature is verified. Required for a non-loopback Listen.
+	CredentialsFile string
+	// DefaultAccount is the account of access keys that are not 12 digits
+	// (local mode), and of strict-mode keys without aws_account_id.
+	DefaultAccount string
+	// MaxConcurrentBuilds is the server-wide number of builds that run at
+	// once; the account-level limit that a project's concurrentBuildLimit
+	// may not exceed.
+	MaxConcurrentBuilds int
+	// MaxQueuedBuilds bounds the builds waiting in QUEUED; past it
+	// StartBuild fails with AccountLimitExceededException.
+	MaxQueuedBuilds int
+	// ShutdownGrace is how long in-flight requests may take to finish on
+	// SIGINT/SIGTERM.
+	ShutdownGrace time.Duration
+}
+
+// DefaultListen is the default listen address.
+const DefaultListen = "127.0.0.1:4599"
+
+// Default returns the defaults.
+func Default() Config {
+	n := max(4, runtime.NumCPU()*4)
+	return Config{
+		Listen:              DefaultListen,
+		DataDir:             DefaultDataDir(),
+		DefaultAccount:      "000000000000",
+		MaxConcurrentBuilds: n,
+		MaxQueuedBuilds:     5 * n,
+		ShutdownGrace:       10 * time.Second,
+	}
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/buildbatch, else ~/.local/share/buildbatch.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "buildbatch")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "buildbatch")
+	}
+	return filepath.Join(os.TempDir(), "buildbatch")
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", c.Listen, err)
+	}
+	if c.CredentialsFile == "" && !IsLoopback(host) {
+		return fmt.Errorf("--listen %s is not a loopback address: serving beyond this machine needs --credentials FILE (strict SigV4)", c.Listen)
+	}
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if len(c.DefaultAccount) != 12 || !allDigits(c.DefaultAccount) {
+		return fmt.Errorf("--default-account %q must be 12 digits", c.DefaultAccount)
+	}
+	if c.MaxConcurrentBuilds < 1 {
+		return fmt.Errorf("--max-concurrent-builds must be at least 1, got %d", c.MaxConcurrentBuilds)
+	}
+	if c.MaxQueuedBuilds < 0 {
+		return fmt.Errorf("--max-queued-builds must not be negative, got %d", c.MaxQueuedBuilds)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host names only this machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

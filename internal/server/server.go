@@ -1,0 +1,128 @@
+// Package server is the composition root: from a Config it builds the store,
+// the API, the scheduler and the HTTP server, and runs them until stopped.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/buildbatch/buildbatch/internal/api"
+	"github.com/buildbatch/buildbatch/internal/awsjson"
+	"github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/config"
+	"github.com/buildbatch/buildbatch/internal/sigv4"
+	"github.com/buildbatch/buildbatch/internal/store"
+	"github.com/buildbatch/buildbatch/internal/store/sqlite"
+)
+
+// Server is a running buildbatch.
+type Server struct {
+	cfg   config.Config
+	log   *slog.Logger
+	ln    net.Listener
+	http  *http.Server
+	store store.Store
+	mode  string
+}
+
+// New prepares a server: it checks the data directory, opens the store and
+// binds the listen address, so that every reason it cannot start is
+// reported before it says it is listening.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	verifier := &sigv4.Verifier{Service: "codebuild", DefaultAccount: cfg.DefaultAccount}
+	mode := "local (any access key accepted; 12-digit keys are account ids, others belong to " + cfg.DefaultAccount + ")"
+	if cfg.CredentialsFile != "" {
+		keys, err := sigv4.LoadFile(cfg.CredentialsFile)
+		if err != nil {
+			return nil, fmt.Errorf("--credentials: %w", err)
+		}
+		verifier.Keys = keys
+		mode = fmt.Sprintf("strict (%d access keys from %s)", keys.Len(), cfg.CredentialsFile)
+	}
+	if err := checkWritable(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("data directory %s is not usable: %w", cfg.DataDir, err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "buildbatch.db"))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
+	}
+	baseURL := "http://" + ln.Addr().String()
+	a := api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL})
+	aws := awsjson.NewServer(codebuild.TargetPrefix, verifier, log)
+	a.Register(aws)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_buildbatch/health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/", aws)
+	s := &Server{cfg: cfg, log: log, ln: ln, store: st, mode: mode}
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// AuthMode describes the authentication mode.
+func (s *Server) AuthMode() string { return s.mode }
+
+// Run serves until ctx is done, then lets in-flight requests finish (up to
+// the shutdown grace), stops the builds and closes the store.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = err
+	case <-ctx.Done():
+		s.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+		if err := s.http.Shutdown(sctx); err != nil {
+			s.log.Warn("shutdown: requests still in flight were cut", "err", err)
+		}
+		cancel()
+		<-errc
+	}
+	if err := s.store.Close(); err != nil {
+		s.log.Error("closing the store", "err", err)
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
+
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}

@@ -1,0 +1,55 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order; the schema version is PRAGMA user_version.
+// Never edit a released migration: append a new one.
+var migrations = []string{
+	// 1: projects.
+	`CREATE TABLE projects (
+		account       TEXT NOT NULL,
+		region        TEXT NOT NULL,
+		name          TEXT NOT NULL,
+		created       INTEGER NOT NULL,
+		last_modified INTEGER NOT NULL,
+		doc           BLOB NOT NULL,
+		PRIMARY KEY (account, region, name)
+	) WITHOUT ROWID;
+	CREATE INDEX projects_by_created ON projects (account, region, created, name);
+	CREATE INDEX projects_by_modified ON projects (account, region, last_modified, name);`,
+}
+
+// SchemaVersion is the version this code migrates to.
+var SchemaVersion = len(migrations)
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return err
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("database schema version %d is newer than this buildbatch (%d); upgrade buildbatch", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
