@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -22,6 +23,16 @@ func (e *TypeError) Error() string {
 		return fmt.Sprintf("Expected a JSON object as the request body, got %s", e.Got)
 	}
 	return fmt.Sprintf("Unexpected value type at '%s': expected %s, got %s", e.Path, e.Expected, e.Got)
+}
+
+// UnknownMemberError reports a member the model does not have.
+type UnknownMemberError struct {
+	Path  string
+	Shape string
+}
+
+func (e *UnknownMemberError) Error() string {
+	return fmt.Sprintf("'%s' is not a member of %s", e.Path, e.Shape)
 }
 
 // ConstraintError lists the violations of required/min/max/pattern/enum
@@ -48,13 +59,24 @@ func (s *Shape) Validate(v any) error {
 		return &TypeError{Got: jsonKind(v)}
 	}
 	var c ConstraintError
-	if err := validate(s, v, "", &c); err != nil {
+	if err := validate(s, v, "", &c, false); err != nil {
 		return err
 	}
 	if len(c.Violations) > 0 {
 		return &c
 	}
 	return nil
+}
+
+// ValidateOutput checks a response body against the shape the way a strict
+// client would read it: every member must be in the model and of the
+// model's type. Constraints are not checked (AWS itself emits values outside
+// some enums, such as the build status PENDING).
+func (s *Shape) ValidateOutput(v any) error {
+	if _, ok := v.(map[string]any); !ok {
+		return &TypeError{Got: jsonKind(v)}
+	}
+	return validate(s, v, "", nil, true)
 }
 
 func jsonKind(v any) string {
@@ -103,6 +125,9 @@ func render(v any) string {
 }
 
 func (c *ConstraintError) add(v any, path, rule string) {
+	if c == nil {
+		return // output validation checks types only
+	}
 	value := "null"
 	if v != nil {
 		value = "'" + render(v) + "'"
@@ -110,7 +135,7 @@ func (c *ConstraintError) add(v any, path, rule string) {
 	c.Violations = append(c.Violations, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", value, path, rule))
 }
 
-func validate(s *Shape, v any, path string, c *ConstraintError) error {
+func validate(s *Shape, v any, path string, c *ConstraintError, output bool) error {
 	if v == nil {
 		return nil // an explicit null is treated as absent
 	}
@@ -131,7 +156,7 @@ func validate(s *Shape, v any, path string, c *ConstraintError) error {
 		if s.Pattern != nil && !s.Pattern.MatchString(str) {
 			c.add(v, path, "Member must satisfy regular expression pattern: "+s.PatternText)
 		}
-		if len(s.Enum) > 0 && !contains(s.Enum, str) {
+		if len(s.Enum) > 0 && !slices.Contains(s.Enum, str) {
 			c.add(v, path, "Member must satisfy enum value set: ["+strings.Join(s.Enum, ", ")+"]")
 		}
 	case kindInteger, kindLong, kindDouble:
@@ -181,7 +206,7 @@ func validate(s *Shape, v any, path string, c *ConstraintError) error {
 			c.add(v, path, fmt.Sprintf("Member must have length less than or equal to %v", s.Max))
 		}
 		for i, e := range list {
-			if err := validate(s.Elem, e, fmt.Sprintf("%s.%d.member", path, i+1), c); err != nil {
+			if err := validate(s.Elem, e, fmt.Sprintf("%s.%d.member", path, i+1), c, output); err != nil {
 				return err
 			}
 		}
@@ -191,7 +216,7 @@ func validate(s *Shape, v any, path string, c *ConstraintError) error {
 			return typeErr()
 		}
 		for k, e := range m {
-			if err := validate(s.Value, e, join(path, k), c); err != nil {
+			if err := validate(s.Value, e, join(path, k), c, output); err != nil {
 				return err
 			}
 		}
@@ -200,29 +225,27 @@ func validate(s *Shape, v any, path string, c *ConstraintError) error {
 		if !ok {
 			return typeErr()
 		}
+		if output {
+			for k := range m {
+				if _, known := s.memberIndex[k]; !known {
+					return &UnknownMemberError{Path: join(path, k), Shape: s.Name}
+				}
+			}
+		}
 		for i := range s.Members {
 			mem := &s.Members[i]
 			mv, present := m[mem.Name]
 			p := join(path, mem.Name)
 			if !present || mv == nil {
-				if mem.Required {
+				if mem.Required && !output {
 					c.add(nil, p, "Member must not be null")
 				}
 				continue
 			}
-			if err := validate(mem.Shape, mv, p, c); err != nil {
+			if err := validate(mem.Shape, mv, p, c, output); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }

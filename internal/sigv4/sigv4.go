@@ -12,7 +12,9 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -158,7 +160,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	if !regionRE.MatchString(h.region) {
 		return Identity{}, errorf(CodeInvalidSignature, "Credential should be scoped to a valid region, not '%s'.", h.region)
 	}
-	if !contains(h.signedHeaders, "host") {
+	if !slices.Contains(h.signedHeaders, "host") {
 		return Identity{}, errorf(CodeInvalidSignature, "'Host' must be a signed header.")
 	}
 	id := Identity{AccessKey: h.accessKey, Region: h.region}
@@ -194,7 +196,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	}
 	if secret.SessionToken != "" {
 		tok := r.Header.Get("X-Amz-Security-Token")
-		if tok == "" || !contains(h.signedHeaders, "x-amz-security-token") ||
+		if tok == "" || !slices.Contains(h.signedHeaders, "x-amz-security-token") ||
 			!hmac.Equal([]byte(tok), []byte(secret.SessionToken)) {
 			return Identity{}, errorf(CodeUnrecognized, "The security token included in the request is invalid.")
 		}
@@ -210,14 +212,6 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	return id, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
-}
 
 // CanonicalRequest builds the SigV4 canonical request of r for the given
 // signed header names (lowercase, as listed by the client).
@@ -249,10 +243,14 @@ func CanonicalRequest(r *http.Request, signedHeaders []string, body []byte) stri
 
 func headerValue(r *http.Request, name string) string {
 	var values []string
-	if name == "host" {
+	switch {
+	case name == "host":
 		values = []string{r.Host}
-	} else {
-		values = r.Header.Values(name)
+	case name == "content-length" && r.Header.Get("Content-Length") == "" && r.ContentLength >= 0:
+		// net/http keeps the length in a field rather than the header.
+		values = []string{strconv.FormatInt(r.ContentLength, 10)}
+	default:
+		values = slices.Clone(r.Header.Values(name))
 	}
 	for i, v := range values {
 		values[i] = strings.Join(strings.Fields(v), " ")

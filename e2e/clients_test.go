@@ -1,0 +1,54 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestProjectsBoto3(t *testing.T) {
+	s := Start(t)
+	s.Python(t, "test_projects")
+}
+
+func TestProjectsAWSCLI(t *testing.T) {
+	s := Start(t)
+	out, err := s.AWS(t, "test", "codebuild", "create-project", "--name", "cli-demo",
+		"--source", "type=NO_SOURCE,buildspec=version: 0.2",
+		"--artifacts", "type=NO_ARTIFACTS",
+		"--environment", "type=LINUX_CONTAINER,image=aws/codebuild/standard:7.0,computeType=BUILD_GENERAL1_SMALL",
+		"--service-role", "arn:aws:iam::000000000000:role/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		Project struct {
+			Arn     string  `json:"arn"`
+			Created float64 `json:"created"`
+		} `json:"project"`
+	}
+	if err := json.Unmarshal(out, &created); err != nil || created.Project.Arn != "arn:aws:codebuild:us-east-1:000000000000:project/cli-demo" {
+		t.Fatalf("create-project printed %s (%v)", out, err)
+	}
+	out, err = s.AWS(t, "test", "codebuild", "list-projects")
+	if err != nil || !strings.Contains(string(out), `"cli-demo"`) {
+		t.Errorf("list-projects: %s %v", out, err)
+	}
+	out, err = s.AWS(t, "test", "codebuild", "batch-get-projects", "--names", "cli-demo", "ghost")
+	if err != nil || !strings.Contains(string(out), `"ghost"`) || !strings.Contains(string(out), `"projectVisibility": "PRIVATE"`) {
+		t.Errorf("batch-get-projects: %s %v", out, err)
+	}
+	_, err = s.AWS(t, "test", "codebuild", "create-project", "--name", "cli-demo",
+		"--source", "type=NO_SOURCE,buildspec=version: 0.2", "--artifacts", "type=NO_ARTIFACTS",
+		"--environment", "type=LINUX_CONTAINER,image=i,computeType=BUILD_GENERAL1_SMALL", "--service-role", "r")
+	if err == nil || !strings.Contains(err.Error(), "ResourceAlreadyExistsException") {
+		t.Errorf("duplicate create-project: %v", err)
+	}
+	_, err = s.AWS(t, "test", "codebuild", "update-project", "--name", "cli-demo", "--timeout-in-minutes", "9999")
+	if err == nil || !strings.Contains(err.Error(), "InvalidInputException") || !strings.Contains(err.Error(), "timeoutInMinutes") {
+		t.Errorf("out-of-range update-project: %v", err)
+	}
+	if _, err := s.AWS(t, "test", "codebuild", "delete-project", "--name", "cli-demo"); err != nil {
+		t.Error(err)
+	}
+}
