@@ -11,7 +11,9 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 )
@@ -63,6 +65,34 @@ type Page struct {
 	Descending bool
 }
 
+// BuildMeta is what buildbatch keeps of a build beside its API document.
+type BuildMeta struct {
+	// BatchID is the id of the batch the build belongs to ("" if none) and
+	// BatchIdentifier its group (CODEBUILD_BATCH_BUILD_IDENTIFIER).
+	BatchID         string `json:"batchId,omitempty"`
+	BatchIdentifier string `json:"batchIdentifier,omitempty"`
+	// Shard and Shards place a build-fanout build among its siblings.
+	Shard  int `json:"shard,omitempty"`
+	Shards int `json:"shards,omitempty"`
+	// Request is the StartBuild input the build was created from (RetryBuild
+	// starts a new build from it).
+	Request json.RawMessage `json:"request,omitempty"`
+	// IdempotencyToken and RequestHash let StartBuild return the same build
+	// for a repeated request.
+	IdempotencyToken string `json:"idempotencyToken,omitempty"`
+	// Internal marks builds not subject to the queue bound (batch members).
+	Internal bool `json:"internal,omitempty"`
+}
+
+// Build is a stored build: its document and meta data.
+type Build struct {
+	Scope Scope
+	Doc   *codebuild.Build
+	Meta  BuildMeta
+	// Seq orders builds by creation; the store assigns it on insert.
+	Seq int64
+}
+
 // Tx is one transaction. Methods are named ResourceVerb; a miss returns an
 // error wrapping ErrNotFound, a duplicate one wrapping ErrConflict.
 type Tx interface {
@@ -73,4 +103,29 @@ type Tx interface {
 	// ProjectList returns project names in the requested order and the
 	// cursor of the next page (nil when this is the last one).
 	ProjectList(ctx context.Context, s Scope, by ProjectSort, p Page) ([]string, *Cursor, error)
+
+	// CounterNext increments and returns a per-project counter (kind
+	// "build" or "batch"); the first value is 1.
+	CounterNext(ctx context.Context, s Scope, project, kind string) (int64, error)
+
+	BuildInsert(ctx context.Context, b *Build) error
+	BuildGet(ctx context.Context, s Scope, id string) (*Build, error)
+	// BuildPut replaces a build's document and meta data.
+	BuildPut(ctx context.Context, b *Build) error
+	BuildDelete(ctx context.Context, s Scope, id string) error
+	// BuildList lists build ids, of one project or (project "") all, in
+	// creation order (Page.Descending: newest first).
+	BuildList(ctx context.Context, s Scope, project string, p Page) ([]string, *Cursor, error)
+	// BuildListIncomplete returns every build, in any scope, that is not
+	// complete, in creation order (for the scheduler after a restart).
+	BuildListIncomplete(ctx context.Context) ([]*Build, error)
+	// BuildCountIncomplete counts a project's builds that are not complete.
+	BuildCountIncomplete(ctx context.Context, s Scope, project string) (int, error)
+	// BuildListByBatch returns a batch's builds in creation order.
+	BuildListByBatch(ctx context.Context, s Scope, batchID string) ([]*Build, error)
+
+	// IdempotencyGet returns what an earlier request with this token
+	// created, if the token is younger than its expiry.
+	IdempotencyGet(ctx context.Context, s Scope, op, token string, now time.Time) (requestHash, resourceID string, err error)
+	IdempotencyPut(ctx context.Context, s Scope, op, token, requestHash, resourceID string, expires time.Time) error
 }

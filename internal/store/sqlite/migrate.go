@@ -21,6 +21,43 @@ var migrations = []string{
 	) WITHOUT ROWID;
 	CREATE INDEX projects_by_created ON projects (account, region, created, name);
 	CREATE INDEX projects_by_modified ON projects (account, region, last_modified, name);`,
+
+	// 2: builds, per-project counters, idempotency tokens.
+	`CREATE TABLE counters (
+		account TEXT NOT NULL,
+		region  TEXT NOT NULL,
+		project TEXT NOT NULL,
+		kind    TEXT NOT NULL,
+		value   INTEGER NOT NULL,
+		PRIMARY KEY (account, region, project, kind)
+	) WITHOUT ROWID;
+	CREATE TABLE builds (
+		seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+		account  TEXT NOT NULL,
+		region   TEXT NOT NULL,
+		id       TEXT NOT NULL UNIQUE,
+		project  TEXT NOT NULL,
+		number   INTEGER NOT NULL,
+		status   TEXT NOT NULL,
+		complete INTEGER NOT NULL,
+		batch_id TEXT NOT NULL,
+		doc      BLOB NOT NULL,
+		meta     BLOB NOT NULL
+	);
+	CREATE INDEX builds_by_scope ON builds (account, region, seq);
+	CREATE INDEX builds_by_project ON builds (account, region, project, seq);
+	CREATE INDEX builds_incomplete ON builds (complete, seq) WHERE complete = 0;
+	CREATE INDEX builds_by_batch ON builds (batch_id, seq) WHERE batch_id != '';
+	CREATE TABLE idempotency (
+		account       TEXT NOT NULL,
+		region        TEXT NOT NULL,
+		op            TEXT NOT NULL,
+		token         TEXT NOT NULL,
+		request_hash  TEXT NOT NULL,
+		resource_id   TEXT NOT NULL,
+		expires       INTEGER NOT NULL,
+		PRIMARY KEY (account, region, op, token)
+	) WITHOUT ROWID;`,
 }
 
 // SchemaVersion is the version this code migrates to.

@@ -24,6 +24,9 @@ func Run(t *testing.T, newStore Opener) {
 	t.Run("Scopes", func(t *testing.T) { testScopes(t, newStore(t)()) })
 	t.Run("Durable", func(t *testing.T) { testDurable(t, newStore(t)) })
 	t.Run("Rollback", func(t *testing.T) { testRollback(t, newStore(t)()) })
+	t.Run("Builds", func(t *testing.T) { testBuilds(t, newStore(t)()) })
+	t.Run("Counters", func(t *testing.T) { testCounters(t, newStore(t)()) })
+	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore(t)()) })
 }
 
 var (

@@ -1,0 +1,194 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/buildbatch/buildbatch/internal/executor"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func open(t *testing.T, shell string) (executor.Env, *syncBuffer, string) {
+	t.Helper()
+	dir := t.TempDir()
+	work := filepath.Join(dir, "src")
+	tmp := filepath.Join(dir, "tmp")
+	os.MkdirAll(work, 0o755)
+	os.MkdirAll(tmp, 0o755)
+	out := &syncBuffer{}
+	id := "test:" + filepath.Base(dir)
+	x := &Executor{KillGrace: 200 * time.Millisecond}
+	env, err := x.Open(context.Background(), executor.Spec{BuildID: id, WorkDir: work, TmpDir: tmp, Shell: shell, Output: out,
+		Env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "CODEBUILD_BUILD_ID=" + id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	return env, out, work
+}
+
+func run(t *testing.T, env executor.Env, cmd string) int {
+	t.Helper()
+	rc, err := env.Exec(context.Background(), cmd, "")
+	if err != nil {
+		t.Fatalf("Exec(%q): %v", cmd, err)
+	}
+	return rc
+}
+
+func TestSessionState(t *testing.T) {
+	for _, shell := range []string{"sh", "bash"} {
+		t.Run(shell, func(t *testing.T) {
+			env, out, work := open(t, shell)
+			steps := []struct {
+				cmd string
+				rc  int
+			}{
+				{"mkdir sub && cd sub", 0},
+				{"export EXPORTED=one; PLAIN=two", 0},
+				{`echo "pwd=$(basename $(pwd)) exported=$EXPORTED plain=$PLAIN"`, 0},
+				{"false", 1},
+				{"(exit 7)", 7},
+				{"printf 'no newline'", 0},
+				{"echo to-stderr >&2", 0},
+				{"exit 3", 3},
+				{`echo "after exit: pwd=$(basename $(pwd)) exported=$EXPORTED"`, 0},
+				{"set -e; false; echo not reached", 1},
+				{"echo alive", 0},
+				{"read x; echo read=$?", 0},
+			}
+			for _, s := range steps {
+				if rc := run(t, env, s.cmd); rc != s.rc {
+					t.Errorf("Exec(%q) = %d, want %d", s.cmd, rc, s.rc)
+				}
+			}
+			want := "pwd=sub exported=one plain=two\nno newline\nto-stderr\nafter exit: pwd=sub exported=one\nalive\nread=1\n"
+			if got := out.String(); got != want {
+				t.Errorf("output:\n%q\nwant\n%q", got, want)
+			}
+			if _, err := os.Stat(filepath.Join(work, "sub")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestVars(t *testing.T) {
+	env, out, _ := open(t, "sh")
+	run(t, env, "export A='x y'; B=\"multi\nline\"; C=")
+	vars, err := env.Vars(context.Background(), []string{"A", "B", "C", "UNSET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vars["A"] != "x y" || vars["B"] != "multi\nline" || vars["C"] != "" || len(vars) != 3 {
+		t.Errorf("Vars = %q", vars)
+	}
+	if out.String() != "" {
+		t.Errorf("Vars printed %q", out.String())
+	}
+}
+
+func TestCancelKillsProcessGroup(t *testing.T) {
+	env, _, work := open(t, "sh")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	rc, err := env.Exec(ctx, "sh -c 'echo $$ > "+work+"/child.pid; sleep 600' & sleep 600", "")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Exec = %d, %v; want DeadlineExceeded", rc, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+	pid, _ := os.ReadFile(filepath.Join(work, "child.pid"))
+	time.Sleep(100 * time.Millisecond)
+	if p := strings.TrimSpace(string(pid)); p != "" && processAlive(p) {
+		t.Errorf("background child %s survived the cancel", p)
+	}
+	// The session goes on with a new shell.
+	if rc := run(t, env, "true"); rc != 0 {
+		t.Errorf("after cancel, true = %d", rc)
+	}
+}
+
+func processAlive(pid string) bool {
+	data, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	// A zombie (state Z) is dead.
+	fields := strings.Fields(string(data))
+	return len(fields) > 2 && fields[2] != "Z"
+}
+
+func TestCloseKillsBackgroundProcesses(t *testing.T) {
+	env, _, work := open(t, "sh")
+	run(t, env, "sleep 600 & echo $! > "+work+"/bg.pid")
+	pid, _ := os.ReadFile(filepath.Join(work, "bg.pid"))
+	if err := env.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if processAlive(strings.TrimSpace(string(pid))) {
+		t.Errorf("background process survived Close")
+	}
+	if _, err := env.Exec(context.Background(), "true", ""); err == nil {
+		t.Error("Exec after Close succeeded")
+	}
+}
+
+func TestReap(t *testing.T) {
+	id := "reap-test:" + filepath.Base(t.TempDir())
+	cmd := exec.Command("sleep", "600")
+	cmd.Env = []string{"CODEBUILD_BUILD_ID=" + id}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if err := (&Executor{}).Reap(id); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("Reap did not kill the leftover process")
+	}
+}
+
+func TestLargeOutputAndLongLines(t *testing.T) {
+	env, out, _ := open(t, "sh")
+	run(t, env, "head -c 200000 /dev/zero | tr '\\0' 'x'; echo; seq 1 20000")
+	s := out.String()
+	if !strings.HasPrefix(s, strings.Repeat("x", 200000)+"\n1\n2\n") || !strings.HasSuffix(s, "\n20000\n") {
+		t.Errorf("output of %d bytes is mangled: %q...%q", len(s), s[:20], s[len(s)-20:])
+	}
+}
