@@ -7,9 +7,11 @@ package api
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
+	"github.com/buildbatch/buildbatch/internal/buildlog"
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
@@ -24,6 +26,11 @@ type Options struct {
 	AccountConcurrentBuilds int
 	// BaseURL is the server's own URL, used in badge URLs.
 	BaseURL string
+	// Scheduler runs the builds.
+	Scheduler Scheduler
+	// Logs holds the build logs.
+	Logs *buildlog.Store
+	Log  *slog.Logger
 }
 
 // API holds the operations.
@@ -49,6 +56,14 @@ func (a *API) Register(s *awsjson.Server) {
 	awsjson.Handle(s, "DeleteProject", a.DeleteProject)
 	awsjson.Handle(s, "BatchGetProjects", a.BatchGetProjects)
 	awsjson.Handle(s, "ListProjects", a.ListProjects)
+	awsjson.Handle(s, "StartBuild", a.StartBuild)
+	awsjson.Handle(s, "BatchGetBuilds", a.BatchGetBuilds)
+	awsjson.Handle(s, "ListBuilds", a.ListBuilds)
+	awsjson.Handle(s, "ListBuildsForProject", a.ListBuildsForProject)
+	awsjson.Handle(s, "StopBuild", a.StopBuild)
+	awsjson.Handle(s, "RetryBuild", a.RetryBuild)
+	awsjson.Handle(s, "BatchDeleteBuilds", a.BatchDeleteBuilds)
+	awsjson.HandleExtension(s, GetBuildLogTarget, a.GetBuildLog)
 }
 
 func scopeOf(ctx context.Context) (awsjson.Caller, store.Scope) {

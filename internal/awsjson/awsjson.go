@@ -27,6 +27,9 @@ type Caller struct {
 	Account   string
 	Region    string
 	AccessKey string
+	// User names the caller: the credentials file section in strict mode,
+	// the access key in local mode.
+	User      string
 	RequestID string
 }
 
@@ -75,7 +78,7 @@ type handler struct {
 
 // Server routes AWS JSON requests to registered operations.
 type Server struct {
-	prefix   string
+	prefix   string // the model's target prefix with its dot
 	verifier *sigv4.Verifier
 	log      *slog.Logger
 	handlers map[string]handler
@@ -96,7 +99,18 @@ func Handle[In, Out any](s *Server, name string, f func(ctx context.Context, in 
 		panic("awsjson: operation not in the model: " + name)
 	}
 	shape, _ := codebuild.LookupShape(op.Input)
-	s.handlers[name] = handler{input: shape, call: func(ctx context.Context, raw []byte) (any, error) {
+	s.handlers[s.prefix+name] = handler{input: shape, call: call(f)}
+}
+
+// HandleExtension registers an operation that is not in the model (a
+// buildbatch extension, such as reading build logs) under its full
+// X-Amz-Target. Its input is decoded without model validation.
+func HandleExtension[In, Out any](s *Server, target string, f func(ctx context.Context, in *In) (*Out, error)) {
+	s.handlers[target] = handler{call: call(f)}
+}
+
+func call[In, Out any](f func(ctx context.Context, in *In) (*Out, error)) func(ctx context.Context, raw []byte) (any, error) {
+	return func(ctx context.Context, raw []byte) (any, error) {
 		in := new(In)
 		if err := json.Unmarshal(raw, in); err != nil {
 			return nil, Errorf(Serialization, "%v", err)
@@ -109,7 +123,7 @@ func Handle[In, Out any](s *Server, name string, f func(ctx context.Context, in 
 			return struct{}{}, nil
 		}
 		return out, nil
-	}}
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -135,18 +149,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
-	name, ok := strings.CutPrefix(target, s.prefix)
-	if !ok {
-		if target == "" {
-			s.writeError(w, reqID, Errorf(UnknownOperation, "Missing X-Amz-Target header"))
-		} else {
-			s.writeError(w, reqID, Errorf(UnknownOperation, "Unknown operation %s", target))
-		}
+	if target == "" {
+		s.writeError(w, reqID, Errorf(UnknownOperation, "Missing X-Amz-Target header"))
 		return
 	}
-	h, ok := s.handlers[name]
+	h, ok := s.handlers[target]
+	name := target
 	if !ok {
-		if _, inModel := codebuild.LookupOperation(name); inModel {
+		if n, ours := strings.CutPrefix(target, s.prefix); !ours {
+			s.writeError(w, reqID, Errorf(UnknownOperation, "Unknown operation %s", target))
+		} else if _, inModel := codebuild.LookupOperation(n); inModel {
 			s.writeError(w, reqID, Errorf(UnknownOperation, "Operation %s is not implemented by buildbatch", name))
 		} else {
 			s.writeError(w, reqID, Errorf(UnknownOperation, "Unknown operation %s", target))
@@ -178,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ctx := WithCaller(r.Context(), Caller{Account: id.Account, Region: id.Region, AccessKey: id.AccessKey, RequestID: reqID})
+	ctx := WithCaller(r.Context(), Caller{Account: id.Account, Region: id.Region, AccessKey: id.AccessKey, User: id.User, RequestID: reqID})
 	out, err := h.call(ctx, body)
 	if err != nil {
 		var ae *Error

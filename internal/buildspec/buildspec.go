@@ -347,7 +347,7 @@ func parseEnv(n *yaml.Node) Env {
 				fail(v, "unknown env.shell '%s' (use bash or /bin/sh)", e.Shell)
 			}
 		},
-		"variables":      func(k, v *yaml.Node) { e.Variables = kvs(v, "env.variables") },
+		"variables":       func(k, v *yaml.Node) { e.Variables = kvs(v, "env.variables") },
 		"parameter-store": func(k, v *yaml.Node) { e.ParameterStore = kvs(v, "env.parameter-store") },
 		"secrets-manager": func(k, v *yaml.Node) { e.SecretsManager = kvs(v, "env.secrets-manager") },
 		"exported-variables": func(k, v *yaml.Node) {

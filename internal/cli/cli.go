@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/buildbatch/buildbatch/internal/config"
 	"github.com/buildbatch/buildbatch/internal/server"
@@ -38,6 +37,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "logs":
 		return logs(ctx, args[1:], stdout, stderr)
+	case "codebuild-tests-run": // inside fanout builds (see internal/runner)
+		return testsRun(ctx, args[1:], stdout, stderr)
+	case "codebuild-glob-search":
+		return globSearch(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "buildbatch", Version)
 		return 0
@@ -59,6 +62,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.DefaultAccount, "default-account", cfg.DefaultAccount, "account id of access keys that are not 12 digits")
 	fs.IntVar(&cfg.MaxConcurrentBuilds, "max-concurrent-builds", cfg.MaxConcurrentBuilds, "builds that run at once, server-wide")
 	fs.IntVar(&cfg.MaxQueuedBuilds, "max-queued-builds", cfg.MaxQueuedBuilds, "builds that may wait in QUEUED before StartBuild is refused")
+	fs.StringVar(&cfg.SecretsFile, "secrets-file", "", "JSON file with the Parameter Store and Secrets Manager values builds refer to")
+	fs.BoolVar(&cfg.KeepWorkspaces, "keep-workspaces", false, "keep each build's workspace on disk after it ends")
+	fs.DurationVar(&cfg.Minute, "timeout-minute", cfg.Minute, "length of a minute of build and queue timeouts (for tests; leave at 1m)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -87,11 +93,4 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "buildbatch stopped")
 	return 0
-}
-
-func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	_ = ctx
-	_ = strings.TrimSpace
-	fmt.Fprintln(stderr, "buildbatch logs: not available yet")
-	return 1
 }

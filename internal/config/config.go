@@ -32,6 +32,16 @@ type Config struct {
 	// MaxQueuedBuilds bounds the builds waiting in QUEUED; past it
 	// StartBuild fails with AccountLimitExceededException.
 	MaxQueuedBuilds int
+	// SecretsFile holds the values of Parameter Store parameters and
+	// Secrets Manager secrets that builds refer to (JSON; see package
+	// secrets).
+	SecretsFile string
+	// Minute is the length of one minute of timeoutInMinutes and
+	// queuedTimeoutInMinutes. Always time.Minute, except in tests that need
+	// a 5-minute timeout to pass in seconds.
+	Minute time.Duration
+	// KeepWorkspaces leaves each build's workspace on disk when it ends.
+	KeepWorkspaces bool
 	// ShutdownGrace is how long in-flight requests may take to finish on
 	// SIGINT/SIGTERM.
 	ShutdownGrace time.Duration
@@ -49,6 +59,7 @@ func Default() Config {
 		DefaultAccount:      "000000000000",
 		MaxConcurrentBuilds: n,
 		MaxQueuedBuilds:     5 * n,
+		Minute:              time.Minute,
 		ShutdownGrace:       10 * time.Second,
 	}
 }
@@ -81,6 +92,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConcurrentBuilds < 1 {
 		return fmt.Errorf("--max-concurrent-builds must be at least 1, got %d", c.MaxConcurrentBuilds)
+	}
+	if c.Minute <= 0 {
+		return fmt.Errorf("--timeout-minute must be positive")
 	}
 	if c.MaxQueuedBuilds < 0 {
 		return fmt.Errorf("--max-queued-builds must not be negative, got %d", c.MaxQueuedBuilds)

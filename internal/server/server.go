@@ -11,12 +11,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/api"
 	"github.com/buildbatch/buildbatch/internal/awsjson"
+	"github.com/buildbatch/buildbatch/internal/blob/fs"
+	"github.com/buildbatch/buildbatch/internal/buildlog"
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/config"
+	"github.com/buildbatch/buildbatch/internal/executor/local"
+	"github.com/buildbatch/buildbatch/internal/runner"
+	"github.com/buildbatch/buildbatch/internal/scheduler"
+	"github.com/buildbatch/buildbatch/internal/secrets"
 	"github.com/buildbatch/buildbatch/internal/sigv4"
 	"github.com/buildbatch/buildbatch/internal/store"
 	"github.com/buildbatch/buildbatch/internal/store/sqlite"
@@ -29,12 +36,13 @@ type Server struct {
 	ln    net.Listener
 	http  *http.Server
 	store store.Store
+	sched *scheduler.Scheduler
 	mode  string
 }
 
-// New prepares a server: it checks the data directory, opens the store and
-// binds the listen address, so that every reason it cannot start is
-// reported before it says it is listening.
+// New prepares a server: it checks the data directory, opens the store,
+// recovers the builds a previous run left, and binds the listen address, so
+// that every reason it cannot start is reported before it says it listens.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -49,8 +57,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		verifier.Keys = keys
 		mode = fmt.Sprintf("strict (%d access keys from %s)", keys.Len(), cfg.CredentialsFile)
 	}
+	sec, err := secrets.Load(cfg.SecretsFile)
+	if err != nil {
+		return nil, fmt.Errorf("--secrets-file: %w", err)
+	}
 	if err := checkWritable(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("data directory %s is not usable: %w", cfg.DataDir, err)
+	}
+	logs, err := buildlog.NewStore(filepath.Join(cfg.DataDir, "logs"))
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := fs.New(filepath.Join(cfg.DataDir, "artifacts"))
+	if err != nil {
+		return nil, err
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "buildbatch.db"))
 	if err != nil {
@@ -61,8 +81,24 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		st.Close()
 		return nil, fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
 	}
+	exec := &local.Executor{}
+	run := runner.New(runner.Config{
+		Store: st, Executor: exec, Logs: logs, Blob: blobs, Secrets: sec,
+		WorkDir: filepath.Join(cfg.DataDir, "builds"), Minute: cfg.Minute, Log: log,
+		KeepWorkspaces: cfg.KeepWorkspaces, BaseEnv: baseEnv(),
+	})
+	sched := scheduler.New(scheduler.Options{
+		Store: st, Runner: run, MaxConcurrent: cfg.MaxConcurrentBuilds, MaxQueued: cfg.MaxQueuedBuilds,
+		Log: log, Reap: exec.Reap,
+	})
+	if err := sched.Start(ctx); err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("recovering builds: %w", err)
+	}
 	baseURL := "http://" + ln.Addr().String()
-	a := api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL})
+	a := api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL,
+		Scheduler: sched, Logs: logs, Log: log})
 	aws := awsjson.NewServer(codebuild.TargetPrefix, verifier, log)
 	a.Register(aws)
 
@@ -72,13 +108,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/", aws)
-	s := &Server{cfg: cfg, log: log, ln: ln, store: st, mode: mode}
+	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, mode: mode}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
+}
+
+// baseEnv is the environment builds start from: the server's own, without
+// its AWS credentials and settings.
+func baseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "AWS_") || strings.HasPrefix(kv, "CODEBUILD_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 // Addr is the address the server listens on.
@@ -88,7 +137,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) AuthMode() string { return s.mode }
 
 // Run serves until ctx is done, then lets in-flight requests finish (up to
-// the shutdown grace), stops the builds and closes the store.
+// the shutdown grace), ends the running builds and closes the store.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
@@ -105,6 +154,7 @@ func (s *Server) Run(ctx context.Context) error {
 		cancel()
 		<-errc
 	}
+	s.sched.Shutdown()
 	if err := s.store.Close(); err != nil {
 		s.log.Error("closing the store", "err", err)
 	}

@@ -87,7 +87,7 @@ func ParseCredentials(r io.Reader) (*File, error) {
 		if _, dup := f.keys[id]; dup {
 			return nil, fmt.Errorf("line %d: access key %s appears twice", s.line, id)
 		}
-		f.keys[id] = Secret{SecretAccessKey: secret, SessionToken: s.vals["aws_session_token"], Account: account}
+		f.keys[id] = Secret{Name: s.name, SecretAccessKey: secret, SessionToken: s.vals["aws_session_token"], Account: account}
 	}
 	if len(f.keys) == 0 {
 		return nil, fmt.Errorf("no credentials found")

@@ -51,10 +51,12 @@ type Identity struct {
 	AccessKey string
 	Account   string
 	Region    string
+	User      string // strict mode: the credentials section; local mode: the access key
 }
 
 // Secret is what a credentials source knows about one access key.
 type Secret struct {
+	Name            string // who the key belongs to (the section name)
 	SecretAccessKey string
 	SessionToken    string // empty: no session token expected
 	Account         string
@@ -163,7 +165,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	if !slices.Contains(h.signedHeaders, "host") {
 		return Identity{}, errorf(CodeInvalidSignature, "'Host' must be a signed header.")
 	}
-	id := Identity{AccessKey: h.accessKey, Region: h.region}
+	id := Identity{AccessKey: h.accessKey, Region: h.region, User: h.accessKey}
 
 	if v.Keys == nil {
 		id.Account = v.DefaultAccount
@@ -206,12 +208,14 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 		return Identity{}, errorf(CodeInvalidSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
 	id.Account = secret.Account
+	if secret.Name != "" {
+		id.User = secret.Name
+	}
 	if id.Account == "" {
 		id.Account = v.DefaultAccount
 	}
 	return id, nil
 }
-
 
 // CanonicalRequest builds the SigV4 canonical request of r for the given
 // signed header names (lowercase, as listed by the client).

@@ -57,7 +57,9 @@ func TestVerifyStrict(t *testing.T) {
 		region   string
 	}{
 		{"valid", func() *http.Request { return signed(t, "/", "AKIDEXAMPLE", "secret", "", "us-east-1", now, body) }, body, "", "111122223333", "us-east-1"},
-		{"valid with path prefix", func() *http.Request { return signed(t, "/some/prefix", "AKIDEXAMPLE", "secret", "", "eu-west-1", now, body) }, body, "", "111122223333", "eu-west-1"},
+		{"valid with path prefix", func() *http.Request {
+			return signed(t, "/some/prefix", "AKIDEXAMPLE", "secret", "", "eu-west-1", now, body)
+		}, body, "", "111122223333", "eu-west-1"},
 		{"valid session token", func() *http.Request { return signed(t, "/", "ASIATOKEN", "secret2", "tok", "us-west-2", now, body) }, body, "", "444455556666", "us-west-2"},
 		{"wrong session token", func() *http.Request { return signed(t, "/", "ASIATOKEN", "secret2", "other", "us-west-2", now, body) }, body, CodeUnrecognized, "", ""},
 		{"missing session token", func() *http.Request { return signed(t, "/", "ASIATOKEN", "secret2", "", "us-west-2", now, body) }, body, CodeUnrecognized, "", ""},
@@ -214,4 +216,14 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		parseAuthorization(s)
 	})
+}
+
+func TestSignIsVerified(t *testing.T) {
+	r, _ := http.NewRequest("POST", "http://127.0.0.1:4599/", strings.NewReader("{}"))
+	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	r.Header.Set("X-Amz-Target", "CodeBuild_20161006.ListBuilds")
+	Sign(r, []byte("{}"), "AKIDEXAMPLE", "secret", "", "us-east-1", "codebuild", now)
+	if id, err := strict().Verify(r, []byte("{}")); err != nil || id.Account != "111122223333" {
+		t.Errorf("Verify of Sign = %+v, %v", id, err)
+	}
 }

@@ -82,6 +82,16 @@ type BuildMeta struct {
 	IdempotencyToken string `json:"idempotencyToken,omitempty"`
 	// Internal marks builds not subject to the queue bound (batch members).
 	Internal bool `json:"internal,omitempty"`
+	// Artifacts and SecondaryArtifacts are the effective artifact
+	// configurations (the document only holds what was uploaded).
+	Artifacts          *codebuild.ProjectArtifacts  `json:"artifacts,omitempty"`
+	SecondaryArtifacts []codebuild.ProjectArtifacts `json:"secondaryArtifacts,omitempty"`
+	// User is who started the build (CODEBUILD_INITIATOR is the document's
+	// initiator).
+	User string `json:"user,omitempty"`
+	// ExtraEnv holds variables only the build's shell sees (batch task
+	// variables are in the document's environment instead).
+	ExtraEnv []codebuild.EnvironmentVariable `json:"extraEnv,omitempty"`
 }
 
 // Build is a stored build: its document and meta data.

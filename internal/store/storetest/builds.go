@@ -99,7 +99,10 @@ func testBuilds(t *testing.T, s store.Store) {
 	if got := fmt.Sprint(list("p", false, 10)); got != "[p:1 p:3 p:4 p:5]" {
 		t.Errorf("after delete: %s", got)
 	}
-	err = s.View(ctx, func(tx store.Tx) error { _, err := tx.BuildGet(ctx, store.Scope{Account: "other", Region: "us-east-1"}, "p:1"); return err })
+	err = s.View(ctx, func(tx store.Tx) error {
+		_, err := tx.BuildGet(ctx, store.Scope{Account: "other", Region: "us-east-1"}, "p:1")
+		return err
+	})
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("BuildGet from another account = %v", err)
 	}
@@ -133,15 +136,24 @@ func testIdempotency(t *testing.T, s store.Store) {
 	})
 	var hash, id string
 	var err error
-	s.View(ctx, func(tx store.Tx) error { hash, id, err = tx.IdempotencyGet(ctx, scope, "StartBuild", "tok", now); return nil })
+	s.View(ctx, func(tx store.Tx) error {
+		hash, id, err = tx.IdempotencyGet(ctx, scope, "StartBuild", "tok", now)
+		return nil
+	})
 	if err != nil || hash != "h1" || id != "p:1" {
 		t.Errorf("IdempotencyGet = %s %s %v", hash, id, err)
 	}
-	s.View(ctx, func(tx store.Tx) error { _, _, err = tx.IdempotencyGet(ctx, scope, "StartBuild", "tok", now.Add(6*time.Minute)); return nil })
+	s.View(ctx, func(tx store.Tx) error {
+		_, _, err = tx.IdempotencyGet(ctx, scope, "StartBuild", "tok", now.Add(6*time.Minute))
+		return nil
+	})
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("expired token: %v", err)
 	}
-	s.View(ctx, func(tx store.Tx) error { _, _, err = tx.IdempotencyGet(ctx, scope, "StartBuildBatch", "tok", now); return nil })
+	s.View(ctx, func(tx store.Tx) error {
+		_, _, err = tx.IdempotencyGet(ctx, scope, "StartBuildBatch", "tok", now)
+		return nil
+	})
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("token of another operation: %v", err)
 	}

@@ -1,0 +1,463 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/buildbatch/buildbatch/internal/awsjson"
+	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/ident"
+	"github.com/buildbatch/buildbatch/internal/runner"
+	"github.com/buildbatch/buildbatch/internal/store"
+)
+
+// Scheduler is what the API needs of the scheduler.
+type Scheduler interface {
+	// Reserve holds a place in the queue or says why there is none.
+	Reserve() (release func(), err error)
+	Enqueue(b *store.Build)
+	// Stop stops a queued or running build and returns once its final state
+	// is stored; false if the build is not active.
+	Stop(ctx context.Context, id string) bool
+}
+
+const idempotencyWindow = 5 * time.Minute
+
+func buildNotFound(id string) string { return "Build not found for id: " + id }
+
+// requestHash identifies a request's parameters, without its token.
+func requestHash(v any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// buildID normalises a build id or ARN to `<project>:<uuid>`.
+func buildID(s string) string { return ident.ResourceName(s, "build") }
+
+func startOverrides(in *cb.StartBuildInput) overrides {
+	return overrides{
+		SourceVersion: in.SourceVersion, SecondarySources: in.SecondarySourcesOverride, SecondarySourcesVersions: in.SecondarySourcesVersionOverride,
+		Artifacts: in.ArtifactsOverride, SecondaryArtifacts: in.SecondaryArtifactsOverride, EnvironmentVariables: in.EnvironmentVariablesOverride,
+		SourceType: in.SourceTypeOverride, SourceLocation: in.SourceLocationOverride, SourceAuth: in.SourceAuthOverride,
+		GitCloneDepth: in.GitCloneDepthOverride, GitSubmodulesConfig: in.GitSubmodulesConfigOverride, Buildspec: in.BuildspecOverride,
+		InsecureSsl: in.InsecureSslOverride, ReportBuildStatus: in.ReportBuildStatusOverride, BuildStatusConfig: in.BuildStatusConfigOverride,
+		EnvironmentType: in.EnvironmentTypeOverride, Image: in.ImageOverride, ComputeType: in.ComputeTypeOverride, Certificate: in.CertificateOverride,
+		Cache: in.CacheOverride, ServiceRole: in.ServiceRoleOverride, PrivilegedMode: in.PrivilegedModeOverride, Timeout: in.TimeoutInMinutesOverride,
+		QueuedTimeout: in.QueuedTimeoutInMinutesOverride, EncryptionKey: in.EncryptionKeyOverride, LogsConfig: in.LogsConfigOverride,
+		RegistryCredential: in.RegistryCredentialOverride, ImagePullCredentialsType: in.ImagePullCredentialsTypeOverride, Fleet: in.FleetOverride,
+	}
+}
+
+// newBuild makes the document of a build in QUEUED.
+type newBuild struct {
+	scope     store.Scope
+	project   string
+	eff       *effective
+	initiator string
+	debug     *bool
+	batchArn  string
+	autoRetry *int32
+}
+
+func (a *API) buildDoc(nb newBuild, number int64) *cb.Build {
+	uuid := ident.UUID()
+	id := nb.project + ":" + uuid
+	now := a.now()
+	e := nb.eff
+	doc := &cb.Build{
+		Id:                      cb.String(id),
+		Arn:                     cb.String(ident.BuildARN(nb.scope.Region, nb.scope.Account, id)),
+		BuildNumber:             cb.Int64(number),
+		StartTime:               ts(now),
+		BuildStatus:             cb.String(cb.StatusTypeInProgress),
+		SourceVersion:           e.SourceVersion,
+		ProjectName:             cb.String(nb.project),
+		Source:                  e.Source,
+		SecondarySources:        nonNil(e.SecondarySources),
+		SecondarySourceVersions: nonNil(e.SecondarySourceVersions),
+		Artifacts:               artifactLocation(nb.scope.Region, e.Artifacts, uuid),
+		SecondaryArtifacts:      []cb.BuildArtifacts{},
+		Cache:                   e.Cache,
+		Environment:             e.Environment,
+		ServiceRole:             e.ServiceRole,
+		TimeoutInMinutes:        e.Timeout,
+		QueuedTimeoutInMinutes:  e.QueuedTimeout,
+		BuildComplete:           cb.Bool(false),
+		Initiator:               cb.String(nb.initiator),
+		VpcConfig:               e.VpcConfig,
+		EncryptionKey:           e.EncryptionKey,
+		FileSystemLocations:     e.FileSystemLocations,
+		DebugSession:            &cb.DebugSession{SessionEnabled: cb.Bool(cb.Deref(nb.debug))},
+		Logs: &cb.LogsLocation{
+			DeepLink:          cb.String(fmt.Sprintf("https://console.aws.amazon.com/cloudwatch/home?region=%s#logEvent:group=null;stream=null", nb.scope.Region)),
+			CloudWatchLogsArn: cb.String(ident.ARN("logs", nb.scope.Region, nb.scope.Account, "log-group:null:log-stream:null")),
+		},
+	}
+	if e.LogsConfig != nil {
+		doc.Logs.CloudWatchLogs, doc.Logs.S3Logs = e.LogsConfig.CloudWatchLogs, e.LogsConfig.S3Logs
+	}
+	for _, sa := range e.SecondaryArtifacts {
+		doc.SecondaryArtifacts = append(doc.SecondaryArtifacts, *artifactLocation(nb.scope.Region, &sa, uuid))
+	}
+	if nb.batchArn != "" {
+		doc.BuildBatchArn = cb.String(nb.batchArn)
+	}
+	if nb.autoRetry != nil && *nb.autoRetry > 0 {
+		doc.AutoRetryConfig = &cb.AutoRetryConfig{AutoRetryLimit: nb.autoRetry, AutoRetryNumber: cb.Int32(0)}
+	}
+	runner.StartPhase(doc, runner.Submitted, now)
+	runner.EndPhase(doc, cb.StatusTypeSucceeded, nil, now)
+	runner.StartPhase(doc, runner.Queued, now)
+	return doc
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// insertBuild numbers, stores and enqueues a new build; limit enforces the
+// project's concurrentBuildLimit.
+func (a *API) insertBuild(ctx context.Context, tx store.Tx, nb newBuild, meta store.BuildMeta, limit *int32) (*store.Build, error) {
+	if limit != nil && *limit > 0 {
+		n, err := tx.BuildCountIncomplete(ctx, nb.scope, nb.project)
+		if err != nil {
+			return nil, err
+		}
+		if n >= int(*limit) {
+			return nil, awsjson.Errorf(awsjson.AccountLimitExceeded,
+				"Build could not be started: project %s has reached its concurrent build limit of %d", nb.project, *limit)
+		}
+	}
+	number, err := tx.CounterNext(ctx, nb.scope, nb.project, "build")
+	if err != nil {
+		return nil, err
+	}
+	meta.Artifacts = nb.eff.Artifacts
+	meta.SecondaryArtifacts = nb.eff.SecondaryArtifacts
+	b := &store.Build{Scope: nb.scope, Doc: a.buildDoc(nb, number), Meta: meta}
+	if err := tx.BuildInsert(ctx, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func caller(c awsjson.Caller) string {
+	if c.User != "" {
+		return c.User
+	}
+	return c.AccessKey
+}
+
+// StartBuild starts a build with the project's settings and the request's
+// overrides.
+func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.StartBuildOutput, error) {
+	c, scope := scopeOf(ctx)
+	name := ident.ResourceName(cb.Deref(in.ProjectName), "project")
+	token := cb.Deref(in.IdempotencyToken)
+	hashIn := *in
+	hashIn.IdempotencyToken = nil
+	hash := requestHash(hashIn)
+	if token != "" {
+		if b, err := a.idempotent(ctx, scope, "StartBuild", token, hash); err != nil || b != nil {
+			if err != nil {
+				return nil, err
+			}
+			return &cb.StartBuildOutput{Build: b.Doc}, nil
+		}
+	}
+	if err := a.checkReportStatus(in.ReportBuildStatusOverride, in.SourceTypeOverride); err != nil {
+		return nil, err
+	}
+	release, err := a.opts.Scheduler.Reserve()
+	if err != nil {
+		return nil, awsjson.Errorf(awsjson.AccountLimitExceeded, "%s", err.Error())
+	}
+	defer release()
+	request, _ := json.Marshal(in)
+	var b *store.Build
+	err = a.st.Update(ctx, func(tx store.Tx) error {
+		p, err := tx.ProjectGet(ctx, scope, name)
+		if err != nil {
+			return err
+		}
+		eff, err := apply(p, startOverrides(in))
+		if err != nil {
+			return err
+		}
+		autoRetry := p.AutoRetryLimit
+		set(&autoRetry, in.AutoRetryLimitOverride)
+		nb := newBuild{scope: scope, project: name, eff: eff, initiator: caller(c), debug: in.DebugSessionEnabled, autoRetry: autoRetry}
+		b, err = a.insertBuild(ctx, tx, nb, store.BuildMeta{Request: request, IdempotencyToken: token, User: caller(c)}, p.ConcurrentBuildLimit)
+		if err != nil {
+			return err
+		}
+		if token != "" {
+			return tx.IdempotencyPut(ctx, scope, "StartBuild", token, hash, cb.Deref(b.Doc.Id), a.now().Add(idempotencyWindow))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err, projectNotFound(c.Region, c.Account, name))
+	}
+	a.opts.Scheduler.Enqueue(b)
+	return &cb.StartBuildOutput{Build: b.Doc}, nil
+}
+
+func (a *API) checkReportStatus(report *bool, typ *string) error {
+	if cb.Deref(report) && typ != nil && !reportsStatus(*typ) {
+		return invalid("Invalid input: reportBuildStatus is only supported for GITHUB, GITHUB_ENTERPRISE, GITLAB, GITLAB_SELF_MANAGED and BITBUCKET sources")
+	}
+	return nil
+}
+
+// idempotent returns the build an earlier request with the same token
+// created, or an error if the token came with other parameters.
+func (a *API) idempotent(ctx context.Context, scope store.Scope, op, token, hash string) (*store.Build, error) {
+	var b *store.Build
+	err := a.st.View(ctx, func(tx store.Tx) error {
+		h, id, err := tx.IdempotencyGet(ctx, scope, op, token, a.now())
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if h != hash {
+			return invalid("Invalid input: idempotencyToken %s was already used with different parameters", token)
+		}
+		b, err = tx.BuildGet(ctx, scope, id)
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	})
+	return b, translate(err, "")
+}
+
+// BatchGetBuilds returns builds in the order asked; unknown ids are listed
+// in buildsNotFound.
+func (a *API) BatchGetBuilds(ctx context.Context, in *cb.BatchGetBuildsInput) (*cb.BatchGetBuildsOutput, error) {
+	_, scope := scopeOf(ctx)
+	out := &cb.BatchGetBuildsOutput{Builds: []cb.Build{}, BuildsNotFound: []string{}}
+	for _, id := range in.Ids {
+		if strings.TrimSpace(id) == "" {
+			return nil, invalid("Invalid input: build ids must not be empty")
+		}
+	}
+	err := a.st.View(ctx, func(tx store.Tx) error {
+		seen := map[string]bool{}
+		for _, raw := range in.Ids {
+			id := buildID(raw)
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			b, err := tx.BuildGet(ctx, scope, id)
+			if isNotFound(err) {
+				out.BuildsNotFound = append(out.BuildsNotFound, raw)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out.Builds = append(out.Builds, *b.Doc)
+		}
+		return nil
+	})
+	return out, translate(err, "")
+}
+
+func (a *API) listBuilds(ctx context.Context, project string, order *string, token *string) ([]string, *string, error) {
+	_, scope := scopeOf(ctx)
+	desc := cb.Deref(order) != cb.SortOrderTypeAscending
+	list := fmt.Sprintf("builds/%s/%v", project, desc)
+	after, err := decodeToken(list, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ids []string
+	var next *store.Cursor
+	err = a.st.View(ctx, func(tx store.Tx) error {
+		if project != "" {
+			if _, err := tx.ProjectGet(ctx, scope, project); err != nil {
+				return err
+			}
+		}
+		var err error
+		ids, next, err = tx.BuildList(ctx, scope, project, store.Page{After: after, Limit: listPageSize, Descending: desc})
+		return err
+	})
+	if err != nil {
+		c := awsjson.CallerFrom(ctx)
+		return nil, nil, translate(err, projectNotFound(c.Region, c.Account, project))
+	}
+	return ids, encodeToken(list, next), nil
+}
+
+// ListBuilds lists build ids, newest first unless sortOrder is ASCENDING.
+func (a *API) ListBuilds(ctx context.Context, in *cb.ListBuildsInput) (*cb.ListBuildsOutput, error) {
+	ids, next, err := a.listBuilds(ctx, "", in.SortOrder, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	return &cb.ListBuildsOutput{Ids: ids, NextToken: next}, nil
+}
+
+// ListBuildsForProject lists a project's build ids by build number, newest
+// first unless sortOrder is ASCENDING.
+func (a *API) ListBuildsForProject(ctx context.Context, in *cb.ListBuildsForProjectInput) (*cb.ListBuildsForProjectOutput, error) {
+	name := ident.ResourceName(cb.Deref(in.ProjectName), "project")
+	ids, next, err := a.listBuilds(ctx, name, in.SortOrder, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	return &cb.ListBuildsForProjectOutput{Ids: ids, NextToken: next}, nil
+}
+
+func (a *API) getBuild(ctx context.Context, scope store.Scope, id string) (*store.Build, error) {
+	var b *store.Build
+	err := a.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		b, err = tx.BuildGet(ctx, scope, id)
+		return err
+	})
+	return b, translate(err, buildNotFound(id))
+}
+
+// StopBuild stops a queued or running build; stopping a finished build is
+// not an error and returns it as it is.
+func (a *API) StopBuild(ctx context.Context, in *cb.StopBuildInput) (*cb.StopBuildOutput, error) {
+	_, scope := scopeOf(ctx)
+	id := buildID(cb.Deref(in.Id))
+	b, err := a.getBuild(ctx, scope, id)
+	if err != nil {
+		return nil, err
+	}
+	if !cb.Deref(b.Doc.BuildComplete) {
+		a.opts.Scheduler.Stop(ctx, id)
+		if b, err = a.getBuild(ctx, scope, id); err != nil {
+			return nil, err
+		}
+	}
+	return &cb.StopBuildOutput{Build: b.Doc}, nil
+}
+
+// RetryBuild starts a new build with the settings of a finished one.
+func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.RetryBuildOutput, error) {
+	c, scope := scopeOf(ctx)
+	if in.Id == nil || *in.Id == "" {
+		return nil, invalid("Invalid input: id is required")
+	}
+	id := buildID(*in.Id)
+	token := cb.Deref(in.IdempotencyToken)
+	hash := requestHash(id)
+	if token != "" {
+		if b, err := a.idempotent(ctx, scope, "RetryBuild", token, hash); err != nil || b != nil {
+			if err != nil {
+				return nil, err
+			}
+			return &cb.RetryBuildOutput{Build: b.Doc}, nil
+		}
+	}
+	release, err := a.opts.Scheduler.Reserve()
+	if err != nil {
+		return nil, awsjson.Errorf(awsjson.AccountLimitExceeded, "%s", err.Error())
+	}
+	defer release()
+	var b *store.Build
+	err = a.st.Update(ctx, func(tx store.Tx) error {
+		old, err := tx.BuildGet(ctx, scope, id)
+		if err != nil {
+			return err
+		}
+		if !cb.Deref(old.Doc.BuildComplete) {
+			return invalid("Invalid input: build %s is still in progress; only finished builds can be retried", id)
+		}
+		if old.Meta.BatchID != "" {
+			return invalid("Invalid input: build %s belongs to batch %s; retry it with RetryBuildBatch", id, old.Meta.BatchID)
+		}
+		var limit *int32
+		if p, err := tx.ProjectGet(ctx, scope, cb.Deref(old.Doc.ProjectName)); err == nil {
+			limit = p.ConcurrentBuildLimit
+		}
+		d := old.Doc
+		eff := &effective{Source: d.Source, SourceVersion: d.SourceVersion, SecondarySources: d.SecondarySources, SecondarySourceVersions: d.SecondarySourceVersions,
+			Artifacts: old.Meta.Artifacts, SecondaryArtifacts: old.Meta.SecondaryArtifacts, Environment: d.Environment, Cache: d.Cache, ServiceRole: d.ServiceRole,
+			Timeout: d.TimeoutInMinutes, QueuedTimeout: d.QueuedTimeoutInMinutes, EncryptionKey: d.EncryptionKey, VpcConfig: d.VpcConfig,
+			FileSystemLocations: d.FileSystemLocations}
+		if d.Logs != nil {
+			eff.LogsConfig = &cb.LogsConfig{CloudWatchLogs: d.Logs.CloudWatchLogs, S3Logs: d.Logs.S3Logs}
+		}
+		var debug *bool
+		if d.DebugSession != nil {
+			debug = d.DebugSession.SessionEnabled
+		}
+		nb := newBuild{scope: scope, project: cb.Deref(d.ProjectName), eff: clone(eff), initiator: caller(c), debug: debug}
+		meta := old.Meta
+		meta.IdempotencyToken, meta.User = token, caller(c)
+		b, err = a.insertBuild(ctx, tx, nb, meta, limit)
+		if err != nil {
+			return err
+		}
+		if token != "" {
+			return tx.IdempotencyPut(ctx, scope, "RetryBuild", token, hash, cb.Deref(b.Doc.Id), a.now().Add(idempotencyWindow))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err, buildNotFound(id))
+	}
+	a.opts.Scheduler.Enqueue(b)
+	return &cb.RetryBuildOutput{Build: b.Doc}, nil
+}
+
+// BatchDeleteBuilds deletes finished builds (and their logs); builds still
+// running are listed in buildsNotDeleted with BUILD_IN_PROGRESS.
+func (a *API) BatchDeleteBuilds(ctx context.Context, in *cb.BatchDeleteBuildsInput) (*cb.BatchDeleteBuildsOutput, error) {
+	_, scope := scopeOf(ctx)
+	out := &cb.BatchDeleteBuildsOutput{BuildsDeleted: []string{}, BuildsNotDeleted: []cb.BuildNotDeleted{}}
+	var logs []string
+	err := a.st.Update(ctx, func(tx store.Tx) error {
+		for _, raw := range in.Ids {
+			id := buildID(raw)
+			b, err := tx.BuildGet(ctx, scope, id)
+			if isNotFound(err) {
+				out.BuildsNotDeleted = append(out.BuildsNotDeleted, cb.BuildNotDeleted{Id: cb.String(raw), StatusCode: cb.String("BUILD_NOT_FOUND")})
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if !cb.Deref(b.Doc.BuildComplete) {
+				out.BuildsNotDeleted = append(out.BuildsNotDeleted, cb.BuildNotDeleted{Id: b.Doc.Arn, StatusCode: cb.String("BUILD_IN_PROGRESS")})
+				continue
+			}
+			if err := tx.BuildDelete(ctx, scope, id); err != nil {
+				return err
+			}
+			out.BuildsDeleted = append(out.BuildsDeleted, cb.Deref(b.Doc.Arn))
+			_, uuid, _ := strings.Cut(id, ":")
+			logs = append(logs, uuid)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err, "")
+	}
+	for _, l := range logs {
+		if err := a.opts.Logs.Delete(l); err != nil && !errors.Is(err, context.Canceled) {
+			a.opts.Log.Warn("deleting a build log", "log", l, "err", err)
+		}
+	}
+	return out, nil
+}

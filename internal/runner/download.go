@@ -1,0 +1,331 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/buildbatch/buildbatch/internal/buildlog"
+	"github.com/buildbatch/buildbatch/internal/buildspec"
+	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/executor"
+	"github.com/buildbatch/buildbatch/internal/ident"
+	"github.com/buildbatch/buildbatch/internal/source"
+)
+
+// downloadSource fetches the sources, reads the buildspec and opens the
+// shell session. It returns whether the phase failed and why.
+func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
+	f := &source.Fetcher{Blob: x.r.cfg.Blob, Log: x.log.Printf}
+	primary := x.doc.Source
+	if primary == nil {
+		primary = &cb.ProjectSource{Type: cb.String(cb.SourceTypeNoSource)}
+	}
+	resolved, err := f.Fetch(ctx, sourceOf(primary, cb.Deref(x.doc.SourceVersion)), x.src)
+	if err != nil {
+		return true, Context(ClientError, sourceError(err))
+	}
+	if resolved != "" {
+		x.doc.ResolvedSourceVersion = cb.String(resolved)
+	}
+	versions := map[string]string{}
+	for _, v := range x.doc.SecondarySourceVersions {
+		versions[cb.Deref(v.SourceIdentifier)] = cb.Deref(v.SourceVersion)
+	}
+	for i := range x.doc.SecondarySources {
+		s := &x.doc.SecondarySources[i]
+		id := cb.Deref(s.SourceIdentifier)
+		if _, err := f.Fetch(ctx, sourceOf(s, versions[id]), x.secondaryDir(id)); err != nil {
+			return true, Context(ClientError, fmt.Sprintf("secondary source %s: %s", id, sourceError(err)))
+		}
+	}
+	x.persist()
+
+	data, where, err := x.loadBuildspec(ctx, primary)
+	if err != nil {
+		return true, Context(YAMLFileError, err.Error())
+	}
+	if x.b.Meta.BatchIdentifier == batchBootstrap && x.r.cfg.BatchSpec != nil {
+		x.log.Printf("Reading the batch section of %s", where)
+		if err := x.r.cfg.BatchSpec(ctx, x.b, data, x.src); err != nil {
+			return true, Context(YAMLFileError, err.Error())
+		}
+		return false, nil
+	}
+	spec, err := buildspec.Parse(data)
+	if err != nil {
+		var be *buildspec.Error
+		msg := err.Error()
+		if errors.As(err, &be) {
+			msg = strings.TrimPrefix(be.Error(), "YAML_FILE_ERROR: ")
+		}
+		x.log.Printf("Phase context status code: YAML_FILE_ERROR Message: %s in %s", msg, where)
+		return true, Context(YAMLFileError, msg)
+	}
+	x.spec = spec
+	x.restoreCache(ctx)
+	if err := x.openEnv(ctx); err != nil {
+		return true, Context(ClientError, err.Error())
+	}
+	return false, nil
+}
+
+func sourceError(err error) string {
+	var se *source.Error
+	if errors.As(err, &se) {
+		return se.Msg
+	}
+	return err.Error()
+}
+
+func sourceOf(s *cb.ProjectSource, version string) source.Source {
+	src := source.Source{Type: cb.Deref(s.Type), Location: cb.Deref(s.Location), Version: version, CloneDepth: int(cb.Deref(s.GitCloneDepth))}
+	if s.GitSubmodulesConfig != nil {
+		src.Submodules = cb.Deref(s.GitSubmodulesConfig.FetchSubmodules)
+	}
+	return src
+}
+
+func (x *run) secondaryDir(id string) string { return filepath.Join(x.dir, "src2", id) }
+
+// isInline tells an inline buildspec from a file name.
+func isInline(s string) bool {
+	return strings.Contains(s, "\n") || strings.HasPrefix(strings.TrimSpace(s), "version:")
+}
+
+// loadBuildspec reads the buildspec: inline, an S3 object, or a file of the
+// primary source (buildspec.yml by default).
+func (x *run) loadBuildspec(ctx context.Context, src *cb.ProjectSource) ([]byte, string, error) {
+	bs := cb.Deref(src.Buildspec)
+	switch {
+	case isInline(bs):
+		return []byte(bs), "the inline buildspec", nil
+	case strings.HasPrefix(bs, "arn:") && strings.Contains(bs, ":s3:::"):
+		bucket, key, err := source.SplitS3(bs)
+		if err != nil {
+			return nil, "", err
+		}
+		rc, err := x.r.cfg.Blob.Open(ctx, bucket, key)
+		if err != nil {
+			return nil, "", fmt.Errorf("buildspec %s: %v", bs, err)
+		}
+		defer rc.Close()
+		data, err := io.ReadAll(rc)
+		return data, bs, err
+	}
+	if bs == "" {
+		bs = "buildspec.yml"
+	}
+	p := bs
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(x.src, bs)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		if cb.Deref(src.Type) == cb.SourceTypeNoSource {
+			return nil, "", fmt.Errorf("the project has no source, so it needs an inline buildspec")
+		}
+		return nil, "", fmt.Errorf("stat %s: no such file or directory", p)
+	}
+	return data, bs, nil
+}
+
+// environ assembles the session's environment, from lowest to highest
+// precedence: the server's base environment, the buildspec's variables,
+// parameter-store and secrets-manager values, the build's environment
+// variables (project + overrides), extra variables, and the CODEBUILD_
+// variables, which no one may override.
+func (x *run) environ() ([]string, []string, error) {
+	vars := map[string]string{}
+	var order []string
+	set := func(k, v string) {
+		if _, ok := vars[k]; !ok {
+			order = append(order, k)
+		}
+		vars[k] = v
+	}
+	for _, kv := range x.r.cfg.BaseEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			set(k, v)
+		}
+	}
+	var secretValues []string
+	sec := x.r.cfg.Secrets
+	for _, kv := range x.spec.Env.Variables {
+		set(kv.Name, kv.Value)
+	}
+	for _, kv := range x.spec.Env.ParameterStore {
+		v, err := sec.Parameter(kv.Value)
+		if err != nil {
+			return nil, nil, err
+		}
+		set(kv.Name, v)
+		secretValues = append(secretValues, v)
+	}
+	for _, kv := range x.spec.Env.SecretsManager {
+		v, err := sec.Secret(kv.Value)
+		if err != nil {
+			return nil, nil, err
+		}
+		set(kv.Name, v)
+		secretValues = append(secretValues, v)
+	}
+	if e := x.doc.Environment; e != nil {
+		for _, ev := range e.EnvironmentVariables {
+			v := cb.Deref(ev.Value)
+			switch cb.Deref(ev.Type) {
+			case cb.EnvironmentVariableTypeParameterStore:
+				r, err := sec.Parameter(v)
+				if err != nil {
+					return nil, nil, err
+				}
+				v = r
+				secretValues = append(secretValues, v)
+			case cb.EnvironmentVariableTypeSecretsManager:
+				r, err := sec.Secret(v)
+				if err != nil {
+					return nil, nil, err
+				}
+				v = r
+				secretValues = append(secretValues, v)
+			}
+			set(cb.Deref(ev.Name), v)
+		}
+	}
+	for _, ev := range x.b.Meta.ExtraEnv {
+		set(cb.Deref(ev.Name), cb.Deref(ev.Value))
+	}
+	for k, v := range x.systemVars() {
+		set(k, v)
+	}
+	env := make([]string, 0, len(order))
+	for _, k := range order {
+		env = append(env, k+"="+vars[k])
+	}
+	return env, secretValues, nil
+}
+
+// systemVars are the variables CodeBuild sets in every build.
+func (x *run) systemVars() map[string]string {
+	d := x.doc
+	region, account := x.b.Scope.Region, x.b.Scope.Account
+	v := map[string]string{
+		"AWS_DEFAULT_REGION":               region,
+		"AWS_REGION":                       region,
+		"CODEBUILD_BUILD_ID":               cb.Deref(d.Id),
+		"CODEBUILD_BUILD_ARN":              cb.Deref(d.Arn),
+		"CODEBUILD_BUILD_NUMBER":           itoa(cb.Deref(d.BuildNumber)),
+		"CODEBUILD_BUILD_SUCCEEDING":       "1",
+		"CODEBUILD_INITIATOR":              cb.Deref(d.Initiator),
+		"CODEBUILD_KMS_KEY_ID":             cb.Deref(d.EncryptionKey),
+		"CODEBUILD_LOG_PATH":               x.uuid,
+		"CODEBUILD_PUBLIC_BUILD_URL":       "",
+		"CODEBUILD_BUILD_URL":              fmt.Sprintf("https://%s.console.aws.amazon.com/codebuild/home?region=%s#/builds/%s/view/new", region, region, cb.Deref(d.Id)),
+		"CODEBUILD_SOURCE_VERSION":         cb.Deref(d.SourceVersion),
+		"CODEBUILD_SRC_DIR":                x.src,
+		"CODEBUILD_START_TIME":             itoa(d.StartTime.UnixMilli()),
+		"CODEBUILD_BATCH_BUILD_IDENTIFIER": x.b.Meta.BatchIdentifier,
+		"CODEBUILD_CI":                     "true",
+		"CODEBUILD_PROJECT_ARN":            ident.ProjectARN(region, account, cb.Deref(d.ProjectName)),
+	}
+	if e := d.Environment; e != nil {
+		v["CODEBUILD_BUILD_IMAGE"] = cb.Deref(e.Image)
+	}
+	if r := cb.Deref(d.ResolvedSourceVersion); r != "" {
+		v["CODEBUILD_RESOLVED_SOURCE_VERSION"] = r
+	}
+	if s := d.Source; s != nil {
+		v["CODEBUILD_SOURCE_REPO_URL"] = sourceURL(s)
+	}
+	versions := map[string]string{}
+	for _, sv := range d.SecondarySourceVersions {
+		versions[cb.Deref(sv.SourceIdentifier)] = cb.Deref(sv.SourceVersion)
+	}
+	for _, s := range d.SecondarySources {
+		id := cb.Deref(s.SourceIdentifier)
+		v["CODEBUILD_SRC_DIR_"+id] = x.secondaryDir(id)
+		v["CODEBUILD_SOURCE_REPO_URL_"+id] = sourceURL(&s)
+		v["CODEBUILD_SOURCE_VERSION_"+id] = versions[id]
+	}
+	if x.b.Meta.Shards > 0 {
+		// Not AWS: how a build-fanout build knows its shard.
+		v["BUILDBATCH_SHARD_INDEX"] = fmt.Sprint(x.b.Meta.Shard)
+		v["BUILDBATCH_SHARD_COUNT"] = fmt.Sprint(x.b.Meta.Shards)
+	}
+	for _, fs := range d.FileSystemLocations {
+		if id := cb.Deref(fs.Identifier); id != "" {
+			v["CODEBUILD_"+strings.ToUpper(id)] = cb.Deref(fs.MountPoint)
+		}
+	}
+	return v
+}
+
+func sourceURL(s *cb.ProjectSource) string {
+	if cb.Deref(s.Type) == cb.SourceTypeS3 {
+		return "s3://" + strings.TrimPrefix(cb.Deref(s.Location), "s3://")
+	}
+	return cb.Deref(s.Location)
+}
+
+// openEnv opens the shell session.
+func (x *run) openEnv(ctx context.Context) error {
+	env, secretValues, err := x.environ()
+	if err != nil {
+		return err
+	}
+	if len(secretValues) > 0 {
+		x.out = newMasker(x.log, secretValues)
+	}
+	binDir := filepath.Join(x.tmp, "bin")
+	if err := writeHelpers(binDir); err != nil {
+		return err
+	}
+	for i, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			env[i] = "PATH=" + binDir + ":" + kv[len("PATH="):]
+		}
+	}
+	x.vars = env
+	shell := x.spec.Env.Shell
+	e, err := x.r.cfg.Executor.Open(ctx, executor.Spec{
+		BuildID: cb.Deref(x.doc.Id), WorkDir: x.src, TmpDir: x.tmp, Env: env, Shell: shell, User: x.spec.RunAs, Output: x.out,
+	})
+	if err != nil {
+		return err
+	}
+	x.env = e
+	return nil
+}
+
+// masker hides secret values in command output.
+type masker struct {
+	w       *buildlog.Writer
+	secrets []string
+}
+
+func newMasker(w *buildlog.Writer, secrets []string) *masker {
+	var keep []string
+	for _, s := range secrets {
+		if len(s) >= 3 {
+			keep = append(keep, s)
+		}
+	}
+	sort.Slice(keep, func(i, j int) bool { return len(keep[i]) > len(keep[j]) })
+	return &masker{w: w, secrets: keep}
+}
+
+func (m *masker) Write(p []byte) (int, error) {
+	s := string(p)
+	for _, sec := range m.secrets {
+		s = strings.ReplaceAll(s, sec, "***")
+	}
+	if _, err := m.w.Write([]byte(s)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

@@ -1,0 +1,475 @@
+// Package runner runs one build from QUEUED to COMPLETED: provisioning a
+// workspace, fetching the sources, running the buildspec's phases in one
+// shell session, uploading artifacts and reports, saving the cache, and
+// recording every phase (times, statuses, contexts) in the store as it goes.
+// A failed build is data: Run records FAILED, STOPPED, TIMED_OUT or FAULT
+// and returns; only the store's own failures are logged as errors.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/buildbatch/buildbatch/internal/blob"
+	"github.com/buildbatch/buildbatch/internal/buildlog"
+	"github.com/buildbatch/buildbatch/internal/buildspec"
+	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/executor"
+	"github.com/buildbatch/buildbatch/internal/ident"
+	"github.com/buildbatch/buildbatch/internal/secrets"
+	"github.com/buildbatch/buildbatch/internal/store"
+)
+
+// Causes of a build's context ending early.
+var (
+	ErrStopped  = errors.New("the build was stopped")
+	ErrShutdown = errors.New("buildbatch was shut down while the build was running")
+	ErrTimedOut = errors.New("the build timed out")
+)
+
+// Config wires a Runner.
+type Config struct {
+	Store    store.Store
+	Executor executor.Executor
+	Logs     *buildlog.Store
+	Blob     blob.Store
+	Secrets  *secrets.Store
+	// WorkDir holds one workspace per running build.
+	WorkDir string
+	// Minute is the length of a timeout minute (time.Minute; shorter in
+	// tests).
+	Minute time.Duration
+	Now    func() time.Time
+	Log    *slog.Logger
+	// KeepWorkspaces leaves workspaces on disk after builds (debugging).
+	KeepWorkspaces bool
+	// BaseEnv is the environment every build starts from (PATH, HOME, ...).
+	BaseEnv []string
+	// BatchSpec, when set, is called for a batch's DOWNLOAD_SOURCE build
+	// once its source is fetched: it reads the batch section and plans the
+	// batch. An error fails the build (and the batch) with that message.
+	BatchSpec func(ctx context.Context, b *store.Build, spec []byte, srcDir string) error
+}
+
+// Runner runs builds.
+type Runner struct {
+	cfg Config
+}
+
+// New returns a Runner.
+func New(cfg Config) *Runner {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Minute == 0 {
+		cfg.Minute = time.Minute
+	}
+	return &Runner{cfg: cfg}
+}
+
+// Minute is the configured length of a timeout minute.
+func (r *Runner) Minute() time.Duration { return r.cfg.Minute }
+
+// run is one build being run.
+type run struct {
+	r      *Runner
+	b      *store.Build
+	doc    *cb.Build
+	uuid   string
+	dir    string // workspace
+	src    string // CODEBUILD_SRC_DIR
+	tmp    string
+	log    *buildlog.Writer
+	out    io.Writer // command output (masked)
+	spec   *buildspec.Spec
+	env    executor.Env
+	vars   []string // the session's environment
+	failed bool     // a phase failed: CODEBUILD_BUILD_SUCCEEDING=0
+}
+
+func (r *Runner) now() time.Time { return r.cfg.Now() }
+
+// persist writes the build's current document to the store.
+func (x *run) persist() {
+	err := x.r.cfg.Store.Update(context.Background(), func(tx store.Tx) error { return tx.BuildPut(context.Background(), x.b) })
+	if err != nil {
+		x.r.cfg.Log.Error("saving build", "build", cb.Deref(x.doc.Id), "err", err)
+	}
+}
+
+// Run runs the build b (in QUEUED) to completion and returns it. ctx ends
+// the build early: its cause (ErrStopped, ErrShutdown, ErrTimedOut) decides
+// the status.
+func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
+	id := cb.Deref(b.Doc.Id)
+	_, uuid, _ := strings.Cut(id, ":")
+	x := &run{r: r, b: b, doc: b.Doc, uuid: uuid, dir: filepath.Join(r.cfg.WorkDir, uuid)}
+	x.src = filepath.Join(x.dir, "src")
+	x.tmp = filepath.Join(x.dir, "tmp")
+	defer x.cleanup()
+
+	now := r.now()
+	EndPhase(x.doc, cb.StatusTypeSucceeded, nil, now)
+	StartPhase(x.doc, Provisioning, now)
+	x.setLogs()
+	x.persist()
+
+	if err := x.provision(); err != nil {
+		x.fault(Provisioning, err)
+		return b
+	}
+	x.log.Printf("Waiting for agent ping")
+	x.log.Printf("Waiting for DOWNLOAD_SOURCE")
+	if !x.next(ctx, Provisioning, DownloadSource) {
+		return b
+	}
+	if failed, ctxs := x.downloadSource(ctx); failed {
+		if x.interrupted(ctx) {
+			return b
+		}
+		x.endPhase(DownloadSource, cb.StatusTypeFailed, ctxs)
+		x.finish(ctx, cb.StatusTypeFailed)
+		return b
+	}
+	if x.b.Meta.BatchIdentifier == batchBootstrap {
+		// A batch's DOWNLOAD_SOURCE build ends once the batch is planned.
+		x.endPhase(DownloadSource, cb.StatusTypeSucceeded, nil)
+		x.finish(ctx, cb.StatusTypeSucceeded)
+		return b
+	}
+	x.endPhase(DownloadSource, cb.StatusTypeSucceeded, nil)
+
+	// The phases. Table: a failed INSTALL or PRE_BUILD goes to FINALIZING; a
+	// failed BUILD still runs POST_BUILD; UPLOAD_ARTIFACTS is attempted
+	// unless the build was aborted before BUILD.
+	order := []string{Install, PreBuild, Build, PostBuild}
+	status := cb.StatusTypeSucceeded
+	skipToFinalize := false
+	postBuildRan := false
+	for i, typ := range order {
+		if skipToFinalize {
+			break
+		}
+		x.startPhase(typ)
+		failed, ctxs := x.runPhase(ctx, i)
+		if x.interrupted(ctx) {
+			return b
+		}
+		if i == buildspec.PhasePostBuild {
+			postBuildRan = true
+		}
+		if !failed {
+			x.endPhase(typ, cb.StatusTypeSucceeded, nil)
+			continue
+		}
+		status = cb.StatusTypeFailed
+		x.markFailing(ctx)
+		x.endPhase(typ, cb.StatusTypeFailed, ctxs)
+		onFailure := ""
+		if p := x.spec.Phases[i]; p != nil {
+			onFailure = p.OnFailure.Action
+		}
+		switch {
+		case onFailure == "CONTINUE":
+		case onFailure == "ABORT":
+			skipToFinalize = true
+		case i == buildspec.PhaseInstall || i == buildspec.PhasePreBuild:
+			skipToFinalize = true
+		}
+	}
+	if postBuildRan {
+		x.exportVariables(ctx)
+	}
+	if !skipToFinalize {
+		x.startPhase(UploadArtifacts)
+		failed, ctxs := x.uploadArtifacts(ctx)
+		if x.interrupted(ctx) {
+			return b
+		}
+		if failed {
+			status = cb.StatusTypeFailed
+			x.endPhase(UploadArtifacts, cb.StatusTypeFailed, ctxs)
+		} else {
+			x.endPhase(UploadArtifacts, cb.StatusTypeSucceeded, nil)
+		}
+	}
+	x.finish(ctx, status)
+	return b
+}
+
+// markFailing flips CODEBUILD_BUILD_SUCCEEDING to 0 in the session.
+func (x *run) markFailing(ctx context.Context) {
+	if x.failed {
+		return
+	}
+	x.failed = true
+	if x.env != nil {
+		x.env.Exec(context.WithoutCancel(ctx), "export CODEBUILD_BUILD_SUCCEEDING=0", "")
+	}
+}
+
+func (x *run) startPhase(typ string) {
+	StartPhase(x.doc, typ, x.r.now())
+	x.persist()
+	x.log.Printf("Entering phase %s", typ)
+}
+
+func (x *run) endPhase(typ, status string, ctxs []cb.PhaseContext) {
+	EndPhase(x.doc, status, ctxs, x.r.now())
+	x.persist()
+	code, msg := "", ""
+	if len(ctxs) > 0 {
+		code, msg = cb.Deref(ctxs[0].StatusCode), cb.Deref(ctxs[0].Message)
+	}
+	x.log.Printf("Phase complete: %s State: %s", typ, status)
+	x.log.Printf("Phase context status code: %s Message: %s", code, msg)
+}
+
+// next ends phase cur successfully and starts nxt, unless ctx ended.
+func (x *run) next(ctx context.Context, cur, nxt string) bool {
+	if x.interrupted(ctx) {
+		return false
+	}
+	x.endPhase(cur, cb.StatusTypeSucceeded, nil)
+	x.startPhase(nxt)
+	return true
+}
+
+// interrupted finishes the build if ctx ended (stop, timeout, shutdown).
+func (x *run) interrupted(ctx context.Context) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	cause := context.Cause(ctx)
+	now := x.r.now()
+	switch {
+	case errors.Is(cause, ErrStopped):
+		x.log.Printf("Build was stopped")
+		EndPhase(x.doc, cb.StatusTypeStopped, nil, now)
+		x.closeEnv()
+		Complete(x.doc, cb.StatusTypeStopped, now)
+	case errors.Is(cause, ErrTimedOut):
+		x.log.Printf("Build timed out after %d minutes", cb.Deref(x.doc.TimeoutInMinutes))
+		EndPhase(x.doc, cb.StatusTypeTimedOut, Context(BuildTimedOut, "Build has timed out. "), now)
+		x.closeEnv()
+		StartPhase(x.doc, Finalizing, now)
+		EndPhase(x.doc, cb.StatusTypeSucceeded, nil, x.r.now())
+		Complete(x.doc, cb.StatusTypeTimedOut, x.r.now())
+	default:
+		msg := ErrShutdown.Error()
+		if !errors.Is(cause, ErrShutdown) {
+			msg = cause.Error()
+		}
+		x.log.Printf("%s", msg)
+		EndPhase(x.doc, cb.StatusTypeFault, Context(InternalError, msg), now)
+		x.closeEnv()
+		Complete(x.doc, cb.StatusTypeFault, now)
+	}
+	x.persist()
+	return true
+}
+
+// fault ends the build with FAULT after an infrastructure failure.
+func (x *run) fault(phase string, err error) {
+	x.r.cfg.Log.Error("build fault", "build", cb.Deref(x.doc.Id), "phase", phase, "err", err)
+	if x.log != nil {
+		x.log.Printf("Phase complete: %s State: FAULT", phase)
+	}
+	now := x.r.now()
+	EndPhase(x.doc, cb.StatusTypeFault, Context(InternalError, err.Error()), now)
+	x.closeEnv()
+	Complete(x.doc, cb.StatusTypeFault, now)
+	x.persist()
+}
+
+// finish runs FINALIZING and appends COMPLETED.
+func (x *run) finish(ctx context.Context, status string) {
+	x.startPhase(Finalizing)
+	x.saveCache(ctx, status)
+	x.closeEnv()
+	if x.interrupted(ctx) {
+		return
+	}
+	x.endPhase(Finalizing, cb.StatusTypeSucceeded, nil)
+	Complete(x.doc, status, x.r.now())
+	x.persist()
+	x.log.Printf("Build completed with status %s", status)
+}
+
+func (x *run) closeEnv() {
+	if x.env != nil {
+		x.env.Close()
+		x.env = nil
+	}
+}
+
+func (x *run) cleanup() {
+	x.closeEnv()
+	if x.log != nil {
+		x.log.Close()
+	}
+	if !x.r.cfg.KeepWorkspaces {
+		os.RemoveAll(x.dir)
+	}
+}
+
+// setLogs fills the build's logs member once the log stream exists.
+func (x *run) setLogs() {
+	project := cb.Deref(x.doc.ProjectName)
+	region, account := x.b.Scope.Region, x.b.Scope.Account
+	group, stream := "/aws/codebuild/"+project, x.uuid
+	cw := &cb.CloudWatchLogsConfig{Status: cb.String(cb.LogsConfigStatusTypeEnabled)}
+	s3 := &cb.S3LogsConfig{Status: cb.String(cb.LogsConfigStatusTypeDisabled)}
+	if l := x.doc.Logs; l != nil {
+		if l.CloudWatchLogs != nil {
+			cw = l.CloudWatchLogs
+		}
+		if l.S3Logs != nil {
+			s3 = l.S3Logs
+		}
+	}
+	if g := cb.Deref(cw.GroupName); g != "" {
+		group = g
+	}
+	if p := cb.Deref(cw.StreamName); p != "" {
+		stream = p + "/" + x.uuid
+	}
+	logs := &cb.LogsLocation{CloudWatchLogs: cw, S3Logs: s3}
+	if cb.Deref(cw.Status) != cb.LogsConfigStatusTypeDisabled {
+		logs.GroupName = cb.String(group)
+		logs.StreamName = cb.String(stream)
+		logs.DeepLink = cb.String(fmt.Sprintf("https://console.aws.amazon.com/cloudwatch/home?region=%s#logEvent:group=%s;stream=%s", region, group, stream))
+		logs.CloudWatchLogsArn = cb.String(ident.ARN("logs", region, account, "log-group:"+group+":log-stream:"+stream))
+	}
+	if cb.Deref(s3.Status) == cb.LogsConfigStatusTypeEnabled {
+		loc := strings.TrimSuffix(cb.Deref(s3.Location), "/") + "/" + x.uuid + ".gz"
+		logs.S3LogsArn = cb.String("arn:" + ident.Partition(region) + ":s3:::" + loc)
+		logs.S3DeepLink = cb.String("https://s3.console.aws.amazon.com/s3/object/" + loc)
+	}
+	x.doc.Logs = logs
+}
+
+func (x *run) provision() error {
+	for _, d := range []string{x.src, x.tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	w, err := x.r.cfg.Logs.Create(x.uuid)
+	if err != nil {
+		return err
+	}
+	x.log = w
+	x.out = w
+	x.log.Printf("Running on buildbatch (local executor) in %s", x.dir)
+	return nil
+}
+
+var retryRE = regexp.MustCompile(`.*`)
+
+// runPhase runs one buildspec phase's commands and finally block; it
+// returns whether the phase failed and the failure context.
+func (x *run) runPhase(ctx context.Context, idx int) (bool, []cb.PhaseContext) {
+	p := x.spec.Phases[idx]
+	if p == nil {
+		return false, nil
+	}
+	if idx == buildspec.PhaseInstall && len(p.RuntimeVersions) > 0 {
+		x.log.Printf("Skipping install of runtimes. Runtime version selection is not supported by this build image.")
+	}
+	user := p.RunAs
+	attempts := 1
+	re := retryRE
+	if p.OnFailure.Action == "RETRY" {
+		attempts += p.OnFailure.Retries
+		if p.OnFailure.Pattern != "" {
+			var err error
+			if re, err = regexp.Compile(p.OnFailure.Pattern); err != nil {
+				return true, Context(YAMLFileError, fmt.Sprintf("invalid on-failure retry pattern %q: %v", p.OnFailure.Pattern, err))
+			}
+		}
+	}
+	var msg string
+	for attempt := 1; attempt <= attempts; attempt++ {
+		msg = ""
+		for _, c := range p.Commands {
+			if m, stop := x.runCommand(ctx, c.Text, user); stop {
+				msg = m
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			return true, nil
+		}
+		for _, c := range p.Finally {
+			if m, stop := x.runCommand(ctx, c.Text, user); stop && msg == "" {
+				msg = m
+			}
+			if ctx.Err() != nil {
+				return true, nil
+			}
+		}
+		if msg == "" {
+			return false, nil
+		}
+		if attempt < attempts && re.MatchString(msg) {
+			x.log.Printf("Phase failed; retrying (attempt %d of %d)", attempt+1, attempts)
+			continue
+		}
+		break
+	}
+	return true, Context(CommandExecutionError, msg)
+}
+
+// runCommand runs one command; it returns the failure message and whether
+// the phase must stop.
+func (x *run) runCommand(ctx context.Context, cmd, user string) (string, bool) {
+	x.log.Printf("Running command %s", cmd)
+	rc, err := x.env.Exec(ctx, cmd, user)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", true
+		}
+		msg := fmt.Sprintf("Error while executing command: %s. Reason: %v", cmd, err)
+		x.log.Printf("%s", msg)
+		return msg, true
+	}
+	if rc != 0 {
+		x.log.Printf("Command did not exit successfully %s exit status %d", cmd, rc)
+		return fmt.Sprintf("Error while executing command: %s. Reason: exit status %d", cmd, rc), true
+	}
+	return "", false
+}
+
+// exportVariables records env.exported-variables after POST_BUILD.
+func (x *run) exportVariables(ctx context.Context) {
+	names := x.spec.Env.ExportedVariables
+	if len(names) == 0 || x.env == nil {
+		return
+	}
+	vals, err := x.env.Vars(context.WithoutCancel(ctx), names)
+	if err != nil {
+		x.log.Printf("Could not read exported variables: %v", err)
+		return
+	}
+	out := make([]cb.ExportedEnvironmentVariable, 0, len(names))
+	for _, n := range names {
+		out = append(out, cb.ExportedEnvironmentVariable{Name: cb.String(n), Value: cb.String(vals[n])})
+	}
+	x.doc.ExportedEnvironmentVariables = out
+	x.persist()
+}
+
+// batchBootstrap is the group identifier of a batch's source build.
+const batchBootstrap = "DOWNLOAD_SOURCE"
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,257 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/buildbatch/buildbatch/internal/artifact"
+	"github.com/buildbatch/buildbatch/internal/buildspec"
+	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/ident"
+	"github.com/buildbatch/buildbatch/internal/source"
+)
+
+// ReportsBucket is the blob bucket that keeps report files.
+const ReportsBucket = "buildbatch-reports"
+
+// uploadArtifacts packages and stores the primary and secondary artifacts
+// and the report files.
+func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
+	x.uploadReports(ctx)
+	if cfg := x.b.Meta.Artifacts; cfg != nil && cb.Deref(cfg.Type) == cb.ArtifactsTypeS3 {
+		if x.spec.Artifacts == nil {
+			return true, Context(ClientError, "no artifacts section in the buildspec, but the project's artifacts type is S3")
+		}
+		res, err := x.upload(ctx, cfg, x.spec.Artifacts)
+		if err != nil {
+			x.log.Printf("Phase context status code: CLIENT_ERROR Message: %v", err)
+			return true, Context(ClientError, err.Error())
+		}
+		x.doc.Artifacts = res
+	}
+	var secondary []cb.BuildArtifacts
+	for i := range x.b.Meta.SecondaryArtifacts {
+		cfg := &x.b.Meta.SecondaryArtifacts[i]
+		id := cb.Deref(cfg.ArtifactIdentifier)
+		if cb.Deref(cfg.Type) != cb.ArtifactsTypeS3 {
+			secondary = append(secondary, cb.BuildArtifacts{Location: cb.String(""), ArtifactIdentifier: cfg.ArtifactIdentifier})
+			continue
+		}
+		var sel *buildspec.Artifacts
+		if x.spec.Artifacts != nil {
+			for j := range x.spec.Artifacts.Secondary {
+				if x.spec.Artifacts.Secondary[j].Identifier == id {
+					sel = &x.spec.Artifacts.Secondary[j].Artifacts
+				}
+			}
+		}
+		if sel == nil {
+			return true, Context(ClientError, fmt.Sprintf("secondary artifact %s is not in the buildspec's artifacts.secondary-artifacts", id))
+		}
+		res, err := x.upload(ctx, cfg, sel)
+		if err != nil {
+			return true, Context(ClientError, fmt.Sprintf("secondary artifact %s: %v", id, err))
+		}
+		secondary = append(secondary, *res)
+	}
+	if len(x.b.Meta.SecondaryArtifacts) > 0 {
+		x.doc.SecondaryArtifacts = secondary
+	}
+	return false, nil
+}
+
+// upload stores one artifact and returns what the build reports of it.
+func (x *run) upload(ctx context.Context, cfg *cb.ProjectArtifacts, sel *buildspec.Artifacts) (*cb.BuildArtifacts, error) {
+	files, err := artifact.Select(x.src, artifact.Selection{Files: sel.Files, BaseDirectory: sel.BaseDirectory,
+		DiscardPaths: sel.DiscardPaths, ExcludePaths: sel.ExcludePaths, Symlinks: sel.EnableSymlinks})
+	if err != nil {
+		return nil, err
+	}
+	name := cb.Deref(cfg.Name)
+	if cb.Deref(cfg.OverrideArtifactName) && sel.Name != "" {
+		expanded, err := x.expand(ctx, sel.Name)
+		if err != nil {
+			return nil, fmt.Errorf("artifact name %q: %v", sel.Name, err)
+		}
+		name = expanded
+	}
+	idSeg := ""
+	if cb.Deref(cfg.NamespaceType) == cb.ArtifactNamespaceBuildId {
+		idSeg = x.uuid
+		if sel.S3Prefix != "" {
+			idSeg = path.Join(sel.S3Prefix, x.uuid)
+		}
+	}
+	bucket := cb.Deref(cfg.Location)
+	key := artifact.Key(cb.Deref(cfg.Path), path.Join(idSeg, x.b.Meta.BatchIdentifier), name)
+	zip := cb.Deref(cfg.Packaging) == cb.ArtifactPackagingZip
+	x.log.Printf("Uploading %d files to s3://%s/%s", len(files), bucket, key)
+	res, err := artifact.Upload(ctx, x.r.cfg.Blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: zip}, x.tmp)
+	if err != nil {
+		return nil, err
+	}
+	return &cb.BuildArtifacts{
+		Location:             cb.String(artifact.Location(ident.Partition(x.b.Scope.Region), bucket, key)),
+		Md5sum:               cb.String(res.MD5),
+		Sha256sum:            cb.String(res.SHA),
+		OverrideArtifactName: cfg.OverrideArtifactName,
+		EncryptionDisabled:   cfg.EncryptionDisabled,
+		ArtifactIdentifier:   cfg.ArtifactIdentifier,
+		BucketOwnerAccess:    cfg.BucketOwnerAccess,
+	}, nil
+}
+
+// expand evaluates a buildspec value with shell semantics in the session
+// ($VAR, $(command)).
+func (x *run) expand(ctx context.Context, s string) (string, error) {
+	if x.env == nil {
+		return s, nil
+	}
+	const v = "__BB_EXPANDED"
+	delim := "__BB_EOF_" + strings.ReplaceAll(x.uuid, "-", "")
+	if _, err := x.env.Exec(context.WithoutCancel(ctx), v+"=$(cat <<"+delim+"\n"+s+"\n"+delim+"\n)", ""); err != nil {
+		return "", err
+	}
+	vals, err := x.env.Vars(context.WithoutCancel(ctx), []string{v})
+	if err != nil {
+		return "", err
+	}
+	return vals[v], nil
+}
+
+// uploadReports keeps the report files of the buildspec's reports section
+// in the reports bucket and records the reports' ARNs. Report groups and
+// test-case parsing are not implemented; a report without files is logged.
+func (x *run) uploadReports(ctx context.Context) {
+	project := cb.Deref(x.doc.ProjectName)
+	for _, rep := range x.spec.Reports {
+		files, err := artifact.Select(x.src, artifact.Selection{Files: rep.Files, BaseDirectory: rep.BaseDirectory, DiscardPaths: rep.DiscardPaths})
+		if err != nil {
+			x.log.Printf("Report %s: %v", rep.Name, err)
+			continue
+		}
+		group := rep.Name
+		if !strings.HasPrefix(group, "arn:") {
+			group = project + "-" + group
+		} else {
+			group = group[strings.LastIndex(group, "/")+1:]
+		}
+		key := path.Join(x.b.Scope.Account, x.b.Scope.Region, group, x.uuid)
+		if _, err := artifact.Upload(ctx, x.r.cfg.Blob, files, artifact.Target{Bucket: ReportsBucket, Key: key}, x.tmp); err != nil {
+			x.log.Printf("Report %s: %v", rep.Name, err)
+			continue
+		}
+		x.log.Printf("Report %s: kept %d %s files", rep.Name, len(files), rep.FileFormat)
+		x.doc.ReportArns = append(x.doc.ReportArns, ident.ARN("codebuild", x.b.Scope.Region, x.b.Scope.Account, "report/"+group+":"+x.uuid))
+	}
+}
+
+// The cache: project cache LOCAL or S3 keeps the buildspec's cache.paths
+// between builds as one zip in the blob store.
+const cacheBucket = "buildbatch-cache"
+
+func (x *run) cacheTarget() (bucket, key string, ok bool) {
+	c := x.doc.Cache
+	if c == nil || x.spec == nil || x.spec.Cache == nil {
+		return "", "", false
+	}
+	name := "cache.zip"
+	if k := x.spec.Cache.Key; k != "" {
+		name = strings.ReplaceAll(k, "/", "_") + ".zip"
+	}
+	switch cb.Deref(c.Type) {
+	case cb.CacheTypeLocal:
+		return cacheBucket, path.Join(x.b.Scope.Account, x.b.Scope.Region, cb.Deref(x.doc.ProjectName), name), true
+	case cb.CacheTypeS3:
+		b, prefix, err := source.SplitS3(cb.Deref(c.Location))
+		if err != nil {
+			return "", "", false
+		}
+		return b, path.Join(prefix, cb.Deref(c.CacheNamespace), cb.Deref(x.doc.ProjectName), name), true
+	}
+	return "", "", false
+}
+
+// cacheRoots maps a cache path glob to the directory it lives in and the
+// pattern relative to it.
+func (x *run) cacheRoot(p string) (dir, rel string) {
+	if filepath.IsAbs(p) {
+		return "/", strings.TrimPrefix(p, "/")
+	}
+	return x.src, p
+}
+
+func (x *run) restoreCache(ctx context.Context) {
+	bucket, key, ok := x.cacheTarget()
+	if !ok || x.spec.Cache.Action == "save" {
+		return
+	}
+	rc, err := x.r.cfg.Blob.Open(ctx, bucket, key)
+	if err != nil {
+		x.log.Printf("No cache to restore at s3://%s/%s", bucket, key)
+		return
+	}
+	rc.Close()
+	tmp := filepath.Join(x.tmp, "cache-restore")
+	f := &source.Fetcher{Blob: x.r.cfg.Blob}
+	if _, err := f.Fetch(ctx, source.Source{Type: "S3", Location: bucket + "/" + key}, tmp); err != nil {
+		x.log.Printf("Could not restore the cache: %v", err)
+		return
+	}
+	// Entries are stored as abs/<path> or src/<path>.
+	moved := 0
+	for _, top := range []string{"abs", "src"} {
+		root := filepath.Join(tmp, top)
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			rel, _ := filepath.Rel(root, p)
+			dst := filepath.Join(x.src, rel)
+			if top == "abs" {
+				dst = filepath.Join("/", rel)
+			}
+			if os.MkdirAll(filepath.Dir(dst), 0o755) == nil && os.Rename(p, dst) == nil {
+				moved++
+			}
+			return nil
+		})
+	}
+	x.log.Printf("Restored %d cached files from s3://%s/%s", moved, bucket, key)
+}
+
+func (x *run) saveCache(ctx context.Context, status string) {
+	bucket, key, ok := x.cacheTarget()
+	if !ok || x.spec.Cache.Action == "restore" || status != cb.StatusTypeSucceeded {
+		return
+	}
+	var files []artifact.File
+	for _, p := range x.spec.Cache.Paths {
+		dir, rel := x.cacheRoot(p)
+		sel, err := artifact.Select(dir, artifact.Selection{Files: []string{rel}})
+		if err != nil {
+			continue
+		}
+		prefix := "src/"
+		if dir == "/" {
+			prefix = "abs/"
+		}
+		for _, f := range sel {
+			f.Name = prefix + f.Name
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		x.log.Printf("Nothing to cache")
+		return
+	}
+	if _, err := artifact.Upload(ctx, x.r.cfg.Blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: true}, x.tmp); err != nil {
+		x.log.Printf("Could not save the cache: %v", err)
+		return
+	}
+	x.log.Printf("Saved %d files to the cache at s3://%s/%s", len(files), bucket, key)
+}
