@@ -245,9 +245,30 @@ func checkResponse(t *testing.T, op string, status int, body []byte) {
 	if err := shape.ValidateOutput(v); err != nil {
 		t.Errorf("%s: response does not match %s: %v\n%s", op, o.Output, err, body)
 	}
-	if bytes.Contains(body, []byte(":null")) {
-		t.Errorf("%s: response contains null values: %s", op, body)
+	if path := findNull(v, ""); path != "" {
+		t.Errorf("%s: response has a null at %s: %s", op, path, body)
 	}
+}
+
+// findNull returns the path of the first JSON null in v, or "".
+func findNull(v any, path string) string {
+	switch x := v.(type) {
+	case nil:
+		return path + " "
+	case map[string]any:
+		for k, e := range x {
+			if p := findNull(e, path+"."+k); p != "" {
+				return p
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p := findNull(e, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // AWS runs the aws cli against the server and returns its stdout; on a

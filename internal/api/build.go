@@ -209,8 +209,9 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 	if err != nil {
 		return nil, translate(err, projectNotFound(c.Region, c.Account, name))
 	}
+	doc := clone(b.Doc) // the scheduler owns b from here on
 	a.opts.Scheduler.Enqueue(b)
-	return &cb.StartBuildOutput{Build: b.Doc}, nil
+	return &cb.StartBuildOutput{Build: doc}, nil
 }
 
 func (a *API) checkReportStatus(report *bool, typ *string) error {
@@ -417,8 +418,9 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 	if err != nil {
 		return nil, translate(err, buildNotFound(id))
 	}
+	doc := clone(b.Doc) // the scheduler owns b from here on
 	a.opts.Scheduler.Enqueue(b)
-	return &cb.RetryBuildOutput{Build: b.Doc}, nil
+	return &cb.RetryBuildOutput{Build: doc}, nil
 }
 
 // BatchDeleteBuilds deletes finished builds (and their logs); builds still
