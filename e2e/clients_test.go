@@ -52,3 +52,42 @@ func TestProjectsAWSCLI(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestBuildsBoto3(t *testing.T) {
+	s := Start(t)
+	s.Python(t, "test_builds")
+}
+
+func TestBuildsAWSCLI(t *testing.T) {
+	s := Start(t)
+	_, err := s.AWS(t, "test", "codebuild", "create-project", "--name", "cli-build",
+		"--source", `{"type":"NO_SOURCE","buildspec":"version: 0.2\nphases:\n  build:\n    commands:\n      - echo hello from the cli\n"}`,
+		"--artifacts", "type=NO_ARTIFACTS",
+		"--environment", "type=LINUX_CONTAINER,image=aws/codebuild/standard:7.0,computeType=BUILD_GENERAL1_SMALL",
+		"--service-role", "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.AWS(t, "test", "codebuild", "start-build", "--project-name", "cli-build", "--query", "build.id", "--output", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(string(out))
+	c := s.Client(t, "test", "us-east-1")
+	waitBuild(t, c, id)
+	out, err = s.AWS(t, "test", "codebuild", "batch-get-builds", "--ids", id, "--query", "builds[0].[buildStatus,currentPhase]", "--output", "text")
+	if err != nil || strings.Fields(string(out))[0] != "SUCCEEDED" {
+		t.Errorf("batch-get-builds: %s %v", out, err)
+	}
+	out, err = s.AWS(t, "test", "codebuild", "list-builds-for-project", "--project-name", "cli-build")
+	if err != nil || !strings.Contains(string(out), id) {
+		t.Errorf("list-builds-for-project: %s %v", out, err)
+	}
+	if text := logText(t, s, id); !strings.Contains(text, "hello from the cli") {
+		t.Errorf("log: %s", text)
+	}
+	_, err = s.AWS(t, "test", "codebuild", "stop-build", "--id", "cli-build:nope")
+	if err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
+		t.Errorf("stop-build of an unknown build: %v", err)
+	}
+}
