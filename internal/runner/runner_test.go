@@ -1,0 +1,141 @@
+package runner
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/buildbatch/buildbatch/internal/blob/fs"
+	"github.com/buildbatch/buildbatch/internal/buildlog"
+	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/executor/local"
+	"github.com/buildbatch/buildbatch/internal/secrets"
+	"github.com/buildbatch/buildbatch/internal/store"
+	"github.com/buildbatch/buildbatch/internal/store/sqlite"
+)
+
+func newRunner(t *testing.T) (*Runner, store.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	logs, _ := buildlog.NewStore(filepath.Join(dir, "logs"))
+	blobs, _ := fs.New(filepath.Join(dir, "artifacts"))
+	sec, _ := secrets.Load("")
+	r := New(Config{Store: st, Executor: &local.Executor{KillGrace: 100 * time.Millisecond}, Logs: logs, Blob: blobs, Secrets: sec,
+		WorkDir: filepath.Join(dir, "builds"), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseEnv: []string{"PATH=/usr/bin:/bin"}})
+	return r, st
+}
+
+func queuedBuild(t *testing.T, st store.Store, buildspec string) *store.Build {
+	t.Helper()
+	now := time.Now()
+	doc := &cb.Build{Id: cb.String("p:" + strings.ReplaceAll(t.Name(), "/", "-")), ProjectName: cb.String("p"), BuildNumber: cb.Int64(1),
+		StartTime: cb.At(now), BuildStatus: cb.String(cb.StatusTypeInProgress), BuildComplete: cb.Bool(false),
+		Source: &cb.ProjectSource{Type: cb.String("NO_SOURCE"), Buildspec: cb.String(buildspec)}, TimeoutInMinutes: cb.Int32(60)}
+	StartPhase(doc, Submitted, now)
+	EndPhase(doc, cb.StatusTypeSucceeded, nil, now)
+	StartPhase(doc, Queued, now)
+	b := &store.Build{Scope: store.Scope{Account: "000000000000", Region: "us-east-1"}, Doc: doc}
+	if err := st.Update(context.Background(), func(tx store.Tx) error { return tx.BuildInsert(context.Background(), b) }); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func table(doc *cb.Build) string {
+	var parts []string
+	for _, p := range doc.Phases[2:] { // after SUBMITTED and QUEUED
+		s := cb.Deref(p.PhaseType)
+		if p.PhaseStatus != nil {
+			s += ":" + *p.PhaseStatus
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " ")
+}
+
+// TestPhaseStateMachine checks which phases run after which failure.
+func TestPhaseStateMachine(t *testing.T) {
+	const ok = "PROVISIONING:SUCCEEDED DOWNLOAD_SOURCE:SUCCEEDED "
+	tests := []struct {
+		name, buildspec, want, status string
+	}{
+		{"all succeed", "version: 0.2\nphases:\n  build:\n    commands: [true]\n",
+			ok + "INSTALL:SUCCEEDED PRE_BUILD:SUCCEEDED BUILD:SUCCEEDED POST_BUILD:SUCCEEDED UPLOAD_ARTIFACTS:SUCCEEDED FINALIZING:SUCCEEDED COMPLETED", "SUCCEEDED"},
+		{"install fails", "version: 0.2\nphases:\n  install:\n    commands: [false]\n  build:\n    commands: [true]\n",
+			ok + "INSTALL:FAILED FINALIZING:SUCCEEDED COMPLETED", "FAILED"},
+		{"pre_build fails", "version: 0.2\nphases:\n  pre_build:\n    commands: [false]\n  build:\n    commands: [true]\n",
+			ok + "INSTALL:SUCCEEDED PRE_BUILD:FAILED FINALIZING:SUCCEEDED COMPLETED", "FAILED"},
+		{"build fails, post_build runs", "version: 0.2\nphases:\n  build:\n    commands: [false]\n  post_build:\n    commands: [true]\n",
+			ok + "INSTALL:SUCCEEDED PRE_BUILD:SUCCEEDED BUILD:FAILED POST_BUILD:SUCCEEDED UPLOAD_ARTIFACTS:SUCCEEDED FINALIZING:SUCCEEDED COMPLETED", "FAILED"},
+		{"build fails with ABORT", "version: 0.2\nphases:\n  build:\n    on-failure: ABORT\n    commands: [false]\n  post_build:\n    commands: [true]\n",
+			ok + "INSTALL:SUCCEEDED PRE_BUILD:SUCCEEDED BUILD:FAILED FINALIZING:SUCCEEDED COMPLETED", "FAILED"},
+		{"install fails with CONTINUE", "version: 0.2\nphases:\n  install:\n    on-failure: CONTINUE\n    commands: [false]\n  build:\n    commands: [true]\n",
+			ok + "INSTALL:FAILED PRE_BUILD:SUCCEEDED BUILD:SUCCEEDED POST_BUILD:SUCCEEDED UPLOAD_ARTIFACTS:SUCCEEDED FINALIZING:SUCCEEDED COMPLETED", "FAILED"},
+		{"post_build fails", "version: 0.2\nphases:\n  build:\n    commands: [true]\n  post_build:\n    commands: [false]\n",
+			ok + "INSTALL:SUCCEEDED PRE_BUILD:SUCCEEDED BUILD:SUCCEEDED POST_BUILD:FAILED UPLOAD_ARTIFACTS:SUCCEEDED FINALIZING:SUCCEEDED COMPLETED", "FAILED"},
+		{"finally fails", "version: 0.2\nphases:\n  build:\n    commands: [true]\n    finally: [false]\n",
+			ok + "INSTALL:SUCCEEDED PRE_BUILD:SUCCEEDED BUILD:FAILED POST_BUILD:SUCCEEDED UPLOAD_ARTIFACTS:SUCCEEDED FINALIZING:SUCCEEDED COMPLETED", "FAILED"},
+		{"retry then succeed", "version: 0.2\nphases:\n  build:\n    on-failure: RETRY-2\n    commands:\n      - n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; [ $n -ge 1 ]\n",
+			ok + "INSTALL:SUCCEEDED PRE_BUILD:SUCCEEDED BUILD:SUCCEEDED POST_BUILD:SUCCEEDED UPLOAD_ARTIFACTS:SUCCEEDED FINALIZING:SUCCEEDED COMPLETED", "SUCCEEDED"},
+		{"invalid buildspec", "version: 0.2\nphases: [\n",
+			"PROVISIONING:SUCCEEDED DOWNLOAD_SOURCE:FAILED FINALIZING:SUCCEEDED COMPLETED", "FAILED"},
+		{"artifacts missing", "version: 0.2\nphases:\n  build:\n    commands: [true]\nartifacts:\n  files: [nothing-here]\n",
+			ok + "INSTALL:SUCCEEDED PRE_BUILD:SUCCEEDED BUILD:SUCCEEDED POST_BUILD:SUCCEEDED UPLOAD_ARTIFACTS:SUCCEEDED FINALIZING:SUCCEEDED COMPLETED", "SUCCEEDED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, st := newRunner(t)
+			b := r.Run(context.Background(), queuedBuild(t, st, tt.buildspec))
+			if got := table(b.Doc); got != tt.want || cb.Deref(b.Doc.BuildStatus) != tt.status || !cb.Deref(b.Doc.BuildComplete) {
+				t.Errorf("phases %s status %s\nwant   %s status %s", got, cb.Deref(b.Doc.BuildStatus), tt.want, tt.status)
+			}
+			var stored *store.Build
+			st.View(context.Background(), func(tx store.Tx) error {
+				var err error
+				stored, err = tx.BuildGet(context.Background(), b.Scope, cb.Deref(b.Doc.Id))
+				return err
+			})
+			if table(stored.Doc) != table(b.Doc) {
+				t.Errorf("stored phases %s differ from %s", table(stored.Doc), table(b.Doc))
+			}
+		})
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	tests := []struct {
+		cause  error
+		want   string
+		status string
+	}{
+		{ErrStopped, "BUILD:STOPPED COMPLETED", "STOPPED"},
+		{ErrTimedOut, "BUILD:TIMED_OUT FINALIZING:SUCCEEDED COMPLETED", "TIMED_OUT"},
+		{ErrShutdown, "BUILD:FAULT COMPLETED", "FAULT"},
+	}
+	for _, tt := range tests {
+		r, st := newRunner(t)
+		b := queuedBuild(t, st, "version: 0.2\nphases:\n  build:\n    commands: [sleep 600]\n")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			cancel(tt.cause)
+		}()
+		start := time.Now()
+		r.Run(ctx, b)
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%v: took %v", tt.cause, d)
+		}
+		if got := table(b.Doc); !strings.HasSuffix(got, tt.want) || cb.Deref(b.Doc.BuildStatus) != tt.status {
+			t.Errorf("%v: phases %s status %s, want ...%s %s", tt.cause, got, cb.Deref(b.Doc.BuildStatus), tt.want, tt.status)
+		}
+	}
+}
