@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
+	"github.com/buildbatch/buildbatch/internal/builddoc"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/ident"
-	"github.com/buildbatch/buildbatch/internal/runner"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
 
@@ -55,100 +55,20 @@ func startOverrides(in *cb.StartBuildInput) overrides {
 	}
 }
 
-// newBuild makes the document of a build in QUEUED.
-type newBuild struct {
-	scope     store.Scope
-	project   string
-	eff       *effective
-	initiator string
-	debug     *bool
-	batchArn  string
-	autoRetry *int32
-}
-
-func (a *API) buildDoc(nb newBuild, number int64) *cb.Build {
-	uuid := ident.UUID()
-	id := nb.project + ":" + uuid
-	now := a.now()
-	e := nb.eff
-	doc := &cb.Build{
-		Id:                      cb.String(id),
-		Arn:                     cb.String(ident.BuildARN(nb.scope.Region, nb.scope.Account, id)),
-		BuildNumber:             cb.Int64(number),
-		StartTime:               ts(now),
-		BuildStatus:             cb.String(cb.StatusTypeInProgress),
-		SourceVersion:           e.SourceVersion,
-		ProjectName:             cb.String(nb.project),
-		Source:                  e.Source,
-		SecondarySources:        nonNil(e.SecondarySources),
-		SecondarySourceVersions: nonNil(e.SecondarySourceVersions),
-		Artifacts:               artifactLocation(nb.scope.Region, e.Artifacts, uuid),
-		SecondaryArtifacts:      []cb.BuildArtifacts{},
-		Cache:                   e.Cache,
-		Environment:             e.Environment,
-		ServiceRole:             e.ServiceRole,
-		TimeoutInMinutes:        e.Timeout,
-		QueuedTimeoutInMinutes:  e.QueuedTimeout,
-		BuildComplete:           cb.Bool(false),
-		Initiator:               cb.String(nb.initiator),
-		VpcConfig:               e.VpcConfig,
-		EncryptionKey:           e.EncryptionKey,
-		FileSystemLocations:     e.FileSystemLocations,
-		DebugSession:            &cb.DebugSession{SessionEnabled: cb.Bool(cb.Deref(nb.debug))},
-		Logs: &cb.LogsLocation{
-			DeepLink:          cb.String(fmt.Sprintf("https://console.aws.amazon.com/cloudwatch/home?region=%s#logEvent:group=null;stream=null", nb.scope.Region)),
-			CloudWatchLogsArn: cb.String(ident.ARN("logs", nb.scope.Region, nb.scope.Account, "log-group:null:log-stream:null")),
-		},
-	}
-	if e.LogsConfig != nil {
-		doc.Logs.CloudWatchLogs, doc.Logs.S3Logs = e.LogsConfig.CloudWatchLogs, e.LogsConfig.S3Logs
-	}
-	for _, sa := range e.SecondaryArtifacts {
-		doc.SecondaryArtifacts = append(doc.SecondaryArtifacts, *artifactLocation(nb.scope.Region, &sa, uuid))
-	}
-	if nb.batchArn != "" {
-		doc.BuildBatchArn = cb.String(nb.batchArn)
-	}
-	if nb.autoRetry != nil && *nb.autoRetry > 0 {
-		doc.AutoRetryConfig = &cb.AutoRetryConfig{AutoRetryLimit: nb.autoRetry, AutoRetryNumber: cb.Int32(0)}
-	}
-	runner.StartPhase(doc, runner.Submitted, now)
-	runner.EndPhase(doc, cb.StatusTypeSucceeded, nil, now)
-	runner.StartPhase(doc, runner.Queued, now)
-	return doc
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-// insertBuild numbers, stores and enqueues a new build; limit enforces the
-// project's concurrentBuildLimit.
-func (a *API) insertBuild(ctx context.Context, tx store.Tx, nb newBuild, meta store.BuildMeta, limit *int32) (*store.Build, error) {
+// insertBuild numbers and stores a new build; limit enforces the project's
+// concurrentBuildLimit.
+func (a *API) insertBuild(ctx context.Context, tx store.Tx, spec builddoc.Spec, meta store.BuildMeta, limit *int32) (*store.Build, error) {
 	if limit != nil && *limit > 0 {
-		n, err := tx.BuildCountIncomplete(ctx, nb.scope, nb.project)
+		n, err := tx.BuildCountIncomplete(ctx, spec.Scope, spec.Project)
 		if err != nil {
 			return nil, err
 		}
 		if n >= int(*limit) {
 			return nil, awsjson.Errorf(awsjson.AccountLimitExceeded,
-				"Build could not be started: project %s has reached its concurrent build limit of %d", nb.project, *limit)
+				"Build could not be started: project %s has reached its concurrent build limit of %d", spec.Project, *limit)
 		}
 	}
-	number, err := tx.CounterNext(ctx, nb.scope, nb.project, "build")
-	if err != nil {
-		return nil, err
-	}
-	meta.Artifacts = nb.eff.Artifacts
-	meta.SecondaryArtifacts = nb.eff.SecondaryArtifacts
-	b := &store.Build{Scope: nb.scope, Doc: a.buildDoc(nb, number), Meta: meta}
-	if err := tx.BuildInsert(ctx, b); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return builddoc.Insert(ctx, tx, spec, meta, a.now())
 }
 
 func caller(c awsjson.Caller) string {
@@ -196,8 +116,8 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 		}
 		autoRetry := p.AutoRetryLimit
 		set(&autoRetry, in.AutoRetryLimitOverride)
-		nb := newBuild{scope: scope, project: name, eff: eff, initiator: caller(c), debug: in.DebugSessionEnabled, autoRetry: autoRetry}
-		b, err = a.insertBuild(ctx, tx, nb, store.BuildMeta{Request: request, IdempotencyToken: token, User: caller(c)}, p.ConcurrentBuildLimit)
+		spec := builddoc.Spec{Scope: scope, Project: name, Settings: eff, Initiator: caller(c), Debug: in.DebugSessionEnabled, AutoRetry: autoRetry}
+		b, err = a.insertBuild(ctx, tx, spec, store.BuildMeta{Request: request, IdempotencyToken: token, User: caller(c)}, p.ConcurrentBuildLimit)
 		if err != nil {
 			return err
 		}
@@ -392,7 +312,7 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 			limit = p.ConcurrentBuildLimit
 		}
 		d := old.Doc
-		eff := &effective{Source: d.Source, SourceVersion: d.SourceVersion, SecondarySources: d.SecondarySources, SecondarySourceVersions: d.SecondarySourceVersions,
+		eff := &builddoc.Settings{Source: d.Source, SourceVersion: d.SourceVersion, SecondarySources: d.SecondarySources, SecondarySourceVersions: d.SecondarySourceVersions,
 			Artifacts: old.Meta.Artifacts, SecondaryArtifacts: old.Meta.SecondaryArtifacts, Environment: d.Environment, Cache: d.Cache, ServiceRole: d.ServiceRole,
 			Timeout: d.TimeoutInMinutes, QueuedTimeout: d.QueuedTimeoutInMinutes, EncryptionKey: d.EncryptionKey, VpcConfig: d.VpcConfig,
 			FileSystemLocations: d.FileSystemLocations}
@@ -403,10 +323,10 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 		if d.DebugSession != nil {
 			debug = d.DebugSession.SessionEnabled
 		}
-		nb := newBuild{scope: scope, project: cb.Deref(d.ProjectName), eff: clone(eff), initiator: caller(c), debug: debug}
+		spec := builddoc.Spec{Scope: scope, Project: cb.Deref(d.ProjectName), Settings: clone(eff), Initiator: caller(c), Debug: debug}
 		meta := old.Meta
 		meta.IdempotencyToken, meta.User = token, caller(c)
-		b, err = a.insertBuild(ctx, tx, nb, meta, limit)
+		b, err = a.insertBuild(ctx, tx, spec, meta, limit)
 		if err != nil {
 			return err
 		}

@@ -3,10 +3,9 @@ package api
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
+	"github.com/buildbatch/buildbatch/internal/builddoc"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
-	"github.com/buildbatch/buildbatch/internal/ident"
 )
 
 // overrides are the StartBuild / StartBuildBatch members that change a
@@ -43,25 +42,6 @@ type overrides struct {
 	Fleet                    *cb.ProjectFleet
 }
 
-// effective is a project's configuration with a request's overrides.
-type effective struct {
-	Source                  *cb.ProjectSource
-	SourceVersion           *string
-	SecondarySources        []cb.ProjectSource
-	SecondarySourceVersions []cb.ProjectSourceVersion
-	Artifacts               *cb.ProjectArtifacts
-	SecondaryArtifacts      []cb.ProjectArtifacts
-	Environment             *cb.ProjectEnvironment
-	Cache                   *cb.ProjectCache
-	ServiceRole             *string
-	Timeout                 *int32
-	QueuedTimeout           *int32
-	EncryptionKey           *string
-	LogsConfig              *cb.LogsConfig
-	VpcConfig               *cb.VpcConfig
-	FileSystemLocations     []cb.ProjectFileSystemLocation
-}
-
 // clone deep-copies a value through JSON (every generated type round-trips).
 func clone[T any](v T) T {
 	var out T
@@ -76,8 +56,8 @@ func clone[T any](v T) T {
 }
 
 // apply merges overrides into a project's settings and checks the result.
-func apply(p *cb.Project, o overrides) (*effective, error) {
-	e := &effective{
+func apply(p *cb.Project, o overrides) (*builddoc.Settings, error) {
+	e := &builddoc.Settings{
 		Source:                  clone(p.Source),
 		SourceVersion:           p.SourceVersion,
 		SecondarySources:        clone(p.SecondarySources),
@@ -228,28 +208,4 @@ func mergeEnv(base, over []cb.EnvironmentVariable) []cb.EnvironmentVariable {
 		}
 	}
 	return out
-}
-
-// artifactLocation is where an artifact configuration will put its output,
-// as the build reports it before the upload.
-func artifactLocation(region string, a *cb.ProjectArtifacts, uuid string) *cb.BuildArtifacts {
-	if a == nil || cb.Deref(a.Type) != cb.ArtifactsTypeS3 {
-		ba := &cb.BuildArtifacts{Location: cb.String("")}
-		if a != nil {
-			ba.ArtifactIdentifier = a.ArtifactIdentifier
-		}
-		return ba
-	}
-	var parts []string
-	for _, p := range []string{cb.Deref(a.Path), map[bool]string{true: uuid}[cb.Deref(a.NamespaceType) == cb.ArtifactNamespaceBuildId], cb.Deref(a.Name)} {
-		if p = strings.Trim(p, "/"); p != "" {
-			parts = append(parts, p)
-		}
-	}
-	loc := "arn:" + ident.Partition(region) + ":s3:::" + cb.Deref(a.Location)
-	if len(parts) > 0 {
-		loc += "/" + strings.Join(parts, "/")
-	}
-	return &cb.BuildArtifacts{Location: cb.String(loc), OverrideArtifactName: a.OverrideArtifactName, EncryptionDisabled: a.EncryptionDisabled,
-		ArtifactIdentifier: a.ArtifactIdentifier, BucketOwnerAccess: a.BucketOwnerAccess}
 }
