@@ -27,12 +27,12 @@ type Batch struct {
 
 // TaskEnv is a task's env block.
 type TaskEnv struct {
-	ComputeType    string
-	Fleet          string
-	Image          string
-	Type           string
-	PrivilegedMode *bool
-	Variables      []KV
+	ComputeType    string `json:"computeType,omitempty"`
+	Fleet          string `json:"fleet,omitempty"`
+	Image          string `json:"image,omitempty"`
+	Type           string `json:"type,omitempty"`
+	PrivilegedMode *bool  `json:"privilegedMode,omitempty"`
+	Variables      []KV   `json:"variables,omitempty"`
 }
 
 // Task is one build-list or build-graph entry.

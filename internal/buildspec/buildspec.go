@@ -27,8 +27,8 @@ func (e *Error) Error() string {
 
 // KV is one named value, in file order.
 type KV struct {
-	Name  string
-	Value string
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Spec is a parsed buildspec.

@@ -1,0 +1,274 @@
+// Package batch plans a batch build: it expands the buildspec's batch
+// section (build-list, build-graph, build-matrix, build-fanout) into build
+// groups with identifiers and dependencies, and checks the batch's
+// restrictions. It is pure: no I/O, no clock.
+//
+// Identifiers: build-list and build-graph groups are named by their
+// `identifier`. AWS does not document how it names matrix and fanout
+// builds; buildbatch names them build1, build2, ... in expansion order
+// (matrix: buildspec is the outermost loop, then compute-type, image, and the
+// variables in file order, the last varying fastest; fanout: shard order).
+// The plan is stored with the batch, so a retry keeps the names.
+package batch
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/buildbatch/buildbatch/internal/buildspec"
+)
+
+// Group is one planned build group.
+type Group struct {
+	Identifier    string            `json:"identifier"`
+	DependsOn     []string          `json:"dependsOn"`
+	IgnoreFailure bool              `json:"ignoreFailure,omitempty"`
+	Buildspec     string            `json:"buildspec,omitempty"` // "" = the batch's buildspec
+	Env           buildspec.TaskEnv `json:"env,omitzero"`
+	DebugSession  *bool             `json:"debugSession,omitempty"`
+	Shard         int               `json:"shard,omitempty"` // fanout: 0-based index
+	Shards        int               `json:"shards,omitempty"`
+}
+
+// Plan is a planned batch.
+type Plan struct {
+	Kind     string  `json:"kind"`
+	FastFail bool    `json:"fastFail,omitempty"`
+	Groups   []Group `json:"groups"`
+}
+
+// Restrictions are the batch's buildBatchConfig.restrictions.
+type Restrictions struct {
+	MaximumBuildsAllowed int      // 0: no limit
+	ComputeTypesAllowed  []string // empty: any
+	FleetsAllowed        []string // empty: any
+	// DefaultComputeType is the batch environment's compute type, which a
+	// group without its own compute-type runs on.
+	DefaultComputeType string
+}
+
+// Error is a planning failure; Line is the buildspec line it is about (0 if
+// none).
+type Error struct {
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s at line %d", e.Msg, e.Line)
+	}
+	return e.Msg
+}
+
+func errorf(line int, format string, args ...any) error {
+	return &Error{Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Make plans a batch section.
+func Make(b *buildspec.Batch, r Restrictions) (*Plan, error) {
+	if b == nil {
+		return nil, errorf(0, "the buildspec has no batch section")
+	}
+	p := &Plan{Kind: b.Kind, FastFail: b.FastFail}
+	var err error
+	switch b.Kind {
+	case buildspec.BuildList, buildspec.BuildGraph:
+		err = p.tasks(b)
+	case buildspec.BuildMatrix:
+		p.matrix(b.Matrix)
+	case buildspec.BuildFanout:
+		p.fanout(b.Fanout)
+	default:
+		err = errorf(b.Line, "unknown batch type %q", b.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := p.restrict(b, r); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Plan) tasks(b *buildspec.Batch) error {
+	index := map[string]int{}
+	for i, t := range b.Tasks {
+		index[t.Identifier] = i
+	}
+	for _, t := range b.Tasks {
+		deps := []string{}
+		seen := map[string]bool{}
+		for _, d := range t.DependOn {
+			if d == t.Identifier {
+				return errorf(t.DependOnLine, "build %s depends on itself", t.Identifier)
+			}
+			if _, ok := index[d]; !ok {
+				return errorf(t.DependOnLine, "build %s depends on %s, which is not a build of this batch", t.Identifier, d)
+			}
+			if !seen[d] {
+				seen[d] = true
+				deps = append(deps, d)
+			}
+		}
+		p.Groups = append(p.Groups, Group{Identifier: t.Identifier, DependsOn: deps, IgnoreFailure: t.IgnoreFailure,
+			Buildspec: t.Buildspec, Env: t.Env, DebugSession: t.DebugSession})
+	}
+	if cycle := findCycle(p.Groups); cycle != nil {
+		return errorf(b.Tasks[index[cycle[0]]].Line, "the build graph has a cycle: %s", strings.Join(cycle, " -> "))
+	}
+	return nil
+}
+
+// findCycle returns a dependency cycle (first node repeated at the end), or
+// nil.
+func findCycle(groups []Group) []string {
+	deps := map[string][]string{}
+	for _, g := range groups {
+		deps[g.Identifier] = g.DependsOn
+	}
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var cycle []string
+	var visit func(n string) bool
+	visit = func(n string) bool {
+		color[n] = grey
+		stack = append(stack, n)
+		for _, d := range deps[n] {
+			switch color[d] {
+			case grey:
+				i := slices.Index(stack, d)
+				cycle = append(append([]string{}, stack[i:]...), d)
+				return true
+			case white:
+				if visit(d) {
+					return true
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[n] = black
+		return false
+	}
+	for _, g := range groups {
+		if color[g.Identifier] == white && visit(g.Identifier) {
+			return cycle
+		}
+	}
+	return nil
+}
+
+func (p *Plan) matrix(m *buildspec.Matrix) {
+	type dim struct {
+		set    func(g *Group, v string)
+		values []string
+	}
+	var dims []dim
+	if len(m.Dynamic.Buildspec) > 0 {
+		dims = append(dims, dim{func(g *Group, v string) { g.Buildspec = v }, m.Dynamic.Buildspec})
+	}
+	if len(m.Dynamic.ComputeType) > 0 {
+		dims = append(dims, dim{func(g *Group, v string) { g.Env.ComputeType = v }, m.Dynamic.ComputeType})
+	}
+	if len(m.Dynamic.Image) > 0 {
+		dims = append(dims, dim{func(g *Group, v string) { g.Env.Image = v }, m.Dynamic.Image})
+	}
+	for _, vd := range m.Dynamic.Variables {
+		name := vd.Name
+		dims = append(dims, dim{func(g *Group, v string) {
+			g.Env.Variables = setVar(g.Env.Variables, name, v)
+		}, vd.Values})
+	}
+	total := 1
+	for _, d := range dims {
+		total *= len(d.values)
+	}
+	idx := make([]int, len(dims))
+	for k := 0; k < total; k++ {
+		g := Group{Identifier: fmt.Sprintf("build%d", k+1), DependsOn: []string{}, IgnoreFailure: m.Static.IgnoreFailure,
+			Env: cloneEnv(m.Static.Env)}
+		for i, d := range dims {
+			d.set(&g, d.values[idx[i]])
+		}
+		p.Groups = append(p.Groups, g)
+		// Odometer: the last dimension varies fastest.
+		for i := len(idx) - 1; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < len(dims[i].values) {
+				break
+			}
+			idx[i] = 0
+		}
+	}
+}
+
+func cloneEnv(e buildspec.TaskEnv) buildspec.TaskEnv {
+	e.Variables = slices.Clone(e.Variables)
+	return e
+}
+
+func setVar(vars []buildspec.KV, name, value string) []buildspec.KV {
+	for i := range vars {
+		if vars[i].Name == name {
+			vars[i].Value = value
+			return vars
+		}
+	}
+	return append(vars, buildspec.KV{Name: name, Value: value})
+}
+
+func (p *Plan) fanout(f *buildspec.Fanout) {
+	for i := 0; i < f.Parallelism; i++ {
+		p.Groups = append(p.Groups, Group{Identifier: fmt.Sprintf("build%d", i+1), DependsOn: []string{}, IgnoreFailure: f.IgnoreFailure,
+			Shard: i, Shards: f.Parallelism})
+	}
+}
+
+func (p *Plan) restrict(b *buildspec.Batch, r Restrictions) error {
+	if r.MaximumBuildsAllowed > 0 && len(p.Groups) > r.MaximumBuildsAllowed {
+		return errorf(b.Line, "the batch has %d builds, more than the %d that buildBatchConfig.restrictions.maximumBuildsAllowed allows",
+			len(p.Groups), r.MaximumBuildsAllowed)
+	}
+	for i, g := range p.Groups {
+		line := b.Line
+		if i < len(b.Tasks) {
+			line = b.Tasks[i].Line
+		}
+		ct := g.Env.ComputeType
+		if ct == "" {
+			ct = r.DefaultComputeType
+		}
+		if len(r.ComputeTypesAllowed) > 0 && g.Env.Fleet == "" && !slices.Contains(r.ComputeTypesAllowed, ct) {
+			return errorf(line, "build %s uses compute type %s, which buildBatchConfig.restrictions.computeTypesAllowed (%s) does not allow",
+				g.Identifier, ct, strings.Join(r.ComputeTypesAllowed, ", "))
+		}
+		if g.Env.Fleet != "" && len(r.FleetsAllowed) > 0 && !slices.Contains(r.FleetsAllowed, g.Env.Fleet) {
+			return errorf(line, "build %s uses fleet %s, which buildBatchConfig.restrictions.fleetsAllowed does not allow", g.Identifier, g.Env.Fleet)
+		}
+	}
+	return nil
+}
+
+// Dependents returns every group that depends, directly or not, on id.
+func (p *Plan) Dependents(id string) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(n string) {
+		for _, g := range p.Groups {
+			if !seen[g.Identifier] && slices.Contains(g.DependsOn, n) {
+				seen[g.Identifier] = true
+				out = append(out, g.Identifier)
+				walk(g.Identifier)
+			}
+		}
+	}
+	walk(id)
+	return out
+}
