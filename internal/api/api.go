@@ -28,6 +28,8 @@ type Options struct {
 	BaseURL string
 	// Scheduler runs the builds.
 	Scheduler Scheduler
+	// Coordinator runs the batches.
+	Coordinator Coordinator
 	// Logs holds the build logs.
 	Logs *buildlog.Store
 	Log  *slog.Logger
@@ -63,6 +65,13 @@ func (a *API) Register(s *awsjson.Server) {
 	awsjson.Handle(s, "StopBuild", a.StopBuild)
 	awsjson.Handle(s, "RetryBuild", a.RetryBuild)
 	awsjson.Handle(s, "BatchDeleteBuilds", a.BatchDeleteBuilds)
+	awsjson.Handle(s, "StartBuildBatch", a.StartBuildBatch)
+	awsjson.Handle(s, "BatchGetBuildBatches", a.BatchGetBuildBatches)
+	awsjson.Handle(s, "ListBuildBatches", a.ListBuildBatches)
+	awsjson.Handle(s, "ListBuildBatchesForProject", a.ListBuildBatchesForProject)
+	awsjson.Handle(s, "StopBuildBatch", a.StopBuildBatch)
+	awsjson.Handle(s, "RetryBuildBatch", a.RetryBuildBatch)
+	awsjson.Handle(s, "DeleteBuildBatch", a.DeleteBuildBatch)
 	awsjson.HandleExtension(s, GetBuildLogTarget, a.GetBuildLog)
 }
 

@@ -12,12 +12,17 @@
 package batch
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/buildbatch/buildbatch/internal/buildspec"
 )
+
+// ErrNotRetryable is returned when retrying a batch that is running or
+// succeeded: only batch builds that have failed can be retried.
+var ErrNotRetryable = errors.New("only batch builds that have failed can be retried")
 
 // Group is one planned build group.
 type Group struct {

@@ -12,7 +12,7 @@ import (
 
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/ident"
-	"github.com/buildbatch/buildbatch/internal/runner"
+	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
 
@@ -98,9 +98,9 @@ func New(spec Spec, number int64, now time.Time) *cb.Build {
 	if spec.AutoRetry != nil && *spec.AutoRetry > 0 {
 		doc.AutoRetryConfig = &cb.AutoRetryConfig{AutoRetryLimit: spec.AutoRetry, AutoRetryNumber: cb.Int32(0)}
 	}
-	runner.StartPhase(doc, runner.Submitted, now)
-	runner.EndPhase(doc, cb.StatusTypeSucceeded, nil, now)
-	runner.StartPhase(doc, runner.Queued, now)
+	phase.Start(doc, phase.Submitted, now)
+	phase.End(doc, cb.StatusTypeSucceeded, nil, now)
+	phase.Start(doc, phase.Queued, now)
 	return doc
 }
 

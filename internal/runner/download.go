@@ -15,6 +15,7 @@ import (
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/executor"
 	"github.com/buildbatch/buildbatch/internal/ident"
+	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/source"
 )
 
@@ -28,7 +29,7 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 	}
 	resolved, err := f.Fetch(ctx, sourceOf(primary, cb.Deref(x.doc.SourceVersion)), x.src)
 	if err != nil {
-		return true, Context(ClientError, sourceError(err))
+		return true, phase.Context(phase.ClientError, sourceError(err))
 	}
 	if resolved != "" {
 		x.doc.ResolvedSourceVersion = cb.String(resolved)
@@ -41,19 +42,19 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 		s := &x.doc.SecondarySources[i]
 		id := cb.Deref(s.SourceIdentifier)
 		if _, err := f.Fetch(ctx, sourceOf(s, versions[id]), x.secondaryDir(id)); err != nil {
-			return true, Context(ClientError, fmt.Sprintf("secondary source %s: %s", id, sourceError(err)))
+			return true, phase.Context(phase.ClientError, fmt.Sprintf("secondary source %s: %s", id, sourceError(err)))
 		}
 	}
 	x.persist()
 
 	data, where, err := x.loadBuildspec(ctx, primary)
 	if err != nil {
-		return true, Context(YAMLFileError, err.Error())
+		return true, phase.Context(phase.YAMLFileError, err.Error())
 	}
 	if x.b.Meta.BatchIdentifier == batchBootstrap && x.r.cfg.BatchSpec != nil {
 		x.log.Printf("Reading the batch section of %s", where)
 		if err := x.r.cfg.BatchSpec(ctx, x.b, data, x.src); err != nil {
-			return true, Context(YAMLFileError, err.Error())
+			return true, phase.Context(phase.YAMLFileError, err.Error())
 		}
 		return false, nil
 	}
@@ -65,12 +66,12 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 			msg = strings.TrimPrefix(be.Error(), "YAML_FILE_ERROR: ")
 		}
 		x.log.Printf("Phase context status code: YAML_FILE_ERROR Message: %s in %s", msg, where)
-		return true, Context(YAMLFileError, msg)
+		return true, phase.Context(phase.YAMLFileError, msg)
 	}
 	x.spec = spec
 	x.restoreCache(ctx)
 	if err := x.openEnv(ctx); err != nil {
-		return true, Context(ClientError, err.Error())
+		return true, phase.Context(phase.ClientError, err.Error())
 	}
 	return false, nil
 }

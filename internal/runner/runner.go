@@ -25,6 +25,7 @@ import (
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/executor"
 	"github.com/buildbatch/buildbatch/internal/ident"
+	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/secrets"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
@@ -118,40 +119,40 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 	defer x.cleanup()
 
 	now := r.now()
-	EndPhase(x.doc, cb.StatusTypeSucceeded, nil, now)
-	StartPhase(x.doc, Provisioning, now)
+	phase.End(x.doc, cb.StatusTypeSucceeded, nil, now)
+	phase.Start(x.doc, phase.Provisioning, now)
 	x.setLogs()
 	x.persist()
 
 	if err := x.provision(); err != nil {
-		x.fault(Provisioning, err)
+		x.fault(phase.Provisioning, err)
 		return b
 	}
 	x.log.Printf("Waiting for agent ping")
 	x.log.Printf("Waiting for DOWNLOAD_SOURCE")
-	if !x.next(ctx, Provisioning, DownloadSource) {
+	if !x.next(ctx, phase.Provisioning, phase.DownloadSource) {
 		return b
 	}
 	if failed, ctxs := x.downloadSource(ctx); failed {
 		if x.interrupted(ctx) {
 			return b
 		}
-		x.endPhase(DownloadSource, cb.StatusTypeFailed, ctxs)
+		x.endPhase(phase.DownloadSource, cb.StatusTypeFailed, ctxs)
 		x.finish(ctx, cb.StatusTypeFailed)
 		return b
 	}
 	if x.b.Meta.BatchIdentifier == batchBootstrap {
 		// A batch's DOWNLOAD_SOURCE build ends once the batch is planned.
-		x.endPhase(DownloadSource, cb.StatusTypeSucceeded, nil)
+		x.endPhase(phase.DownloadSource, cb.StatusTypeSucceeded, nil)
 		x.finish(ctx, cb.StatusTypeSucceeded)
 		return b
 	}
-	x.endPhase(DownloadSource, cb.StatusTypeSucceeded, nil)
+	x.endPhase(phase.DownloadSource, cb.StatusTypeSucceeded, nil)
 
 	// The phases. Table: a failed INSTALL or PRE_BUILD goes to FINALIZING; a
 	// failed BUILD still runs POST_BUILD; UPLOAD_ARTIFACTS is attempted
 	// unless the build was aborted before BUILD.
-	order := []string{Install, PreBuild, Build, PostBuild}
+	order := []string{phase.Install, phase.PreBuild, phase.Build, phase.PostBuild}
 	status := cb.StatusTypeSucceeded
 	skipToFinalize := false
 	postBuildRan := false
@@ -190,16 +191,16 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 		x.exportVariables(ctx)
 	}
 	if !skipToFinalize {
-		x.startPhase(UploadArtifacts)
+		x.startPhase(phase.UploadArtifacts)
 		failed, ctxs := x.uploadArtifacts(ctx)
 		if x.interrupted(ctx) {
 			return b
 		}
 		if failed {
 			status = cb.StatusTypeFailed
-			x.endPhase(UploadArtifacts, cb.StatusTypeFailed, ctxs)
+			x.endPhase(phase.UploadArtifacts, cb.StatusTypeFailed, ctxs)
 		} else {
-			x.endPhase(UploadArtifacts, cb.StatusTypeSucceeded, nil)
+			x.endPhase(phase.UploadArtifacts, cb.StatusTypeSucceeded, nil)
 		}
 	}
 	x.finish(ctx, status)
@@ -218,13 +219,13 @@ func (x *run) markFailing(ctx context.Context) {
 }
 
 func (x *run) startPhase(typ string) {
-	StartPhase(x.doc, typ, x.r.now())
+	phase.Start(x.doc, typ, x.r.now())
 	x.persist()
 	x.log.Printf("Entering phase %s", typ)
 }
 
 func (x *run) endPhase(typ, status string, ctxs []cb.PhaseContext) {
-	EndPhase(x.doc, status, ctxs, x.r.now())
+	phase.End(x.doc, status, ctxs, x.r.now())
 	x.persist()
 	code, msg := "", ""
 	if len(ctxs) > 0 {
@@ -254,53 +255,53 @@ func (x *run) interrupted(ctx context.Context) bool {
 	switch {
 	case errors.Is(cause, ErrStopped):
 		x.log.Printf("Build was stopped")
-		EndPhase(x.doc, cb.StatusTypeStopped, nil, now)
+		phase.End(x.doc, cb.StatusTypeStopped, nil, now)
 		x.closeEnv()
-		Complete(x.doc, cb.StatusTypeStopped, now)
+		phase.Complete(x.doc, cb.StatusTypeStopped, now)
 	case errors.Is(cause, ErrTimedOut):
 		x.log.Printf("Build timed out after %d minutes", cb.Deref(x.doc.TimeoutInMinutes))
-		EndPhase(x.doc, cb.StatusTypeTimedOut, Context(BuildTimedOut, "Build has timed out. "), now)
+		phase.End(x.doc, cb.StatusTypeTimedOut, phase.Context(phase.BuildTimedOut, "Build has timed out. "), now)
 		x.closeEnv()
-		StartPhase(x.doc, Finalizing, now)
-		EndPhase(x.doc, cb.StatusTypeSucceeded, nil, x.r.now())
-		Complete(x.doc, cb.StatusTypeTimedOut, x.r.now())
+		phase.Start(x.doc, phase.Finalizing, now)
+		phase.End(x.doc, cb.StatusTypeSucceeded, nil, x.r.now())
+		phase.Complete(x.doc, cb.StatusTypeTimedOut, x.r.now())
 	default:
 		msg := ErrShutdown.Error()
 		if !errors.Is(cause, ErrShutdown) {
 			msg = cause.Error()
 		}
 		x.log.Printf("%s", msg)
-		EndPhase(x.doc, cb.StatusTypeFault, Context(InternalError, msg), now)
+		phase.End(x.doc, cb.StatusTypeFault, phase.Context(phase.InternalError, msg), now)
 		x.closeEnv()
-		Complete(x.doc, cb.StatusTypeFault, now)
+		phase.Complete(x.doc, cb.StatusTypeFault, now)
 	}
 	x.persist()
 	return true
 }
 
 // fault ends the build with FAULT after an infrastructure failure.
-func (x *run) fault(phase string, err error) {
-	x.r.cfg.Log.Error("build fault", "build", cb.Deref(x.doc.Id), "phase", phase, "err", err)
+func (x *run) fault(typ string, err error) {
+	x.r.cfg.Log.Error("build fault", "build", cb.Deref(x.doc.Id), "phase", typ, "err", err)
 	if x.log != nil {
-		x.log.Printf("Phase complete: %s State: FAULT", phase)
+		x.log.Printf("Phase complete: %s State: FAULT", typ)
 	}
 	now := x.r.now()
-	EndPhase(x.doc, cb.StatusTypeFault, Context(InternalError, err.Error()), now)
+	phase.End(x.doc, cb.StatusTypeFault, phase.Context(phase.InternalError, err.Error()), now)
 	x.closeEnv()
-	Complete(x.doc, cb.StatusTypeFault, now)
+	phase.Complete(x.doc, cb.StatusTypeFault, now)
 	x.persist()
 }
 
 // finish runs FINALIZING and appends COMPLETED.
 func (x *run) finish(ctx context.Context, status string) {
-	x.startPhase(Finalizing)
+	x.startPhase(phase.Finalizing)
 	x.saveCache(ctx, status)
 	x.closeEnv()
 	if x.interrupted(ctx) {
 		return
 	}
-	x.endPhase(Finalizing, cb.StatusTypeSucceeded, nil)
-	Complete(x.doc, status, x.r.now())
+	x.endPhase(phase.Finalizing, cb.StatusTypeSucceeded, nil)
+	phase.Complete(x.doc, status, x.r.now())
 	x.persist()
 	x.log.Printf("Build completed with status %s", status)
 }
@@ -394,7 +395,7 @@ func (x *run) runPhase(ctx context.Context, idx int) (bool, []cb.PhaseContext) {
 		if p.OnFailure.Pattern != "" {
 			var err error
 			if re, err = regexp.Compile(p.OnFailure.Pattern); err != nil {
-				return true, Context(YAMLFileError, fmt.Sprintf("invalid on-failure retry pattern %q: %v", p.OnFailure.Pattern, err))
+				return true, phase.Context(phase.YAMLFileError, fmt.Sprintf("invalid on-failure retry pattern %q: %v", p.OnFailure.Pattern, err))
 			}
 		}
 	}
@@ -427,7 +428,7 @@ func (x *run) runPhase(ctx context.Context, idx int) (bool, []cb.PhaseContext) {
 		}
 		break
 	}
-	return true, Context(CommandExecutionError, msg)
+	return true, phase.Context(phase.CommandExecutionError, msg)
 }
 
 // runCommand runs one command; it returns the failure message and whether

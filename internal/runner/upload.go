@@ -12,6 +12,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/buildspec"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/ident"
+	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/source"
 )
 
@@ -24,12 +25,12 @@ func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
 	x.uploadReports(ctx)
 	if cfg := x.b.Meta.Artifacts; cfg != nil && cb.Deref(cfg.Type) == cb.ArtifactsTypeS3 {
 		if x.spec.Artifacts == nil {
-			return true, Context(ClientError, "no artifacts section in the buildspec, but the project's artifacts type is S3")
+			return true, phase.Context(phase.ClientError, "no artifacts section in the buildspec, but the project's artifacts type is S3")
 		}
 		res, err := x.upload(ctx, cfg, x.spec.Artifacts)
 		if err != nil {
 			x.log.Printf("Phase context status code: CLIENT_ERROR Message: %v", err)
-			return true, Context(ClientError, err.Error())
+			return true, phase.Context(phase.ClientError, err.Error())
 		}
 		x.doc.Artifacts = res
 	}
@@ -50,11 +51,11 @@ func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
 			}
 		}
 		if sel == nil {
-			return true, Context(ClientError, fmt.Sprintf("secondary artifact %s is not in the buildspec's artifacts.secondary-artifacts", id))
+			return true, phase.Context(phase.ClientError, fmt.Sprintf("secondary artifact %s is not in the buildspec's artifacts.secondary-artifacts", id))
 		}
 		res, err := x.upload(ctx, cfg, sel)
 		if err != nil {
-			return true, Context(ClientError, fmt.Sprintf("secondary artifact %s: %v", id, err))
+			return true, phase.Context(phase.ClientError, fmt.Sprintf("secondary artifact %s: %v", id, err))
 		}
 		secondary = append(secondary, *res)
 	}

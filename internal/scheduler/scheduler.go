@@ -13,6 +13,7 @@ import (
 	"time"
 
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/runner"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
@@ -90,7 +91,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}
 	var faulted []*store.Build
 	for _, b := range builds {
-		if runner.OpenPhase(b.Doc) == runner.Queued {
+		if phase.Open(b.Doc) == phase.Queued {
 			s.enqueueLocked(b)
 			continue
 		}
@@ -99,9 +100,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 			s.o.Reap(id)
 		}
 		now := s.o.Now()
-		runner.EndPhase(b.Doc, cb.StatusTypeFault, runner.Context(runner.InternalError,
+		phase.End(b.Doc, cb.StatusTypeFault, phase.Context(phase.InternalError,
 			"buildbatch stopped while the build was running; the build was ended when it restarted"), now)
-		runner.Complete(b.Doc, cb.StatusTypeFault, now)
+		phase.Complete(b.Doc, cb.StatusTypeFault, now)
 		if err := s.put(b); err != nil {
 			return err
 		}
@@ -235,7 +236,7 @@ func (s *Scheduler) step() time.Duration {
 	}
 	s.mu.Unlock()
 	for _, b := range expired {
-		s.endQueued(b, cb.StatusTypeTimedOut, runner.Context(runner.BuildTimedOut, "Build has timed out in the queue. "))
+		s.endQueued(b, cb.StatusTypeTimedOut, phase.Context(phase.BuildTimedOut, "Build has timed out in the queue. "))
 	}
 	return max(next, time.Millisecond)
 }
@@ -246,8 +247,8 @@ func (s *Scheduler) endQueued(b *store.Build, status string, ctxs []cb.PhaseCont
 	if status == cb.StatusTypeStopped {
 		ctxs = nil
 	}
-	runner.EndPhase(b.Doc, status, ctxs, now)
-	runner.Complete(b.Doc, status, now)
+	phase.End(b.Doc, status, ctxs, now)
+	phase.Complete(b.Doc, status, now)
 	if err := s.put(b); err != nil {
 		s.o.Log.Error("saving build", "build", cb.Deref(b.Doc.Id), "err", err)
 	}

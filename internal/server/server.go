@@ -16,6 +16,7 @@ import (
 
 	"github.com/buildbatch/buildbatch/internal/api"
 	"github.com/buildbatch/buildbatch/internal/awsjson"
+	"github.com/buildbatch/buildbatch/internal/batchrun"
 	"github.com/buildbatch/buildbatch/internal/blob/fs"
 	"github.com/buildbatch/buildbatch/internal/buildlog"
 	"github.com/buildbatch/buildbatch/internal/codebuild"
@@ -37,6 +38,7 @@ type Server struct {
 	http  *http.Server
 	store store.Store
 	sched *scheduler.Scheduler
+	coord *batchrun.Coordinator
 	mode  string
 }
 
@@ -82,23 +84,43 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
 	}
 	exec := &local.Executor{}
+	var coord *batchrun.Coordinator // the runner and the scheduler call it; it needs the scheduler
 	run := runner.New(runner.Config{
 		Store: st, Executor: exec, Logs: logs, Blob: blobs, Secrets: sec,
 		WorkDir: filepath.Join(cfg.DataDir, "builds"), Minute: cfg.Minute, Log: log,
 		KeepWorkspaces: cfg.KeepWorkspaces, BaseEnv: baseEnv(),
+		BatchSpec: func(ctx context.Context, b *store.Build, spec []byte, srcDir string) error {
+			return coord.Plan(ctx, b, spec, srcDir)
+		},
 	})
 	sched := scheduler.New(scheduler.Options{
 		Store: st, Runner: run, MaxConcurrent: cfg.MaxConcurrentBuilds, MaxQueued: cfg.MaxQueuedBuilds,
 		Log: log, Reap: exec.Reap,
+		OnDone: func(b *store.Build) {
+			if b.Meta.BatchID != "" {
+				coord.BuildDone(b)
+			}
+		},
 	})
+	tmp := filepath.Join(cfg.DataDir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	coord = batchrun.New(batchrun.Options{Store: st, Scheduler: sched, Blob: blobs, Minute: cfg.Minute, Log: log, TempDir: tmp})
+	if err := coord.Start(ctx); err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("recovering batches: %w", err)
+	}
 	if err := sched.Start(ctx); err != nil {
+		coord.Shutdown()
 		ln.Close()
 		st.Close()
 		return nil, fmt.Errorf("recovering builds: %w", err)
 	}
 	baseURL := "http://" + ln.Addr().String()
 	a := api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL,
-		Scheduler: sched, Logs: logs, Log: log})
+		Scheduler: sched, Coordinator: coord, Logs: logs, Log: log})
 	aws := awsjson.NewServer(codebuild.TargetPrefix, verifier, log)
 	a.Register(aws)
 
@@ -108,7 +130,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/", aws)
-	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, mode: mode}
+	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -155,6 +177,7 @@ func (s *Server) Run(ctx context.Context) error {
 		<-errc
 	}
 	s.sched.Shutdown()
+	s.coord.Shutdown()
 	if err := s.store.Close(); err != nil {
 		s.log.Error("closing the store", "err", err)
 	}

@@ -103,6 +103,38 @@ type Build struct {
 	Seq int64
 }
 
+// BatchMeta is what buildbatch keeps of a batch beside its document.
+type BatchMeta struct {
+	// Settings are the effective settings member builds start from
+	// (builddoc.Settings, as JSON).
+	Settings json.RawMessage `json:"settings,omitempty"`
+	// Plan is the planned batch (batch.Plan, as JSON); empty until the
+	// DOWNLOAD_SOURCE build has read the batch section.
+	Plan json.RawMessage `json:"plan,omitempty"`
+	// GroupUUIDs are the uuids of the groups' current builds, assigned at
+	// planning so that waiting groups already show their build's ARN.
+	GroupUUIDs map[string]string `json:"groupUuids,omitempty"`
+	// Failed records that a required group failed (the batch will fail).
+	Failed bool `json:"failed,omitempty"`
+	// Ending is set when the batch is being stopped ("STOPPED") or timed
+	// out ("TIMED_OUT").
+	Ending string `json:"ending,omitempty"`
+	// Deadline is when the batch times out (Unix nanoseconds; 0 for none).
+	Deadline int64 `json:"deadline,omitempty"`
+	// IdempotencyToken of the StartBuildBatch request.
+	IdempotencyToken string `json:"idempotencyToken,omitempty"`
+	// User started the batch.
+	User string `json:"user,omitempty"`
+}
+
+// Batch is a stored build batch.
+type Batch struct {
+	Scope Scope
+	Doc   *codebuild.BuildBatch
+	Meta  BatchMeta
+	Seq   int64
+}
+
 // Tx is one transaction. Methods are named ResourceVerb; a miss returns an
 // error wrapping ErrNotFound, a duplicate one wrapping ErrConflict.
 type Tx interface {
@@ -133,6 +165,18 @@ type Tx interface {
 	BuildCountIncomplete(ctx context.Context, s Scope, project string) (int, error)
 	// BuildListByBatch returns a batch's builds in creation order.
 	BuildListByBatch(ctx context.Context, s Scope, batchID string) ([]*Build, error)
+
+	BatchInsert(ctx context.Context, b *Batch) error
+	BatchGet(ctx context.Context, s Scope, id string) (*Batch, error)
+	BatchPut(ctx context.Context, b *Batch) error
+	BatchDelete(ctx context.Context, s Scope, id string) error
+	// BatchList lists batch ids, of one project or (project "") all,
+	// optionally only those whose buildBatchStatus is status, in creation
+	// order (Page.Descending: newest first).
+	BatchList(ctx context.Context, s Scope, project, status string, p Page) ([]string, *Cursor, error)
+	// BatchListIncomplete returns every batch, in any scope, that is not
+	// complete (for the coordinator after a restart).
+	BatchListIncomplete(ctx context.Context) ([]*Batch, error)
 
 	// IdempotencyGet returns what an earlier request with this token
 	// created, if the token is younger than its expiry.

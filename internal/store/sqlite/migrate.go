@@ -58,6 +58,23 @@ var migrations = []string{
 		expires       INTEGER NOT NULL,
 		PRIMARY KEY (account, region, op, token)
 	) WITHOUT ROWID;`,
+
+	// 3: build batches.
+	`CREATE TABLE batches (
+		seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+		account  TEXT NOT NULL,
+		region   TEXT NOT NULL,
+		id       TEXT NOT NULL UNIQUE,
+		project  TEXT NOT NULL,
+		number   INTEGER NOT NULL,
+		status   TEXT NOT NULL,
+		complete INTEGER NOT NULL,
+		doc      BLOB NOT NULL,
+		meta     BLOB NOT NULL
+	);
+	CREATE INDEX batches_by_scope ON batches (account, region, seq);
+	CREATE INDEX batches_by_project ON batches (account, region, project, seq);
+	CREATE INDEX batches_incomplete ON batches (complete, seq) WHERE complete = 0;`,
 }
 
 // SchemaVersion is the version this code migrates to.

@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore Opener) {
 	t.Run("Builds", func(t *testing.T) { testBuilds(t, newStore(t)()) })
 	t.Run("Counters", func(t *testing.T) { testCounters(t, newStore(t)()) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore(t)()) })
+	t.Run("Batches", func(t *testing.T) { testBatches(t, newStore(t)()) })
 }
 
 var (

@@ -1,4 +1,7 @@
-package runner
+// Package phase keeps the phases of a build document: each phase starts when
+// the previous one ended, ends with a status, a duration and contexts, and
+// COMPLETED closes the build.
+package phase
 
 import (
 	"time"
@@ -30,14 +33,14 @@ const (
 	BuildTimedOut         = "BUILD_TIMED_OUT"
 )
 
-// okContexts is what a successful phase from PROVISIONING on carries.
-func okContexts() []cb.PhaseContext {
+// OKContexts is what a successful phase from PROVISIONING on carries.
+func OKContexts() []cb.PhaseContext {
 	return []cb.PhaseContext{{StatusCode: cb.String(""), Message: cb.String("")}}
 }
 
 // StartPhase appends an open phase to a build document and makes it the
 // current phase. The open phase starts when the previous one ended.
-func StartPhase(doc *cb.Build, typ string, now time.Time) {
+func Start(doc *cb.Build, typ string, now time.Time) {
 	start := cb.At(now)
 	if n := len(doc.Phases); n > 0 && doc.Phases[n-1].EndTime != nil {
 		start = doc.Phases[n-1].EndTime
@@ -53,7 +56,7 @@ func StartPhase(doc *cb.Build, typ string, now time.Time) {
 // EndPhase closes the open phase with a status; contexts nil means the
 // default for the phase (none for SUBMITTED and QUEUED, an empty context
 // from PROVISIONING on).
-func EndPhase(doc *cb.Build, status string, contexts []cb.PhaseContext, now time.Time) {
+func End(doc *cb.Build, status string, contexts []cb.PhaseContext, now time.Time) {
 	n := len(doc.Phases)
 	if n == 0 {
 		return
@@ -71,7 +74,7 @@ func EndPhase(doc *cb.Build, status string, contexts []cb.PhaseContext, now time
 	p.DurationInSeconds = cb.Int64(int64(end.Sub(p.StartTime.Time) / time.Second))
 	typ := cb.Deref(p.PhaseType)
 	if contexts == nil && typ != Submitted && typ != Queued && status != cb.StatusTypeStopped {
-		contexts = okContexts()
+		contexts = OKContexts()
 	}
 	p.Contexts = contexts
 }
@@ -80,11 +83,11 @@ func EndPhase(doc *cb.Build, status string, contexts []cb.PhaseContext, now time
 // final status.
 func Complete(doc *cb.Build, status string, now time.Time) {
 	doc.BuildStatus = cb.String(status)
-	StartPhase(doc, Completed, now)
+	Start(doc, Completed, now)
 }
 
 // OpenPhase returns the type of the open phase, or "".
-func OpenPhase(doc *cb.Build) string {
+func Open(doc *cb.Build) string {
 	if n := len(doc.Phases); n > 0 && doc.Phases[n-1].EndTime == nil && cb.Deref(doc.Phases[n-1].PhaseType) != Completed {
 		return cb.Deref(doc.Phases[n-1].PhaseType)
 	}

@@ -1,0 +1,158 @@
+package batchrun
+
+import (
+	"archive/zip"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/buildbatch/buildbatch/internal/artifact"
+	"github.com/buildbatch/buildbatch/internal/blob"
+	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/ident"
+	"github.com/buildbatch/buildbatch/internal/source"
+)
+
+// combine gathers the primary artifacts of every group into the batch's
+// artifact location, one folder per build identifier: a ZIP when the
+// artifacts' packaging is ZIP, a folder of files otherwise. It does nothing
+// unless buildBatchConfig.combineArtifacts is set and the artifacts go to
+// S3.
+func (c *Coordinator) combine(st *state) error {
+	doc := st.b.Doc
+	cfg := doc.BuildBatchConfig
+	a := st.settings.Artifacts
+	if cfg == nil || !cb.Deref(cfg.CombineArtifacts) || a == nil || cb.Deref(a.Type) != cb.ArtifactsTypeS3 {
+		return nil
+	}
+	ctx := context.Background()
+	bucket := cb.Deref(a.Location)
+	idSeg := ""
+	if cb.Deref(a.NamespaceType) == cb.ArtifactNamespaceBuildId {
+		idSeg = batchUUID(doc)
+	}
+	key := artifact.Key(cb.Deref(a.Path), idSeg, cb.Deref(a.Name))
+	zipped := cb.Deref(a.Packaging) == cb.ArtifactPackagingZip
+
+	var tmp *os.File
+	var zw *zip.Writer
+	md, sh := md5.New(), sha256.New()
+	if zipped {
+		var err error
+		if tmp, err = os.CreateTemp(c.o.TempDir, "combined-*.zip"); err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		zw = zip.NewWriter(io.MultiWriter(tmp, md, sh))
+	}
+	add := func(name string, r io.Reader) error {
+		if zipped {
+			w, err := zw.Create(name)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(w, r)
+			return err
+		}
+		return c.o.Blob.Put(ctx, bucket, path.Join(key, name), r)
+	}
+	for _, g := range doc.BuildGroups {
+		id := cb.Deref(g.Identifier)
+		s := g.CurrentBuildSummary
+		if id == DownloadSource || s == nil || s.PrimaryArtifact == nil || cb.Deref(s.PrimaryArtifact.Location) == "" ||
+			cb.Deref(s.BuildStatus) != cb.StatusTypeSucceeded {
+			continue
+		}
+		srcBucket, srcKey, err := source.SplitS3(cb.Deref(s.PrimaryArtifact.Location))
+		if err != nil {
+			return err
+		}
+		if err := c.copyArtifact(ctx, srcBucket, srcKey, id, add); err != nil {
+			return fmt.Errorf("build %s: %w", id, err)
+		}
+	}
+	res := &cb.BuildArtifacts{Location: cb.String(artifact.Location(ident.Partition(st.b.Scope.Region), bucket, key)),
+		Md5sum: cb.String(""), Sha256sum: cb.String(""), EncryptionDisabled: a.EncryptionDisabled, BucketOwnerAccess: a.BucketOwnerAccess}
+	if zipped {
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if err := c.o.Blob.Put(ctx, bucket, key, tmp); err != nil {
+			return err
+		}
+		res.Md5sum = cb.String(hex.EncodeToString(md.Sum(nil)))
+		res.Sha256sum = cb.String(hex.EncodeToString(sh.Sum(nil)))
+	}
+	doc.Artifacts = res
+	return nil
+}
+
+// copyArtifact adds one build's artifact (a ZIP object or a folder) under
+// the folder prefix.
+func (c *Coordinator) copyArtifact(ctx context.Context, bucket, key, prefix string, add func(string, io.Reader) error) error {
+	rc, err := c.o.Blob.Open(ctx, bucket, key)
+	if err == nil {
+		defer rc.Close()
+		tmp, err := os.CreateTemp(c.o.TempDir, "member-*.zip")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		n, err := io.Copy(tmp, rc)
+		if err != nil {
+			return err
+		}
+		zr, err := zip.NewReader(tmp, n)
+		if err != nil {
+			// A single non-zip object.
+			tmp.Seek(0, io.SeekStart)
+			return add(path.Join(prefix, path.Base(key)), tmp)
+		}
+		for _, f := range zr.File {
+			if f.FileInfo().IsDir() {
+				continue
+			}
+			r, err := f.Open()
+			if err != nil {
+				return err
+			}
+			err = add(path.Join(prefix, f.Name), r)
+			r.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if !errors.Is(err, blob.ErrNotFound) {
+		return err
+	}
+	keys, err := c.o.Blob.List(ctx, bucket, key)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		r, err := c.o.Blob.Open(ctx, bucket, k)
+		if err != nil {
+			return err
+		}
+		err = add(path.Join(prefix, strings.TrimPrefix(strings.TrimPrefix(k, key), "/")), r)
+		r.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

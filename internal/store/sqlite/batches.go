@@ -1,0 +1,151 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/store"
+)
+
+func batchCols(b *store.Batch) (doc, meta []byte, err error) {
+	if doc, err = encode(b.Doc); err != nil {
+		return
+	}
+	meta, err = json.Marshal(b.Meta)
+	return
+}
+
+func (t *txn) BatchInsert(ctx context.Context, b *store.Batch) error {
+	doc, meta, err := batchCols(b)
+	if err != nil {
+		return err
+	}
+	id := codebuild.Deref(b.Doc.Id)
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO batches (account, region, id, project, number, status, complete, doc, meta)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.Scope.Account, b.Scope.Region, id, codebuild.Deref(b.Doc.ProjectName), codebuild.Deref(b.Doc.BuildBatchNumber),
+		codebuild.Deref(b.Doc.BuildBatchStatus), codebuild.Deref(b.Doc.Complete), doc, meta)
+	if err != nil {
+		if isConstraint(err) {
+			return fmt.Errorf("batch %s: %w", id, store.ErrConflict)
+		}
+		return err
+	}
+	b.Seq, err = res.LastInsertId()
+	return err
+}
+
+const batchSelect = `SELECT account, region, seq, doc, meta FROM batches`
+
+func scanBatch(row interface{ Scan(...any) error }) (*store.Batch, error) {
+	var b store.Batch
+	var doc, meta []byte
+	if err := row.Scan(&b.Scope.Account, &b.Scope.Region, &b.Seq, &doc, &meta); err != nil {
+		return nil, err
+	}
+	d, err := decode[codebuild.BuildBatch](doc)
+	if err != nil {
+		return nil, err
+	}
+	b.Doc = d
+	if err := json.Unmarshal(meta, &b.Meta); err != nil {
+		return nil, fmt.Errorf("corrupt batch meta data: %w", err)
+	}
+	return &b, nil
+}
+
+func (t *txn) BatchGet(ctx context.Context, s store.Scope, id string) (*store.Batch, error) {
+	b, err := scanBatch(t.tx.QueryRowContext(ctx, batchSelect+` WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("batch %s: %w", id, store.ErrNotFound)
+	}
+	return b, err
+}
+
+func (t *txn) BatchPut(ctx context.Context, b *store.Batch) error {
+	doc, meta, err := batchCols(b)
+	if err != nil {
+		return err
+	}
+	id := codebuild.Deref(b.Doc.Id)
+	res, err := t.tx.ExecContext(ctx, `UPDATE batches SET status = ?, complete = ?, doc = ?, meta = ? WHERE id = ? AND account = ? AND region = ?`,
+		codebuild.Deref(b.Doc.BuildBatchStatus), codebuild.Deref(b.Doc.Complete), doc, meta, id, b.Scope.Account, b.Scope.Region)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res, "batch "+id)
+}
+
+func (t *txn) BatchDelete(ctx context.Context, s store.Scope, id string) error {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res, "batch "+id)
+}
+
+func (t *txn) BatchList(ctx context.Context, s store.Scope, project, status string, p store.Page) ([]string, *store.Cursor, error) {
+	q := `SELECT seq, id FROM batches WHERE account = ? AND region = ?`
+	args := []any{s.Account, s.Region}
+	if project != "" {
+		q += ` AND project = ?`
+		args = append(args, project)
+	}
+	if status != "" {
+		q += ` AND status = ?`
+		args = append(args, status)
+	}
+	dir, cmp := "ASC", ">"
+	if p.Descending {
+		dir, cmp = "DESC", "<"
+	}
+	if p.After != nil {
+		q += ` AND seq ` + cmp + ` ?`
+		args = append(args, p.After.Key)
+	}
+	q += ` ORDER BY seq ` + dir + ` LIMIT ?`
+	args = append(args, p.Limit+1)
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	ids := []string{}
+	var last int64
+	var next *store.Cursor
+	for rows.Next() {
+		var seq int64
+		var id string
+		if err := rows.Scan(&seq, &id); err != nil {
+			return nil, nil, err
+		}
+		if len(ids) == p.Limit {
+			next = &store.Cursor{Key: last}
+			break
+		}
+		ids = append(ids, id)
+		last = seq
+	}
+	return ids, next, rows.Err()
+}
+
+func (t *txn) BatchListIncomplete(ctx context.Context) ([]*store.Batch, error) {
+	rows, err := t.tx.QueryContext(ctx, batchSelect+` WHERE complete = 0 ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.Batch
+	for rows.Next() {
+		b, err := scanBatch(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
