@@ -91,3 +91,58 @@ func TestBuildsAWSCLI(t *testing.T) {
 		t.Errorf("stop-build of an unknown build: %v", err)
 	}
 }
+
+func TestBatchesBoto3(t *testing.T) {
+	s := Start(t)
+	s.Python(t, "test_batches")
+}
+
+func TestBatchesAWSCLI(t *testing.T) {
+	s := Start(t)
+	buildspec := `version: 0.2
+batch:
+  build-graph:
+    - identifier: build1
+    - identifier: build2
+      depend-on: [build1]
+phases:
+  build:
+    commands:
+      - echo $CODEBUILD_BATCH_BUILD_IDENTIFIER
+`
+	src, _ := json.Marshal(map[string]string{"type": "NO_SOURCE", "buildspec": buildspec})
+	if _, err := s.AWS(t, "test", "codebuild", "create-project", "--name", "cli-batch", "--source", string(src),
+		"--artifacts", "type=NO_ARTIFACTS", "--environment", "type=LINUX_CONTAINER,image=aws/codebuild/standard:7.0,computeType=BUILD_GENERAL1_SMALL",
+		"--service-role", "r", "--build-batch-config", "serviceRole=arn:aws:iam::000000000000:role/batch"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.AWS(t, "test", "codebuild", "start-build-batch", "--project-name", "cli-batch", "--query", "buildBatch.id", "--output", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(string(out))
+	waitBatch(t, s.Client(t, "test", "us-east-1"), id)
+	out, err = s.AWS(t, "test", "codebuild", "batch-get-build-batches", "--ids", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		BuildBatches []struct {
+			Status string `json:"buildBatchStatus"`
+			Groups []struct {
+				Identifier string `json:"identifier"`
+			} `json:"buildGroups"`
+		} `json:"buildBatches"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil || len(got.BuildBatches) != 1 || got.BuildBatches[0].Status != "SUCCEEDED" || len(got.BuildBatches[0].Groups) != 3 {
+		t.Errorf("batch-get-build-batches: %s (%v)", out, err)
+	}
+	out, err = s.AWS(t, "test", "codebuild", "list-build-batches-for-project", "--project-name", "cli-batch")
+	if err != nil || !strings.Contains(string(out), id) {
+		t.Errorf("list-build-batches-for-project: %s %v", out, err)
+	}
+	out, err = s.AWS(t, "test", "codebuild", "delete-build-batch", "--id", id)
+	if err != nil || !strings.Contains(string(out), "BATCH_DELETED") {
+		t.Errorf("delete-build-batch: %s %v", out, err)
+	}
+}
