@@ -49,7 +49,7 @@ func (a *API) GetBuildLog(ctx context.Context, in *GetBuildLogInput) (*GetBuildL
 		limit = 1 << 20
 	}
 	wait := time.Duration(min(max(in.WaitSeconds, 0), 20)) * time.Second
-	c, err := a.opts.Logs.Read(ctx, uuid, in.Offset, limit, wait)
+	c, err := a.opts.Logs.Read(ctx, uuid, in.Offset, limit, wait, in.Timestamps)
 	if errors.Is(err, buildlog.ErrNoLog) {
 		// Queued builds have no log yet.
 		return &GetBuildLogOutput{NextOffset: in.Offset, Complete: b.Doc.BuildComplete != nil && *b.Doc.BuildComplete}, nil
@@ -57,9 +57,5 @@ func (a *API) GetBuildLog(ctx context.Context, in *GetBuildLogInput) (*GetBuildL
 	if err != nil && ctx.Err() == nil {
 		return nil, err
 	}
-	text := c.Data
-	if !in.Timestamps {
-		text = buildlog.StripTimestamps(text)
-	}
-	return &GetBuildLogOutput{Text: string(text), NextOffset: c.NextOffset, Complete: c.Complete}, nil
+	return &GetBuildLogOutput{Text: string(c.Data), NextOffset: c.NextOffset, Complete: c.Complete}, nil
 }

@@ -1,26 +1,29 @@
-// Package buildlog keeps what builds print: one file per build, each line
-// prefixed with the time it was received, streamed to disk (never held in
-// memory), readable while the build runs and after, with followers woken as
-// lines arrive.
+// Package buildlog keeps what builds print: per build, the output exactly
+// as printed (<name>.log) and an index of when each piece arrived
+// (<name>.idx), both streamed to disk and never held in memory. Logs are
+// readable while the build runs and after, with followers woken as output
+// arrives. Every line gets the time its first byte arrived: output comes
+// in chunks, and all the lines of a chunk arrived together.
 //
-// File format: every line is "<RFC 3339 UTC timestamp, microseconds> <text>\n".
+// The index is a sequence of 16-byte records (offset, Unix nanoseconds),
+// little-endian, one per write.
 package buildlog
 
 import (
-	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 )
 
-// stampLen is the length of a line's timestamp prefix, including the space.
-const stampLen = len("2006-01-02T15:04:05.000000Z ")
-
+// stampFormat is how Read renders a line's time when asked to.
 const stampFormat = "2006-01-02T15:04:05.000000Z"
 
 // Store holds the logs of all builds under one directory.
@@ -40,16 +43,26 @@ func NewStore(dir string) (*Store, error) {
 	return &Store{dir: dir, now: time.Now, active: map[string]*Writer{}}, nil
 }
 
-func (s *Store) path(name string) string { return filepath.Join(s.dir, name+".log") }
+func (s *Store) path(name, ext string) string { return filepath.Join(s.dir, name+ext) }
 
-// Create opens the log of a build for appending (a retried phase or a
-// resumed build appends to what is there).
+// Create opens the log of a build for appending.
 func (s *Store) Create(name string) (*Writer, error) {
-	f, err := os.OpenFile(s.path(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(s.path(name, ".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{s: s, name: name, f: f, bw: bufio.NewWriterSize(f, 64<<10), changed: make(chan struct{})}
+	idx, err := os.OpenFile(s.path(name, ".idx"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		idx.Close()
+		return nil, err
+	}
+	w := &Writer{s: s, name: name, f: f, idx: idx, size: st.Size(), changed: make(chan struct{})}
 	s.mu.Lock()
 	s.active[name] = w
 	s.mu.Unlock()
@@ -58,11 +71,13 @@ func (s *Store) Create(name string) (*Writer, error) {
 
 // Delete removes a build's log.
 func (s *Store) Delete(name string) error {
-	err := os.Remove(s.path(name))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	var errs []error
+	for _, ext := range []string{".log", ".idx"} {
+		if err := os.Remove(s.path(name, ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 // Writer appends to one build's log. It is safe for concurrent use.
@@ -71,58 +86,37 @@ type Writer struct {
 	name string
 
 	mu      sync.Mutex
-	f       *os.File
-	bw      *bufio.Writer
-	midLine bool
+	f, idx  *os.File
 	size    int64
-	changed chan struct{} // closed and replaced on every flush
+	midLine bool
+	changed chan struct{} // closed and replaced on every write
 	closed  bool
+	rec     [16]byte
 }
 
-// Write appends output: whole lines or fragments of one. Each new line gets
-// the current time as its prefix.
+// Write appends output: whole lines or fragments of one.
 func (w *Writer) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return 0, errors.New("log closed")
 	}
-	n := len(p)
-	var stamp []byte
-	for len(p) > 0 {
-		if !w.midLine {
-			if stamp == nil {
-				stamp = w.s.now().UTC().AppendFormat(make([]byte, 0, stampLen), stampFormat)
-				stamp = append(stamp, ' ')
-			}
-			w.bw.Write(stamp)
-			w.size += int64(len(stamp))
-		}
-		i := indexNL(p)
-		if i < 0 {
-			w.bw.Write(p)
-			w.size += int64(len(p))
-			w.midLine = true
-			break
-		}
-		w.bw.Write(p[:i+1])
-		w.size += int64(i + 1)
-		w.midLine = false
-		p = p[i+1:]
-	}
-	if err := w.flushLocked(); err != nil {
+	binary.LittleEndian.PutUint64(w.rec[:8], uint64(w.size))
+	binary.LittleEndian.PutUint64(w.rec[8:], uint64(w.s.now().UnixNano()))
+	if _, err := w.idx.Write(w.rec[:]); err != nil {
 		return 0, err
 	}
-	return n, nil
-}
-
-func indexNL(p []byte) int {
-	for i, c := range p {
-		if c == '\n' {
-			return i
-		}
+	n, err := w.f.Write(p)
+	w.size += int64(n)
+	if n > 0 {
+		w.midLine = p[n-1] != '\n'
 	}
-	return -1
+	close(w.changed)
+	w.changed = make(chan struct{})
+	return n, err
 }
 
 // Printf appends one line of buildbatch's own ("[Container] ...") output.
@@ -137,25 +131,22 @@ func (w *Writer) Printf(format string, args ...any) {
 	w.Write([]byte(line))
 }
 
-func (w *Writer) flushLocked() error {
-	err := w.bw.Flush()
-	close(w.changed)
-	w.changed = make(chan struct{})
-	return err
-}
-
-// Close flushes and closes the log; followers see it complete.
+// Close closes the log; followers see it complete.
 func (w *Writer) Close() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.closed {
+		w.mu.Unlock()
 		return nil
 	}
-	w.closed = true
-	if w.midLine {
-		w.bw.WriteByte('\n')
+	mid := w.midLine
+	w.mu.Unlock()
+	if mid {
+		w.Write([]byte("\n"))
 	}
-	err := errors.Join(w.bw.Flush(), w.f.Close())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	err := errors.Join(w.f.Close(), w.idx.Close())
 	w.s.mu.Lock()
 	if w.s.active[w.name] == w {
 		delete(w.s.active, w.name)
@@ -167,16 +158,21 @@ func (w *Writer) Close() error {
 
 // Chunk is a piece of a log read from an offset.
 type Chunk struct {
-	Data       []byte // whole lines, each with its timestamp prefix
+	Data       []byte // whole lines
 	NextOffset int64
 	// Complete is true when nothing more will be written (the build's log
 	// is closed) and Data reaches the end.
 	Complete bool
 }
 
-// Read returns up to max bytes of whole lines from offset. If wait > 0 and
-// there is nothing new yet, it waits up to wait for more (follow).
-func (s *Store) Read(ctx context.Context, name string, offset int64, max int, wait time.Duration) (Chunk, error) {
+// ErrNoLog is returned for a build without a log.
+var ErrNoLog = errors.New("no log")
+
+// Read returns up to max bytes of whole lines from offset (a line longer
+// than max comes in pieces). If wait > 0 and there is nothing new yet, it
+// waits up to wait for more (follow). With stamps, each line is prefixed
+// with the time it arrived and a space.
+func (s *Store) Read(ctx context.Context, name string, offset int64, max int, wait time.Duration, stamps bool) (Chunk, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		s.mu.Lock()
@@ -188,17 +184,20 @@ func (s *Store) Read(ctx context.Context, name string, offset int64, max int, wa
 			changed = w.changed
 			w.mu.Unlock()
 		}
-		c, err := s.readFile(name, offset, max)
+		c, end, err := s.readFile(name, offset, max)
 		if err != nil {
-			return c.Chunk, err
+			return c, err
 		}
-		c.Complete = w == nil && c.NextOffset == c.end
+		c.Complete = w == nil && c.NextOffset == end
 		if len(c.Data) > 0 || c.Complete || wait <= 0 || changed == nil {
-			return c.Chunk, nil
+			if stamps && len(c.Data) > 0 {
+				c.Data, err = s.stamp(name, offset, c.Data)
+			}
+			return c, err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return c.Chunk, nil
+			return c, nil
 		}
 		timer := time.NewTimer(left)
 		select {
@@ -206,32 +205,24 @@ func (s *Store) Read(ctx context.Context, name string, offset int64, max int, wa
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
-			return c.Chunk, ctx.Err()
+			return c, ctx.Err()
 		}
 		timer.Stop()
 	}
 }
 
-type fileChunk struct {
-	Chunk
-	end int64
-}
-
-// ErrNoLog is returned for a build without a log.
-var ErrNoLog = errors.New("no log")
-
-func (s *Store) readFile(name string, offset int64, max int) (fileChunk, error) {
-	f, err := os.Open(s.path(name))
+func (s *Store) readFile(name string, offset int64, max int) (Chunk, int64, error) {
+	f, err := os.Open(s.path(name, ".log"))
 	if errors.Is(err, os.ErrNotExist) {
-		return fileChunk{}, ErrNoLog
+		return Chunk{}, 0, ErrNoLog
 	}
 	if err != nil {
-		return fileChunk{}, err
+		return Chunk{}, 0, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return fileChunk{}, err
+		return Chunk{}, 0, err
 	}
 	end := st.Size()
 	if offset < 0 || offset > end {
@@ -240,44 +231,48 @@ func (s *Store) readFile(name string, offset int64, max int) (fileChunk, error) 
 	n := min(int64(max), end-offset)
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(io.NewSectionReader(f, offset, n), buf); err != nil {
-		return fileChunk{}, err
+		return Chunk{}, 0, err
 	}
-	// Only whole lines: cut after the last newline (unless a single line is
-	// longer than max, then hand out what we have).
-	if i := lastNL(buf); i >= 0 {
+	// Only whole lines: cut after the last newline, unless one line is
+	// longer than max.
+	if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
 		buf = buf[:i+1]
 	} else if n < int64(max) {
 		buf = buf[:0]
 	}
-	return fileChunk{Chunk: Chunk{Data: buf, NextOffset: offset + int64(len(buf))}, end: end}, nil
+	return Chunk{Data: buf, NextOffset: offset + int64(len(buf))}, end, nil
 }
 
-func lastNL(p []byte) int {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '\n' {
-			return i
-		}
+// stamp prefixes every line of data (which starts at offset) with its time.
+func (s *Store) stamp(name string, offset int64, data []byte) ([]byte, error) {
+	raw, err := os.ReadFile(s.path(name, ".idx"))
+	if err != nil {
+		return nil, err
 	}
-	return -1
-}
-
-// StripTimestamps removes the timestamp prefix of every line of whole-line
-// data, leaving the text as the build printed it.
-func StripTimestamps(data []byte) []byte {
-	out := make([]byte, 0, len(data))
-	for len(data) > 0 {
-		i := indexNL(data)
-		line := data
-		if i >= 0 {
-			line = data[:i+1]
-			data = data[i+1:]
+	type rec struct{ off, ns int64 }
+	recs := make([]rec, 0, len(raw)/16)
+	for i := 0; i+16 <= len(raw); i += 16 {
+		recs = append(recs, rec{int64(binary.LittleEndian.Uint64(raw[i:])), int64(binary.LittleEndian.Uint64(raw[i+8:]))})
+	}
+	timeAt := func(off int64) time.Time {
+		i := sort.Search(len(recs), func(i int) bool { return recs[i].off > off }) - 1
+		if i < 0 {
+			return time.Time{}
+		}
+		return time.Unix(0, recs[i].ns).UTC()
+	}
+	out := make([]byte, 0, len(data)+len(data)/8)
+	for pos := 0; pos < len(data); {
+		end := bytes.IndexByte(data[pos:], '\n')
+		if end < 0 {
+			end = len(data) - pos
 		} else {
-			data = nil
+			end++
 		}
-		if len(line) >= stampLen && line[stampLen-1] == ' ' {
-			line = line[stampLen:]
-		}
-		out = append(out, line...)
+		out = timeAt(offset+int64(pos)).AppendFormat(out, stampFormat)
+		out = append(out, ' ')
+		out = append(out, data[pos:pos+end]...)
+		pos += end
 	}
-	return out
+	return out, nil
 }

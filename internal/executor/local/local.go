@@ -12,7 +12,6 @@
 package local
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -181,34 +180,80 @@ func (e *env) start() error {
 	return nil
 }
 
-// read copies the shell's output to spec.Output, line by line, and turns
-// marker lines into statuses. It owns nothing but the pipe; it ends when
-// the shell and every process holding the pipe have exited.
+// read copies the shell's output to spec.Output in chunks of whole lines
+// (a very long line goes out in fragments) and turns marker lines into
+// statuses. It owns nothing but the pipe; it ends when the shell and every
+// process holding the pipe have exited.
 func (e *env) read(stdout io.Reader, sh *shell) {
 	marker := []byte("\x1e" + e.token + ":")
-	br := bufio.NewReaderSize(stdout, 64<<10)
+	buf := make([]byte, 0, 2*readChunk)
 	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			if i := bytes.Index(line, marker); i >= 0 {
-				if i > 0 {
-					e.spec.Output.Write(append(line[:i:i], '\n'))
-				}
-				rest := line[i+len(marker):]
-				if j := bytes.IndexByte(rest, 0x1e); j >= 0 {
-					rc, _ := strconv.Atoi(string(rest[:j]))
-					sh.status <- rc
-				}
-			} else {
-				e.spec.Output.Write(line)
-			}
+		if cap(buf)-len(buf) < readChunk {
+			grown := make([]byte, len(buf), 2*cap(buf))
+			copy(grown, buf)
+			buf = grown
 		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+		n, err := stdout.Read(buf[len(buf) : len(buf)+readChunk])
+		buf = buf[:len(buf)+n]
+		buf = e.emit(buf, marker, sh, err != nil)
+		if err != nil {
 			break
 		}
 	}
 	sh.err = sh.cmd.Wait()
 	close(sh.exited)
+}
+
+const readChunk = 64 << 10
+
+// emit writes out what buf holds up to its last whole line, handling
+// marker lines, and returns the rest (moved to the front of buf).
+func (e *env) emit(buf, marker []byte, sh *shell, final bool) []byte {
+	out := e.spec.Output
+	start := 0
+	for {
+		i := bytes.Index(buf[start:], marker)
+		if i < 0 {
+			break
+		}
+		i += start
+		end := bytes.IndexByte(buf[i:], '\n')
+		if end < 0 {
+			break // the rest of the marker line is still in the pipe
+		}
+		end += i
+		if i > start {
+			if buf[i-1] == '\n' {
+				out.Write(buf[start:i])
+			} else {
+				// Output without a final newline: close its line.
+				out.Write(append(buf[start:i:i], '\n'))
+			}
+		}
+		rest := buf[i+len(marker) : end]
+		if j := bytes.IndexByte(rest, 0x1e); j >= 0 {
+			rc, _ := strconv.Atoi(string(rest[:j]))
+			sh.status <- rc
+		}
+		start = end + 1
+	}
+	if last := bytes.LastIndexByte(buf[start:], '\n'); last >= 0 {
+		out.Write(buf[start : start+last+1])
+		start += last + 1
+	}
+	// A very long line goes out in pieces, keeping enough back that a marker
+	// that starts in it is not cut.
+	if keep := len(marker) + 24; len(buf)-start > readChunk+keep && bytes.Index(buf[start:], marker) < 0 {
+		cut := len(buf) - keep
+		out.Write(buf[start:cut])
+		start = cut
+	}
+	if final && start < len(buf) {
+		out.Write(buf[start:])
+		start = len(buf)
+	}
+	n := copy(buf, buf[start:])
+	return buf[:n]
 }
 
 // Exec implements executor.Env.
