@@ -94,6 +94,7 @@ type Coordinator struct {
 	// Owned by the loop goroutine.
 	timers  map[string]*time.Timer
 	waiters map[string][]chan struct{}
+	cache   map[string]*state // unfinished batches, as last saved
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -111,7 +112,7 @@ func New(o Options) *Coordinator {
 		o.Minute = time.Minute
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Coordinator{o: o, signal: make(chan struct{}, 1), timers: map[string]*time.Timer{}, waiters: map[string][]chan struct{}{},
+	return &Coordinator{o: o, signal: make(chan struct{}, 1), timers: map[string]*time.Timer{}, waiters: map[string][]chan struct{}{}, cache: map[string]*state{},
 		ctx: ctx, cancel: cancel}
 }
 
@@ -177,9 +178,7 @@ func (c *Coordinator) loop() {
 		q := c.queue
 		c.queue = nil
 		c.mu.Unlock()
-		for _, e := range q {
-			c.handle(e)
-		}
+		c.handleQueue(q)
 		if len(q) > 0 {
 			continue
 		}
@@ -190,9 +189,7 @@ func (c *Coordinator) loop() {
 			rest := c.queue
 			c.queue = nil
 			c.mu.Unlock()
-			for _, e := range rest {
-				c.handle(e)
-			}
+			c.handleQueue(rest)
 			for _, t := range c.timers {
 				t.Stop()
 			}
@@ -278,43 +275,57 @@ type state struct {
 
 	replyErr  error          // the answer to a request
 	retryView *cb.BuildBatch // the batch as RetryBuildBatch returns it
+	planDirty bool           // the plan changed since it was last encoded
 }
 
-func (c *Coordinator) handle(e event) {
-	var st *state
+// handle applies a batch's queued events in one transaction, then starts
+// and stops builds, answers requests and keeps the timers.
+func (c *Coordinator) handle(scope store.Scope, id string, events []event) {
+	st := c.cache[id]
+	results := make([]reply, len(events))
 	err := c.o.Store.Update(context.Background(), func(tx store.Tx) error {
-		b, err := tx.BatchGet(context.Background(), e.scope, e.batchID)
-		if err != nil {
-			return err
+		if st == nil {
+			b, err := tx.BatchGet(context.Background(), scope, id)
+			if err != nil {
+				return err
+			}
+			st = &state{b: b}
+			if err := st.decode(); err != nil {
+				return err
+			}
 		}
-		st = &state{b: b}
-		if err := st.decode(); err != nil {
-			return err
-		}
-		if err := c.apply(tx, st, e); err != nil {
-			return err
+		st.start, st.stop = nil, nil
+		for i, e := range events {
+			st.replyErr, st.retryView = nil, nil
+			if err := c.apply(tx, st, e); err != nil {
+				return err
+			}
+			results[i] = reply{err: st.replyErr, doc: st.retryView}
 		}
 		return st.save(tx)
 	})
 	if err != nil {
-		if e.reply != nil {
-			e.reply <- reply{err: err}
-			return
+		delete(c.cache, id) // reload from the store next time
+		for _, e := range events {
+			if e.reply != nil {
+				e.reply <- reply{err: err}
+			}
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			c.o.Log.Error("batch event", "batch", e.batchID, "err", err)
+			c.o.Log.Error("batch event", "batch", id, "err", err)
 		}
 		return
 	}
 	for _, b := range st.start {
 		c.o.Scheduler.Enqueue(b)
 	}
-	for _, id := range st.stop {
-		c.stopBuild(id)
+	for _, bid := range st.stop {
+		c.stopBuild(bid)
 	}
-	id := e.batchID
 	doc := st.b.Doc
-	if cb.Deref(doc.Complete) {
+	complete := cb.Deref(doc.Complete)
+	if complete {
+		delete(c.cache, id)
 		if t := c.timers[id]; t != nil {
 			t.Stop()
 			delete(c.timers, id)
@@ -323,26 +334,46 @@ func (c *Coordinator) handle(e event) {
 			close(w)
 		}
 		delete(c.waiters, id)
-	} else if d := st.b.Meta.Deadline; d > 0 && c.timers[id] == nil {
-		scope := e.scope
-		c.timers[id] = time.AfterFunc(time.Until(time.Unix(0, d)), func() {
-			c.push(event{kind: evTimeout, scope: scope, batchID: id, ending: "TIMED_OUT"})
-		})
-	}
-	if e.reply != nil {
-		r := reply{}
-		switch e.kind {
-		case evRetry:
-			r.doc = st.retryView
-		case evStop, evWait:
-			if !cb.Deref(doc.Complete) {
-				ch := make(chan struct{})
-				c.waiters[id] = append(c.waiters[id], ch)
-				r.done = ch
-			}
+	} else {
+		c.cache[id] = st
+		if d := st.b.Meta.Deadline; d > 0 && c.timers[id] == nil {
+			c.timers[id] = time.AfterFunc(time.Until(time.Unix(0, d)), func() {
+				c.push(event{kind: evTimeout, scope: scope, batchID: id, ending: "TIMED_OUT"})
+			})
 		}
-		r.err = st.replyErr
+	}
+	for i, e := range events {
+		if e.reply == nil {
+			continue
+		}
+		r := results[i]
+		if (e.kind == evStop || e.kind == evWait) && r.err == nil && !complete {
+			ch := make(chan struct{})
+			c.waiters[id] = append(c.waiters[id], ch)
+			r.done = ch
+		}
 		e.reply <- r
+	}
+}
+
+// handleQueue handles a list of events, batch by batch (each batch's events
+// in order, in one transaction).
+func (c *Coordinator) handleQueue(q []event) {
+	type key struct {
+		scope store.Scope
+		id    string
+	}
+	var order []key
+	byBatch := map[key][]event{}
+	for _, e := range q {
+		k := key{e.scope, e.batchID}
+		if _, ok := byBatch[k]; !ok {
+			order = append(order, k)
+		}
+		byBatch[k] = append(byBatch[k], e)
+	}
+	for _, k := range order {
+		c.handle(k.scope, k.id, byBatch[k])
 	}
 }
 
@@ -371,12 +402,13 @@ func (st *state) decode() error {
 }
 
 func (st *state) save(tx store.Tx) error {
-	if st.plan != nil {
+	if st.plan != nil && st.planDirty {
 		p, err := json.Marshal(st.plan)
 		if err != nil {
 			return err
 		}
 		st.b.Meta.Plan = p
+		st.planDirty = false
 	}
 	return tx.BatchPut(context.Background(), st.b)
 }

@@ -198,6 +198,7 @@ func (c *Coordinator) plan(st *state, e event) error {
 		}
 	}
 	st.plan = p
+	st.planDirty = true
 	st.b.Meta.GroupUUIDs = map[string]string{}
 	for _, g := range p.Groups {
 		st.b.Meta.GroupUUIDs[g.Identifier] = ident.UUID()

@@ -65,6 +65,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.SecretsFile, "secrets-file", "", "JSON file with the Parameter Store and Secrets Manager values builds refer to")
 	fs.BoolVar(&cfg.KeepWorkspaces, "keep-workspaces", false, "keep each build's workspace on disk after it ends")
 	fs.DurationVar(&cfg.Minute, "timeout-minute", cfg.Minute, "length of a minute of build and queue timeouts (for tests; leave at 1m)")
+	fs.StringVar(&cfg.PprofListen, "pprof-listen", "", "serve net/http/pprof on this loopback address (profiling)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -42,6 +42,9 @@ type Config struct {
 	Minute time.Duration
 	// KeepWorkspaces leaves each build's workspace on disk when it ends.
 	KeepWorkspaces bool
+	// PprofListen, when set, serves net/http/pprof on this (loopback)
+	// address, for profiling.
+	PprofListen string
 	// ShutdownGrace is how long in-flight requests may take to finish on
 	// SIGINT/SIGTERM.
 	ShutdownGrace time.Duration
@@ -92,6 +95,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConcurrentBuilds < 1 {
 		return fmt.Errorf("--max-concurrent-builds must be at least 1, got %d", c.MaxConcurrentBuilds)
+	}
+	if c.PprofListen != "" {
+		host, _, err := net.SplitHostPort(c.PprofListen)
+		if err != nil || !IsLoopback(host) {
+			return fmt.Errorf("--pprof-listen %q must be a loopback address", c.PprofListen)
+		}
 	}
 	if c.Minute <= 0 {
 		return fmt.Errorf("--timeout-minute must be positive")

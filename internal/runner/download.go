@@ -45,7 +45,9 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 			return true, phase.Context(phase.ClientError, fmt.Sprintf("secondary source %s: %s", id, sourceError(err)))
 		}
 	}
-	x.persist()
+	if resolved != "" {
+		x.persist()
+	}
 
 	data, where, err := x.loadBuildspec(ctx, primary)
 	if err != nil {
@@ -282,10 +284,14 @@ func (x *run) openEnv(ctx context.Context) error {
 	if len(secretValues) > 0 {
 		x.out = newMasker(x.log, secretValues)
 	}
-	binDir := filepath.Join(x.tmp, "bin")
-	if err := writeHelpers(binDir); err != nil {
-		return err
+	x.r.helpersOnce.Do(func() {
+		x.r.helpersDir = filepath.Join(x.r.cfg.WorkDir, ".bin")
+		x.r.helpersErr = writeHelpers(x.r.helpersDir)
+	})
+	if x.r.helpersErr != nil {
+		return x.r.helpersErr
 	}
+	binDir := x.r.helpersDir
 	for i, kv := range env {
 		if strings.HasPrefix(kv, "PATH=") {
 			env[i] = "PATH=" + binDir + ":" + kv[len("PATH="):]

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/blob"
@@ -64,6 +65,10 @@ type Config struct {
 // Runner runs builds.
 type Runner struct {
 	cfg Config
+
+	helpersOnce sync.Once
+	helpersDir  string
+	helpersErr  error
 }
 
 // New returns a Runner.
@@ -115,7 +120,7 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 	_, uuid, _ := strings.Cut(id, ":")
 	x := &run{r: r, b: b, doc: b.Doc, uuid: uuid, dir: filepath.Join(r.cfg.WorkDir, uuid)}
 	x.src = filepath.Join(x.dir, "src")
-	x.tmp = filepath.Join(x.dir, "tmp")
+	x.tmp = x.dir // the executor's and the uploads' files sit beside src
 	defer x.cleanup()
 
 	now := r.now()
@@ -160,7 +165,7 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 		if skipToFinalize {
 			break
 		}
-		x.startPhase(typ)
+		x.startPhase(typ, x.spec.Phases[i] != nil)
 		failed, ctxs := x.runPhase(ctx, i)
 		if x.interrupted(ctx) {
 			return b
@@ -191,7 +196,7 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 		x.exportVariables(ctx)
 	}
 	if !skipToFinalize {
-		x.startPhase(phase.UploadArtifacts)
+		x.startPhase(phase.UploadArtifacts, x.hasUploads())
 		failed, ctxs := x.uploadArtifacts(ctx)
 		if x.interrupted(ctx) {
 			return b
@@ -218,15 +223,19 @@ func (x *run) markFailing(ctx context.Context) {
 	}
 }
 
-func (x *run) startPhase(typ string) {
+// startPhase opens a phase; save stores the build at once (phases that
+// have nothing to do are stored with their end, by the next save).
+func (x *run) startPhase(typ string, save bool) {
 	phase.Start(x.doc, typ, x.r.now())
-	x.persist()
+	if save {
+		x.persist()
+	}
 	x.log.Printf("Entering phase %s", typ)
 }
 
+// endPhase closes a phase; the next startPhase (or COMPLETED) saves it.
 func (x *run) endPhase(typ, status string, ctxs []cb.PhaseContext) {
 	phase.End(x.doc, status, ctxs, x.r.now())
-	x.persist()
 	code, msg := "", ""
 	if len(ctxs) > 0 {
 		code, msg = cb.Deref(ctxs[0].StatusCode), cb.Deref(ctxs[0].Message)
@@ -241,7 +250,7 @@ func (x *run) next(ctx context.Context, cur, nxt string) bool {
 		return false
 	}
 	x.endPhase(cur, cb.StatusTypeSucceeded, nil)
-	x.startPhase(nxt)
+	x.startPhase(nxt, true)
 	return true
 }
 
@@ -294,7 +303,7 @@ func (x *run) fault(typ string, err error) {
 
 // finish runs FINALIZING and appends COMPLETED.
 func (x *run) finish(ctx context.Context, status string) {
-	x.startPhase(phase.Finalizing)
+	x.startPhase(phase.Finalizing, false)
 	x.saveCache(ctx, status)
 	x.closeEnv()
 	if x.interrupted(ctx) {
@@ -360,10 +369,8 @@ func (x *run) setLogs() {
 }
 
 func (x *run) provision() error {
-	for _, d := range []string{x.src, x.tmp} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
+	if err := os.MkdirAll(x.src, 0o755); err != nil {
+		return err
 	}
 	w, err := x.r.cfg.Logs.Create(x.uuid)
 	if err != nil {

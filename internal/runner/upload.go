@@ -65,6 +65,15 @@ func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
 	return false, nil
 }
 
+// hasUploads tells whether UPLOAD_ARTIFACTS has anything to do.
+func (x *run) hasUploads() bool {
+	if len(x.spec.Reports) > 0 || len(x.b.Meta.SecondaryArtifacts) > 0 {
+		return true
+	}
+	a := x.b.Meta.Artifacts
+	return a != nil && cb.Deref(a.Type) == cb.ArtifactsTypeS3
+}
+
 // upload stores one artifact and returns what the build reports of it.
 func (x *run) upload(ctx context.Context, cfg *cb.ProjectArtifacts, sel *buildspec.Artifacts) (*cb.BuildArtifacts, error) {
 	files, err := artifact.Select(x.src, artifact.Selection{Files: sel.Files, BaseDirectory: sel.BaseDirectory,

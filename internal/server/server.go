@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,6 +131,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/", aws)
+	if cfg.PprofListen != "" {
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/", pprof.Index)
+		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pm.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		pm.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		pln, err := net.Listen("tcp", cfg.PprofListen)
+		if err != nil {
+			coord.Shutdown()
+			sched.Shutdown()
+			ln.Close()
+			st.Close()
+			return nil, fmt.Errorf("cannot listen on --pprof-listen %s: %w", cfg.PprofListen, err)
+		}
+		go http.Serve(pln, pm) // lives as long as the process; profiling only
+	}
 	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode}
 	s.http = &http.Server{
 		Handler:           mux,

@@ -25,7 +25,7 @@ func (t *txn) BatchInsert(ctx context.Context, b *store.Batch) error {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO batches (account, region, id, project, number, status, complete, doc, meta)
+	res, err := t.exec(ctx, `INSERT INTO batches (account, region, id, project, number, status, complete, doc, meta)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.Scope.Account, b.Scope.Region, id, codebuild.Deref(b.Doc.ProjectName), codebuild.Deref(b.Doc.BuildBatchNumber),
 		codebuild.Deref(b.Doc.BuildBatchStatus), codebuild.Deref(b.Doc.Complete), doc, meta)
@@ -59,7 +59,7 @@ func scanBatch(row interface{ Scan(...any) error }) (*store.Batch, error) {
 }
 
 func (t *txn) BatchGet(ctx context.Context, s store.Scope, id string) (*store.Batch, error) {
-	b, err := scanBatch(t.tx.QueryRowContext(ctx, batchSelect+` WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region))
+	b, err := scanBatch(t.queryRow(ctx, batchSelect+` WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("batch %s: %w", id, store.ErrNotFound)
 	}
@@ -72,7 +72,7 @@ func (t *txn) BatchPut(ctx context.Context, b *store.Batch) error {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
-	res, err := t.tx.ExecContext(ctx, `UPDATE batches SET status = ?, complete = ?, doc = ?, meta = ? WHERE id = ? AND account = ? AND region = ?`,
+	res, err := t.exec(ctx, `UPDATE batches SET status = ?, complete = ?, doc = ?, meta = ? WHERE id = ? AND account = ? AND region = ?`,
 		codebuild.Deref(b.Doc.BuildBatchStatus), codebuild.Deref(b.Doc.Complete), doc, meta, id, b.Scope.Account, b.Scope.Region)
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func (t *txn) BatchPut(ctx context.Context, b *store.Batch) error {
 }
 
 func (t *txn) BatchDelete(ctx context.Context, s store.Scope, id string) error {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM batches WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region)
+	res, err := t.exec(ctx, `DELETE FROM batches WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (t *txn) BatchList(ctx context.Context, s store.Scope, project, status stri
 	}
 	q += ` ORDER BY seq ` + dir + ` LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,7 +134,7 @@ func (t *txn) BatchList(ctx context.Context, s store.Scope, project, status stri
 }
 
 func (t *txn) BatchListIncomplete(ctx context.Context) ([]*store.Batch, error) {
-	rows, err := t.tx.QueryContext(ctx, batchSelect+` WHERE complete = 0 ORDER BY seq`)
+	rows, err := t.query(ctx, batchSelect+` WHERE complete = 0 ORDER BY seq`)
 	if err != nil {
 		return nil, err
 	}

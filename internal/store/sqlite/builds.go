@@ -14,7 +14,7 @@ import (
 
 func (t *txn) CounterNext(ctx context.Context, s store.Scope, project, kind string) (int64, error) {
 	var v int64
-	err := t.tx.QueryRowContext(ctx, `INSERT INTO counters (account, region, project, kind, value) VALUES (?, ?, ?, ?, 1)
+	err := t.queryRow(ctx, `INSERT INTO counters (account, region, project, kind, value) VALUES (?, ?, ?, ?, 1)
 		ON CONFLICT (account, region, project, kind) DO UPDATE SET value = value + 1 RETURNING value`,
 		s.Account, s.Region, project, kind).Scan(&v)
 	return v, err
@@ -36,7 +36,7 @@ func (t *txn) BuildInsert(ctx context.Context, b *store.Build) error {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO builds (account, region, id, project, number, status, complete, batch_id, doc, meta)
+	res, err := t.exec(ctx, `INSERT INTO builds (account, region, id, project, number, status, complete, batch_id, doc, meta)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.Scope.Account, b.Scope.Region, id, codebuild.Deref(b.Doc.ProjectName), codebuild.Deref(b.Doc.BuildNumber),
 		status, complete, b.Meta.BatchID, doc, meta)
@@ -70,7 +70,7 @@ func scanBuild(row interface{ Scan(...any) error }) (*store.Build, error) {
 }
 
 func (t *txn) BuildGet(ctx context.Context, s store.Scope, id string) (*store.Build, error) {
-	b, err := scanBuild(t.tx.QueryRowContext(ctx, buildSelect+` WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region))
+	b, err := scanBuild(t.queryRow(ctx, buildSelect+` WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("build %s: %w", id, store.ErrNotFound)
 	}
@@ -83,7 +83,7 @@ func (t *txn) BuildPut(ctx context.Context, b *store.Build) error {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
-	res, err := t.tx.ExecContext(ctx, `UPDATE builds SET status = ?, complete = ?, doc = ?, meta = ? WHERE id = ? AND account = ? AND region = ?`,
+	res, err := t.exec(ctx, `UPDATE builds SET status = ?, complete = ?, doc = ?, meta = ? WHERE id = ? AND account = ? AND region = ?`,
 		status, complete, doc, meta, id, b.Scope.Account, b.Scope.Region)
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func (t *txn) BuildPut(ctx context.Context, b *store.Build) error {
 }
 
 func (t *txn) BuildDelete(ctx context.Context, s store.Scope, id string) error {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM builds WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region)
+	res, err := t.exec(ctx, `DELETE FROM builds WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (t *txn) BuildList(ctx context.Context, s store.Scope, project string, p st
 	}
 	q += ` ORDER BY seq ` + dir + ` LIMIT ?`
 	args = append(args, p.Limit+1)
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,7 +141,7 @@ func (t *txn) BuildList(ctx context.Context, s store.Scope, project string, p st
 }
 
 func (t *txn) queryBuilds(ctx context.Context, q string, args ...any) ([]*store.Build, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func (t *txn) BuildListIncomplete(ctx context.Context) ([]*store.Build, error) {
 
 func (t *txn) BuildCountIncomplete(ctx context.Context, s store.Scope, project string) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM builds WHERE complete = 0 AND account = ? AND region = ? AND project = ?`,
+	err := t.queryRow(ctx, `SELECT count(*) FROM builds WHERE complete = 0 AND account = ? AND region = ? AND project = ?`,
 		s.Account, s.Region, project).Scan(&n)
 	return n, err
 }
@@ -174,7 +174,7 @@ func (t *txn) BuildListByBatch(ctx context.Context, s store.Scope, batchID strin
 
 func (t *txn) IdempotencyGet(ctx context.Context, s store.Scope, op, token string, now time.Time) (string, string, error) {
 	var hash, id string
-	err := t.tx.QueryRowContext(ctx, `SELECT request_hash, resource_id FROM idempotency
+	err := t.queryRow(ctx, `SELECT request_hash, resource_id FROM idempotency
 		WHERE account = ? AND region = ? AND op = ? AND token = ? AND expires > ?`, s.Account, s.Region, op, token, now.UnixNano()).Scan(&hash, &id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", fmt.Errorf("idempotency token: %w", store.ErrNotFound)
@@ -183,7 +183,7 @@ func (t *txn) IdempotencyGet(ctx context.Context, s store.Scope, op, token strin
 }
 
 func (t *txn) IdempotencyPut(ctx context.Context, s store.Scope, op, token, hash, id string, expires time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO idempotency (account, region, op, token, request_hash, resource_id, expires) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := t.exec(ctx, `INSERT INTO idempotency (account, region, op, token, request_hash, resource_id, expires) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account, region, op, token) DO UPDATE SET request_hash = excluded.request_hash, resource_id = excluded.resource_id, expires = excluded.expires`,
 		s.Account, s.Region, op, token, hash, id, expires.UnixNano())
 	return err

@@ -28,7 +28,7 @@ func (t *txn) ProjectInsert(ctx context.Context, s store.Scope, p *codebuild.Pro
 	}
 	created, modified := projectTimes(p)
 	name := codebuild.Deref(p.Name)
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO projects (account, region, name, created, last_modified, doc) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err = t.exec(ctx, `INSERT INTO projects (account, region, name, created, last_modified, doc) VALUES (?, ?, ?, ?, ?, ?)`,
 		s.Account, s.Region, name, created, modified, doc)
 	if err != nil && isConstraint(err) {
 		return fmt.Errorf("project %s: %w", name, store.ErrConflict)
@@ -38,7 +38,7 @@ func (t *txn) ProjectInsert(ctx context.Context, s store.Scope, p *codebuild.Pro
 
 func (t *txn) ProjectGet(ctx context.Context, s store.Scope, name string) (*codebuild.Project, error) {
 	var doc []byte
-	err := t.tx.QueryRowContext(ctx, `SELECT doc FROM projects WHERE account = ? AND region = ? AND name = ?`,
+	err := t.queryRow(ctx, `SELECT doc FROM projects WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("project %s: %w", name, store.ErrNotFound)
@@ -56,7 +56,7 @@ func (t *txn) ProjectPut(ctx context.Context, s store.Scope, p *codebuild.Projec
 	}
 	created, modified := projectTimes(p)
 	name := codebuild.Deref(p.Name)
-	res, err := t.tx.ExecContext(ctx, `UPDATE projects SET created = ?, last_modified = ?, doc = ? WHERE account = ? AND region = ? AND name = ?`,
+	res, err := t.exec(ctx, `UPDATE projects SET created = ?, last_modified = ?, doc = ? WHERE account = ? AND region = ? AND name = ?`,
 		created, modified, doc, s.Account, s.Region, name)
 	if err != nil {
 		return err
@@ -65,7 +65,7 @@ func (t *txn) ProjectPut(ctx context.Context, s store.Scope, p *codebuild.Projec
 }
 
 func (t *txn) ProjectDelete(ctx context.Context, s store.Scope, name string) error {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM projects WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
+	res, err := t.exec(ctx, `DELETE FROM projects WHERE account = ? AND region = ? AND name = ?`, s.Account, s.Region, name)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (t *txn) ProjectList(ctx context.Context, s store.Scope, by store.ProjectSo
 	}
 	q.WriteString(` LIMIT ?`)
 	args = append(args, p.Limit+1)
-	rows, err := t.tx.QueryContext(ctx, q.String(), args...)
+	rows, err := t.query(ctx, q.String(), args...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 
 	"github.com/buildbatch/buildbatch/internal/store"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -21,8 +22,8 @@ import (
 
 // DB is a Store on one SQLite file.
 type DB struct {
-	write *sql.DB
-	read  *sql.DB
+	write, read           *sql.DB
+	writeStmts, readStmts *stmtCache
 }
 
 var _ store.Store = (*DB)(nil)
@@ -63,30 +64,31 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{write: w, read: r}, nil
+	return &DB{write: w, read: r, writeStmts: newStmtCache(w), readStmts: newStmtCache(r)}, nil
 }
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	return errors.Join(db.read.Close(), db.write.Close())
+	return errors.Join(db.readStmts.close(), db.writeStmts.close(), db.read.Close(), db.write.Close())
 }
 
 // Update implements store.Store.
 func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return run(ctx, db.write, false, fn)
+	return run(ctx, db.write, db.writeStmts, false, fn)
 }
 
 // View implements store.Store.
 func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
-	return run(ctx, db.read, true, fn)
+	return run(ctx, db.read, db.readStmts, true, fn)
 }
 
-func run(ctx context.Context, db *sql.DB, readOnly bool, fn func(store.Tx) error) error {
+func run(ctx context.Context, db *sql.DB, stmts *stmtCache, readOnly bool, fn func(store.Tx) error) error {
+	stmts.prepareWanted(ctx)
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return err
 	}
-	if err := fn(&txn{tx: tx}); err != nil {
+	if err := fn(&txn{tx: tx, stmts: stmts}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -95,7 +97,89 @@ func run(ctx context.Context, db *sql.DB, readOnly bool, fn func(store.Tx) error
 
 // txn implements store.Tx.
 type txn struct {
-	tx *sql.Tx
+	tx    *sql.Tx
+	stmts *stmtCache
+}
+
+// stmtCache keeps prepared statements, so that SQLite parses each query
+// once per connection rather than on every call. A query is prepared at the
+// start of the transaction after the one that first used it: preparing
+// inside a transaction could wait for the very connection the transaction
+// holds.
+type stmtCache struct {
+	db     *sql.DB
+	mu     sync.Mutex
+	m      map[string]*sql.Stmt
+	wanted map[string]bool
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
+}
+
+// get returns the prepared statement of q, or nil (and remembers q).
+func (c *stmtCache) get(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.m[q]; ok {
+		return s
+	}
+	c.wanted[q] = true
+	return nil
+}
+
+// prepareWanted prepares the queries get was asked for; call it outside
+// any transaction.
+func (c *stmtCache) prepareWanted(ctx context.Context) {
+	c.mu.Lock()
+	var qs []string
+	for q := range c.wanted {
+		qs = append(qs, q)
+	}
+	c.mu.Unlock()
+	for _, q := range qs {
+		s, err := c.db.PrepareContext(ctx, q)
+		c.mu.Lock()
+		delete(c.wanted, q)
+		if err == nil && c.m != nil && c.m[q] == nil {
+			c.m[q] = s
+		} else if err == nil {
+			s.Close()
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, s := range c.m {
+		errs = append(errs, s.Close())
+	}
+	c.m = nil
+	return errors.Join(errs...)
+}
+
+func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if s := t.stmts.get(q); s != nil {
+		return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
+}
+
+func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s := t.stmts.get(q); s != nil {
+		return t.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s := t.stmts.get(q); s != nil {
+		return t.tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
 }
 
 func encode(v any) ([]byte, error) { return json.Marshal(v) }

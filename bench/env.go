@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/buildbatch/buildbatch/internal/sigv4"
+)
+
+type benchEnv struct {
+	tmp    string
+	binary string
+	procs  []*exec.Cmd
+}
+
+// build compiles buildbatch (without the race detector: this is about speed).
+func (e *benchEnv) build() {
+	e.binary = filepath.Join(e.tmp, "buildbatch")
+	cmd := exec.Command("go", "build", "-o", e.binary, "./cmd/buildbatch")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("building buildbatch: %v", err)
+	}
+}
+
+func (e *benchEnv) cleanup() {
+	for _, p := range e.procs {
+		if p.Process != nil {
+			p.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, p := range e.procs {
+		done := make(chan struct{})
+		go func() { p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			p.Process.Kill()
+		}
+	}
+	e.procs = nil
+}
+
+// server is a running buildbatch.
+type server struct {
+	url  string
+	pid  int
+	cmd  *exec.Cmd
+	data string
+}
+
+// startServer starts buildbatch on a free port with the given data dir.
+func (e *benchEnv) startServer(dataDir string, args ...string) *server {
+	cmd := exec.Command(e.binary, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}, args...)...)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	e.procs = append(e.procs, cmd)
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if i := strings.Index(sc.Text(), "listening on http://"); i >= 0 {
+			s := &server{url: sc.Text()[i+len("listening on "):], pid: cmd.Process.Pid, cmd: cmd, data: dataDir}
+			go io.Copy(io.Discard, stdout)
+			return s
+		}
+	}
+	log.Fatal("buildbatch did not start")
+	return nil
+}
+
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// rss returns a process's resident set size and its peak, in bytes.
+func rss(pid int) (cur, peak int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			cur = v * 1024
+		case "VmHWM:":
+			peak = v * 1024
+		}
+	}
+	return
+}
+
+// client signs requests as AWS clients do and keeps connections alive.
+type client struct {
+	url  string
+	http *http.Client
+}
+
+func newClient(url string, conns int) *client {
+	tr := &http.Transport{MaxIdleConns: conns * 2, MaxIdleConnsPerHost: conns * 2, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
+	return &client{url: url, http: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
+}
+
+// do sends one signed request and returns the body.
+func (c *client) do(op string, body []byte) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodPost, c.url+"/", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "CodeBuild_20161006."+op)
+	sigv4.Sign(req, body, "test", "test", "", "us-east-1", "codebuild", time.Now())
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return data, fmt.Errorf("%s: HTTP %d: %.300s", op, resp.StatusCode, data)
+	}
+	return data, nil
+}
+
+// call is do with JSON in and out.
+func (c *client) call(op string, in, out any) error {
+	body, _ := json.Marshal(in)
+	data, err := c.do(op, body)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func (c *client) mustCall(op string, in, out any) {
+	if err := c.call(op, in, out); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func project(name, buildspec string, extra map[string]any) map[string]any {
+	p := map[string]any{
+		"name":        name,
+		"source":      map[string]any{"type": "NO_SOURCE", "buildspec": buildspec},
+		"artifacts":   map[string]any{"type": "NO_ARTIFACTS"},
+		"environment": map[string]any{"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL"},
+		"serviceRole": "arn:aws:iam::000000000000:role/bench",
+	}
+	for k, v := range extra {
+		p[k] = v
+	}
+	return p
+}
+
+type buildDoc struct {
+	ID       string  `json:"id"`
+	Status   string  `json:"buildStatus"`
+	Complete bool    `json:"buildComplete"`
+	Start    float64 `json:"startTime"`
+	End      float64 `json:"endTime"`
+	Phases   []struct {
+		Type  string  `json:"phaseType"`
+		Start float64 `json:"startTime"`
+		End   float64 `json:"endTime"`
+	} `json:"phases"`
+}
+
+func (c *client) startBuild(projectName string) string {
+	var out struct{ Build buildDoc }
+	c.mustCall("StartBuild", map[string]any{"projectName": projectName}, &out)
+	return out.Build.ID
+}
+
+func (c *client) waitBuild(id string) buildDoc {
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		var out struct{ Builds []buildDoc }
+		c.mustCall("BatchGetBuilds", map[string]any{"ids": []string{id}}, &out)
+		if len(out.Builds) == 1 && out.Builds[0].Complete {
+			return out.Builds[0]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	log.Fatalf("build %s did not complete", id)
+	return buildDoc{}
+}
+
+func (b buildDoc) phase(typ string) (start, end float64) {
+	for _, p := range b.Phases {
+		if p.Type == typ {
+			return p.Start, p.End
+		}
+	}
+	return 0, 0
+}
+
+// percentile of sorted durations.
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	i := int(float64(len(d)-1) * p)
+	return d[i]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
+
+// spawnTimes measures `sh -c true`, the cost of starting a process.
+func spawnTimes(n int) []time.Duration {
+	var out []time.Duration
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		if err := exec.Command("sh", "-c", "true").Run(); err != nil {
+			log.Fatal(err)
+		}
+		out = append(out, time.Since(t0))
+	}
+	return out
+}
+
+var _ = context.Background

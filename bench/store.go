@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/buildbatch/buildbatch/internal/builddoc"
+	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/phase"
+	"github.com/buildbatch/buildbatch/internal/store"
+	"github.com/buildbatch/buildbatch/internal/store/sqlite"
+)
+
+// benchStore: a page of ListBuilds and BatchGetBuilds of 100 ids, through
+// the API, with 1k, 10k and 100k builds stored.
+func benchStore(e *benchEnv, rep *report) {
+	sizes := []int{1000, 10000, 100000}
+	reps := 200
+	if *quick {
+		sizes = []int{1000, 3000, 10000}
+		reps = 50
+	}
+	dir := filepath.Join(e.tmp, "store")
+	var ids []string
+	type result struct{ list, get time.Duration }
+	results := map[int]result{}
+	for _, n := range sizes {
+		ids = populate(dir, ids, n)
+		s := e.startServer(dir)
+		c := newClient(s.url, 2)
+		for i := 0; i < 20; i++ { // warm up
+			c.do("ListBuilds", []byte(`{}`))
+		}
+		var list, get []time.Duration
+		for i := 0; i < reps; i++ {
+			t0 := time.Now()
+			if _, err := c.do("ListBuilds", []byte(`{}`)); err != nil {
+				log.Fatal(err)
+			}
+			list = append(list, time.Since(t0))
+			pick := make([]string, 100)
+			for j := range pick {
+				pick[j] = ids[rand.IntN(len(ids))]
+			}
+			body := fmt.Appendf(nil, `{"ids":%s}`, jsonList(pick))
+			t0 = time.Now()
+			if _, err := c.do("BatchGetBuilds", body); err != nil {
+				log.Fatal(err)
+			}
+			get = append(get, time.Since(t0))
+		}
+		s.stop()
+		results[n] = result{percentile(list, 0.5), percentile(get, 0.5)}
+	}
+	base := results[sizes[0]]
+	for _, n := range sizes[1:] {
+		r := results[n]
+		goal := n < 100000 || float64(r.list) <= 1.5*float64(base.list)
+		rep.add(fmt.Sprintf("store scale: ListBuilds page, %dk builds (median)", n/1000), ms(r.list), fmt.Sprintf("at %dk: %s", sizes[0]/1000, ms(base.list)),
+			fmt.Sprintf("%.2f×", float64(r.list)/float64(base.list)), "100k within 1.5× of 1k", goal)
+		goal = n < 100000 || float64(r.get) <= 1.5*float64(base.get)
+		rep.add(fmt.Sprintf("store scale: BatchGetBuilds(100), %dk builds (median)", n/1000), ms(r.get), fmt.Sprintf("at %dk: %s", sizes[0]/1000, ms(base.get)),
+			fmt.Sprintf("%.2f×", float64(r.get)/float64(base.get)), "100k within 1.5× of 1k", goal)
+	}
+	os.RemoveAll(dir)
+}
+
+func jsonList(s []string) string {
+	b := []byte{'['}
+	for i, v := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, v...)
+		b = append(b, '"')
+	}
+	return string(append(b, ']'))
+}
+
+// populate stores completed builds (realistic documents) until there are n.
+func populate(dir string, ids []string, n int) []string {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "buildbatch.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	scope := store.Scope{Account: "000000000000", Region: "us-east-1"}
+	settings := &builddoc.Settings{
+		Source:      &cb.ProjectSource{Type: cb.String("NO_SOURCE"), Buildspec: cb.String("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hello\n"), InsecureSsl: cb.Bool(false)},
+		Artifacts:   &cb.ProjectArtifacts{Type: cb.String("NO_ARTIFACTS")},
+		Environment: &cb.ProjectEnvironment{Type: cb.String("LINUX_CONTAINER"), Image: cb.String("aws/codebuild/standard:7.0"), ComputeType: cb.String("BUILD_GENERAL1_SMALL"), EnvironmentVariables: []cb.EnvironmentVariable{}, PrivilegedMode: cb.Bool(false), ImagePullCredentialsType: cb.String("CODEBUILD")},
+		Cache:       &cb.ProjectCache{Type: cb.String("NO_CACHE")},
+		ServiceRole: cb.String("arn:aws:iam::000000000000:role/bench"), Timeout: cb.Int32(60), QueuedTimeout: cb.Int32(480),
+		EncryptionKey: cb.String("arn:aws:kms:us-east-1:000000000000:alias/aws/s3"),
+		LogsConfig:    &cb.LogsConfig{CloudWatchLogs: &cb.CloudWatchLogsConfig{Status: cb.String("ENABLED")}, S3Logs: &cb.S3LogsConfig{Status: cb.String("DISABLED"), EncryptionDisabled: cb.Bool(false)}},
+	}
+	now := time.Now().Add(-time.Hour)
+	for len(ids) < n {
+		err := st.Update(ctx, func(tx store.Tx) error {
+			for i := 0; i < 5000 && len(ids) < n; i++ {
+				num := int64(len(ids) + 1)
+				doc := builddoc.New(builddoc.Spec{Scope: scope, Project: "scale", Settings: settings, Initiator: "bench"}, num, now)
+				for _, p := range []string{phase.Provisioning, phase.DownloadSource, phase.Install, phase.PreBuild, phase.Build, phase.PostBuild, phase.UploadArtifacts, phase.Finalizing} {
+					phase.End(doc, cb.StatusTypeSucceeded, nil, now)
+					phase.Start(doc, p, now)
+				}
+				phase.End(doc, cb.StatusTypeSucceeded, nil, now)
+				phase.Complete(doc, cb.StatusTypeSucceeded, now)
+				b := &store.Build{Scope: scope, Doc: doc}
+				if err := tx.BuildInsert(ctx, b); err != nil {
+					return err
+				}
+				ids = append(ids, cb.Deref(doc.Id))
+			}
+			return nil
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	return ids
+}
