@@ -83,7 +83,7 @@ func benchAPI(e *benchEnv, rep *report) {
 	for _, cs := range cases {
 		data, err := c.do(cs.op, cs.body)
 		if err != nil {
-			log.Fatal(err)
+			fatal(err)
 		}
 		responses[cs.op] = data
 	}
@@ -103,7 +103,11 @@ func benchAPI(e *benchEnv, rep *report) {
 		} else {
 			var motoIDs []string
 			for i := 0; i < 100; i++ {
-				var out struct{ Build buildDoc }
+				var out struct {
+					Build struct {
+						ID string `json:"id"`
+					} `json:"build"`
+				}
 				m.mustCall("StartBuild", map[string]any{"projectName": "bench"}, &out)
 				motoIDs = append(motoIDs, out.Build.ID)
 			}
@@ -202,7 +206,7 @@ func (e *benchEnv) startBare(responses map[string][]byte) string {
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	e.procs = append(e.procs, cmd)
 	line, _ := bufio.NewReader(stdout).ReadString('\n')
@@ -218,12 +222,12 @@ func bareServer(args []string) {
 	var responses map[string][]byte
 	data, err := os.ReadFile(*file)
 	if err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	json.Unmarshal(data, &responses)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	fmt.Println("http://" + ln.Addr().String())
 	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

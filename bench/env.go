@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -34,7 +33,7 @@ func (e *benchEnv) build() {
 	cmd := exec.Command("go", "build", "-o", e.binary, "./cmd/buildbatch")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		log.Fatalf("building buildbatch: %v", err)
+		fatalf("building buildbatch: %v", err)
 	}
 }
 
@@ -70,7 +69,7 @@ func (e *benchEnv) startServer(dataDir string, args ...string) *server {
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	e.procs = append(e.procs, cmd)
 	sc := bufio.NewScanner(stdout)
@@ -81,7 +80,7 @@ func (e *benchEnv) startServer(dataDir string, args ...string) *server {
 			return s
 		}
 	}
-	log.Fatal("buildbatch did not start")
+	fatal("buildbatch did not start")
 	return nil
 }
 
@@ -170,7 +169,7 @@ func (c *client) call(op string, in, out any) error {
 
 func (c *client) mustCall(op string, in, out any) {
 	if err := c.call(op, in, out); err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 }
 
@@ -217,7 +216,7 @@ func (c *client) waitBuild(id string) buildDoc {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	log.Fatalf("build %s did not complete", id)
+	fatalf("build %s did not complete", id)
 	return buildDoc{}
 }
 
@@ -250,7 +249,7 @@ func spawnTimes(n int) []time.Duration {
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
 		if err := exec.Command("sh", "-c", "true").Run(); err != nil {
-			log.Fatal(err)
+			fatal(err)
 		}
 		out = append(out, time.Since(t0))
 	}

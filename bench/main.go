@@ -61,12 +61,13 @@ func main() {
 	start := time.Now()
 	tmp, err := os.MkdirTemp("", "buildbatch-bench-")
 	if err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	if !*keepTmp {
 		defer os.RemoveAll(tmp)
 	}
 	env := &benchEnv{tmp: tmp}
+	current = env
 	env.build()
 	defer env.cleanup()
 
@@ -94,10 +95,26 @@ func main() {
 	}
 	rep.note("Whole run: %v.", time.Since(start).Round(time.Second))
 	if err := writeResults(*out, rep); err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	fmt.Printf("\nwritten to %s in %v\n", *out, time.Since(start).Round(time.Second))
 }
+
+// current is the environment fatal cleans up (servers, moto, the bare
+// handler) before exiting.
+var current *benchEnv
+
+func fatalf(format string, args ...any) {
+	if current != nil {
+		current.cleanup()
+		if !*keepTmp {
+			os.RemoveAll(current.tmp)
+		}
+	}
+	log.Fatalf(format, args...)
+}
+
+func fatal(args ...any) { fatalf("%s", fmt.Sprint(args...)) }
 
 func writeResults(path string, rep *report) error {
 	var b strings.Builder

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,7 +85,7 @@ func benchStart(e *benchEnv, rep *report) {
 		c.waitBuild(id)
 		data, err := os.ReadFile(filepath.Join(marks, strconv.Itoa(i)))
 		if err != nil {
-			log.Fatal(err)
+			fatal(err)
 		}
 		f, _ := strconv.ParseFloat(strings.TrimSpace(string(data)), 64)
 		t1 := time.Unix(0, int64(f*1e9))
@@ -146,7 +145,7 @@ func benchMatrix(e *benchEnv, rep *report) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if doc.Status != "SUCCEEDED" || len(doc.Groups) != n+1 {
-		log.Fatalf("matrix batch ended %s with %d groups", doc.Status, len(doc.Groups))
+		fatalf("matrix batch ended %s with %d groups", doc.Status, len(doc.Groups))
 	}
 	total := time.Duration((doc.End - doc.Start) * float64(time.Second))
 	ref := parallelSpawns(n, runtime.NumCPU())
@@ -217,7 +216,7 @@ func benchLogs(e *benchEnv, rep *report) {
 func writeLines(path string, size int64) {
 	f, err := os.Create(path)
 	if err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	defer f.Close()
 	line := []byte("0123456789abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ the quick brown fox jumps over it\n")
@@ -235,7 +234,7 @@ func writeLines(path string, size int64) {
 func timeShell(script string) time.Duration {
 	t0 := time.Now()
 	if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
-		log.Fatalf("%s: %v %s", script, err, out)
+		fatalf("%s: %v %s", script, err, out)
 	}
 	return time.Since(t0)
 }

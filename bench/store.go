@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -40,7 +39,7 @@ func benchStore(e *benchEnv, rep *report) {
 		for i := 0; i < reps; i++ {
 			t0 := time.Now()
 			if _, err := c.do("ListBuilds", []byte(`{}`)); err != nil {
-				log.Fatal(err)
+				fatal(err)
 			}
 			list = append(list, time.Since(t0))
 			pick := make([]string, 100)
@@ -50,7 +49,7 @@ func benchStore(e *benchEnv, rep *report) {
 			body := fmt.Appendf(nil, `{"ids":%s}`, jsonList(pick))
 			t0 = time.Now()
 			if _, err := c.do("BatchGetBuilds", body); err != nil {
-				log.Fatal(err)
+				fatal(err)
 			}
 			get = append(get, time.Since(t0))
 		}
@@ -88,7 +87,7 @@ func populate(dir string, ids []string, n int) []string {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "buildbatch.db"))
 	if err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	defer st.Close()
 	scope := store.Scope{Account: "000000000000", Region: "us-east-1"}
@@ -122,7 +121,7 @@ func populate(dir string, ids []string, n int) []string {
 			return nil
 		})
 		if err != nil {
-			log.Fatal(err)
+			fatal(err)
 		}
 	}
 	return ids

@@ -205,8 +205,8 @@ phases:
   build:
     commands: [echo unused]
 `,
-		"m1.yml":  "version: 0.2\nphases:\n  build:\n    commands:\n      - echo m1 V=$V id=$CODEBUILD_BATCH_BUILD_IDENTIFIER\n",
-		"m2.yml":  "version: 0.2\nphases:\n  build:\n    commands:\n      - echo m2 V=$V id=$CODEBUILD_BATCH_BUILD_IDENTIFIER\n",
+		"m1.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo m1 V=$V id=$CODEBUILD_BATCH_BUILD_IDENTIFIER\n",
+		"m2.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo m2 V=$V id=$CODEBUILD_BATCH_BUILD_IDENTIFIER\n",
 		"fanout.yml": `version: 0.2
 batch:
   build-fanout:

@@ -63,7 +63,7 @@ func TestProjectsGoSDK(t *testing.T) {
 	in.AutoRetryLimit = aws.Int32(1)
 	in.SourceVersion = aws.String("main")
 	in.BuildBatchConfig = &types.ProjectBuildBatchConfig{ServiceRole: aws.String("arn:aws:iam::000000000000:role/batch"), CombineArtifacts: aws.Bool(true),
-		Restrictions: &types.BatchRestrictions{MaximumBuildsAllowed: aws.Int32(10), ComputeTypesAllowed: []string{"BUILD_GENERAL1_SMALL"}},
+		Restrictions:  &types.BatchRestrictions{MaximumBuildsAllowed: aws.Int32(10), ComputeTypesAllowed: []string{"BUILD_GENERAL1_SMALL"}},
 		TimeoutInMins: aws.Int32(60), BatchReportMode: types.BatchReportModeTypeReportIndividualBuilds}
 	in.Environment.EnvironmentVariables = []types.EnvironmentVariable{{Name: aws.String("A"), Value: aws.String("1")}}
 	in.Cache = &types.ProjectCache{Type: types.CacheTypeLocal, Modes: []types.CacheMode{types.CacheModeLocalCustomCache}}
@@ -197,8 +197,12 @@ func TestProjectValidationErrors(t *testing.T) {
 		{"enum", func(in *codebuild.CreateProjectInput) { in.Environment.ComputeType = "HUGE" }, "InvalidInputException", "at 'environment.computeType'"},
 		{"NO_SOURCE without buildspec", func(in *codebuild.CreateProjectInput) { in.Source.Buildspec = nil }, "InvalidInputException", "buildspec"},
 		{"git without location", func(in *codebuild.CreateProjectInput) { in.Source = &types.ProjectSource{Type: types.SourceTypeGithub} }, "InvalidInputException", "source.location"},
-		{"S3 artifacts without location", func(in *codebuild.CreateProjectInput) { in.Artifacts = &types.ProjectArtifacts{Type: types.ArtifactsTypeS3} }, "InvalidInputException", "artifacts.location"},
-		{"codepipeline mismatch", func(in *codebuild.CreateProjectInput) { in.Artifacts = &types.ProjectArtifacts{Type: types.ArtifactsTypeCodepipeline} }, "InvalidInputException", "CODEPIPELINE"},
+		{"S3 artifacts without location", func(in *codebuild.CreateProjectInput) {
+			in.Artifacts = &types.ProjectArtifacts{Type: types.ArtifactsTypeS3}
+		}, "InvalidInputException", "artifacts.location"},
+		{"codepipeline mismatch", func(in *codebuild.CreateProjectInput) {
+			in.Artifacts = &types.ProjectArtifacts{Type: types.ArtifactsTypeCodepipeline}
+		}, "InvalidInputException", "CODEPIPELINE"},
 		{"concurrent limit over account", func(in *codebuild.CreateProjectInput) { in.ConcurrentBuildLimit = aws.Int32(100000) }, "InvalidInputException", "account-level concurrent build limit"},
 		{"reserved env var", func(in *codebuild.CreateProjectInput) {
 			in.Environment.EnvironmentVariables = []types.EnvironmentVariable{{Name: aws.String("CODEBUILD_X"), Value: aws.String("1")}}
@@ -206,7 +210,9 @@ func TestProjectValidationErrors(t *testing.T) {
 		{"secondary source without identifier", func(in *codebuild.CreateProjectInput) {
 			in.SecondarySources = []types.ProjectSource{{Type: types.SourceTypeGithub, Location: aws.String("https://x/y.git")}}
 		}, "InvalidInputException", "sourceIdentifier"},
-		{"tags", func(in *codebuild.CreateProjectInput) { in.Tags = []types.Tag{{Key: aws.String("a|b"), Value: aws.String("v")}} }, "InvalidInputException", "tags.1.member.key"},
+		{"tags", func(in *codebuild.CreateProjectInput) {
+			in.Tags = []types.Tag{{Key: aws.String("a|b"), Value: aws.String("v")}}
+		}, "InvalidInputException", "tags.1.member.key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantCode(t, bad(tt.mut), tt.code, tt.msg) })

@@ -209,30 +209,11 @@ func (a *API) idempotentBatch(ctx context.Context, scope store.Scope, op, token,
 
 // BatchGetBuildBatches returns batches in the order asked; unknown ids are
 // listed in buildBatchesNotFound.
-func (a *API) BatchGetBuildBatches(ctx context.Context, in *cb.BatchGetBuildBatchesInput) (*cb.BatchGetBuildBatchesOutput, error) {
+func (a *API) BatchGetBuildBatches(ctx context.Context, in *cb.BatchGetBuildBatchesInput) (awsjson.Raw, error) {
 	_, scope := scopeOf(ctx)
-	out := &cb.BatchGetBuildBatchesOutput{BuildBatches: []cb.BuildBatch{}, BuildBatchesNotFound: []string{}}
-	err := a.st.View(ctx, func(tx store.Tx) error {
-		seen := map[string]bool{}
-		for _, raw := range in.Ids {
-			id := batchID(raw)
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			b, err := tx.BatchGet(ctx, scope, id)
-			if isNotFound(err) {
-				out.BuildBatchesNotFound = append(out.BuildBatchesNotFound, raw)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			out.BuildBatches = append(out.BuildBatches, *b.Doc)
-		}
-		return nil
+	return a.batchGet(ctx, in.Ids, batchID, "buildBatches", "buildBatchesNotFound", func(tx store.Tx, ids []string) ([][]byte, error) {
+		return tx.BatchDocs(ctx, scope, ids)
 	})
-	return out, translate(err, "")
 }
 
 func (a *API) listBatches(ctx context.Context, project string, filter *cb.BuildBatchFilter, maxResults *int32, order, token *string) ([]string, *string, error) {

@@ -166,36 +166,74 @@ func (a *API) idempotent(ctx context.Context, scope store.Scope, op, token, hash
 }
 
 // BatchGetBuilds returns builds in the order asked; unknown ids are listed
-// in buildsNotFound.
-func (a *API) BatchGetBuilds(ctx context.Context, in *cb.BatchGetBuildsInput) (*cb.BatchGetBuildsOutput, error) {
+// in buildsNotFound. It answers with the stored documents as they are.
+func (a *API) BatchGetBuilds(ctx context.Context, in *cb.BatchGetBuildsInput) (awsjson.Raw, error) {
 	_, scope := scopeOf(ctx)
-	out := &cb.BatchGetBuildsOutput{Builds: []cb.Build{}, BuildsNotFound: []string{}}
 	for _, id := range in.Ids {
 		if strings.TrimSpace(id) == "" {
 			return nil, invalid("Invalid input: build ids must not be empty")
 		}
 	}
-	err := a.st.View(ctx, func(tx store.Tx) error {
-		seen := map[string]bool{}
-		for _, raw := range in.Ids {
-			id := buildID(raw)
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			b, err := tx.BuildGet(ctx, scope, id)
-			if isNotFound(err) {
-				out.BuildsNotFound = append(out.BuildsNotFound, raw)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			out.Builds = append(out.Builds, *b.Doc)
-		}
-		return nil
+	return a.batchGet(ctx, in.Ids, buildID, "builds", "buildsNotFound", func(tx store.Tx, ids []string) ([][]byte, error) {
+		return tx.BuildDocs(ctx, scope, ids)
 	})
-	return out, translate(err, "")
+}
+
+// batchGet answers a BatchGet operation: {"<list>":[docs],"<missing>":[asked]},
+// in the order asked, each resource once.
+func (a *API) batchGet(ctx context.Context, asked []string, norm func(string) string, list, missing string,
+	get func(tx store.Tx, ids []string) ([][]byte, error)) (awsjson.Raw, error) {
+	var ids, raws []string
+	seen := map[string]bool{}
+	for _, r := range asked {
+		id := norm(r)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		ids = append(ids, id)
+		raws = append(raws, r)
+	}
+	var docs [][]byte
+	err := a.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		docs, err = get(tx, ids)
+		return err
+	})
+	if err != nil {
+		return nil, translate(err, "")
+	}
+	size := 64
+	for _, d := range docs {
+		size += len(d) + 1
+	}
+	out := make([]byte, 0, size)
+	out = append(out, `{"`+list+`":[`...)
+	n := 0
+	for _, d := range docs {
+		if d == nil {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, d...)
+		n++
+	}
+	out = append(out, `],"`+missing+`":[`...)
+	n = 0
+	for i, d := range docs {
+		if d != nil {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		q, _ := json.Marshal(raws[i])
+		out = append(out, q...)
+		n++
+	}
+	return append(out, "]}"...), nil
 }
 
 func (a *API) listBuilds(ctx context.Context, project string, order *string, token *string) ([]string, *string, error) {

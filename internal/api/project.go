@@ -149,33 +149,10 @@ func (a *API) DeleteProject(ctx context.Context, in *cb.DeleteProjectInput) (*cb
 }
 
 // BatchGetProjects returns projects by name or ARN, in the order asked.
-func (a *API) BatchGetProjects(ctx context.Context, in *cb.BatchGetProjectsInput) (*cb.BatchGetProjectsOutput, error) {
+func (a *API) BatchGetProjects(ctx context.Context, in *cb.BatchGetProjectsInput) (awsjson.Raw, error) {
 	_, scope := scopeOf(ctx)
-	out := &cb.BatchGetProjectsOutput{Projects: []cb.Project{}, ProjectsNotFound: []string{}}
-	err := a.st.View(ctx, func(tx store.Tx) error {
-		seen := map[string]bool{}
-		for _, n := range in.Names {
-			name := ident.ResourceName(n, "project")
-			if seen[name] {
-				continue
-			}
-			seen[name] = true
-			p, err := tx.ProjectGet(ctx, scope, name)
-			if isNotFound(err) {
-				out.ProjectsNotFound = append(out.ProjectsNotFound, n)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			out.Projects = append(out.Projects, *p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, translate(err, "")
-	}
-	return out, nil
+	return a.batchGet(ctx, in.Names, func(n string) string { return ident.ResourceName(n, "project") }, "projects", "projectsNotFound",
+		func(tx store.Tx, names []string) ([][]byte, error) { return tx.ProjectDocs(ctx, scope, names) })
 }
 
 // ListProjects lists project names, 100 a page. Default order: by NAME,

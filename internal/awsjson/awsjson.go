@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/buildbatch/buildbatch/internal/codebuild"
@@ -100,6 +101,26 @@ func Handle[In, Out any](s *Server, name string, f func(ctx context.Context, in 
 	}
 	shape, _ := codebuild.LookupShape(op.Input)
 	s.handlers[s.prefix+name] = handler{input: shape, call: call(f)}
+}
+
+// Raw is a response body that is already JSON; it is written as it is.
+type Raw []byte
+
+// HandleRaw registers an operation of the model whose handler encodes its
+// own response (to answer with stored documents without decoding them).
+func HandleRaw[In any](s *Server, name string, f func(ctx context.Context, in *In) (Raw, error)) {
+	op, ok := codebuild.LookupOperation(name)
+	if !ok {
+		panic("awsjson: operation not in the model: " + name)
+	}
+	shape, _ := codebuild.LookupShape(op.Input)
+	s.handlers[s.prefix+name] = handler{input: shape, call: func(ctx context.Context, raw []byte) (any, error) {
+		in := new(In)
+		if err := json.Unmarshal(raw, in); err != nil {
+			return nil, Errorf(Serialization, "%v", err)
+		}
+		return f(ctx, in)
+	}}
 }
 
 // HandleExtension registers an operation that is not in the model (a
@@ -201,6 +222,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, reqID, ae)
 		return
 	}
+	if raw, ok := out.(Raw); ok {
+		s.write(w, reqID, http.StatusOK, raw)
+		return
+	}
 	payload, err := json.Marshal(out)
 	if err != nil {
 		s.log.Error("encoding response", "operation", name, "err", err)
@@ -214,7 +239,7 @@ func (s *Server) write(w http.ResponseWriter, reqID string, status int, payload 
 	h := w.Header()
 	h.Set("Content-Type", ContentType)
 	h.Set("x-amzn-RequestId", reqID)
-	h.Set("Content-Length", fmt.Sprint(len(payload)))
+	h.Set("Content-Length", strconv.Itoa(len(payload)))
 	w.WriteHeader(status)
 	w.Write(payload)
 }

@@ -178,6 +178,13 @@ type Tx interface {
 	// complete (for the coordinator after a restart).
 	BatchListIncomplete(ctx context.Context) ([]*Batch, error)
 
+	// ProjectDocs, BuildDocs and BatchDocs return the stored JSON documents
+	// of the given names or ids, in order, nil for a miss: the API answers
+	// the BatchGet operations with them as they are.
+	ProjectDocs(ctx context.Context, s Scope, names []string) ([][]byte, error)
+	BuildDocs(ctx context.Context, s Scope, ids []string) ([][]byte, error)
+	BatchDocs(ctx context.Context, s Scope, ids []string) ([][]byte, error)
+
 	// IdempotencyGet returns what an earlier request with this token
 	// created, if the token is younger than its expiry.
 	IdempotencyGet(ctx context.Context, s Scope, op, token string, now time.Time) (requestHash, resourceID string, err error)

@@ -35,6 +35,7 @@ func (t *txn) BatchInsert(ctx context.Context, b *store.Batch) error {
 		}
 		return err
 	}
+	t.cached("x", b.Scope, id, doc)
 	b.Seq, err = res.LastInsertId()
 	return err
 }
@@ -77,6 +78,7 @@ func (t *txn) BatchPut(ctx context.Context, b *store.Batch) error {
 	if err != nil {
 		return err
 	}
+	t.cached("x", b.Scope, id, doc)
 	return mustAffect(res, "batch "+id)
 }
 
@@ -85,6 +87,7 @@ func (t *txn) BatchDelete(ctx context.Context, s store.Scope, id string) error {
 	if err != nil {
 		return err
 	}
+	t.cached("x", s, id, nil)
 	return mustAffect(res, "batch "+id)
 }
 

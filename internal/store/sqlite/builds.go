@@ -46,6 +46,7 @@ func (t *txn) BuildInsert(ctx context.Context, b *store.Build) error {
 		}
 		return err
 	}
+	t.cached("b", b.Scope, id, doc)
 	b.Seq, err = res.LastInsertId()
 	return err
 }
@@ -88,6 +89,7 @@ func (t *txn) BuildPut(ctx context.Context, b *store.Build) error {
 	if err != nil {
 		return err
 	}
+	t.cached("b", b.Scope, id, doc)
 	return mustAffect(res, "build "+id)
 }
 
@@ -96,6 +98,7 @@ func (t *txn) BuildDelete(ctx context.Context, s store.Scope, id string) error {
 	if err != nil {
 		return err
 	}
+	t.cached("b", s, id, nil)
 	return mustAffect(res, "build "+id)
 }
 

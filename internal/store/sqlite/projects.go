@@ -33,6 +33,9 @@ func (t *txn) ProjectInsert(ctx context.Context, s store.Scope, p *codebuild.Pro
 	if err != nil && isConstraint(err) {
 		return fmt.Errorf("project %s: %w", name, store.ErrConflict)
 	}
+	if err == nil {
+		t.cached("p", s, name, doc)
+	}
 	return err
 }
 
@@ -61,6 +64,7 @@ func (t *txn) ProjectPut(ctx context.Context, s store.Scope, p *codebuild.Projec
 	if err != nil {
 		return err
 	}
+	t.cached("p", s, name, doc)
 	return mustAffect(res, "project "+name)
 }
 
@@ -69,6 +73,7 @@ func (t *txn) ProjectDelete(ctx context.Context, s store.Scope, name string) err
 	if err != nil {
 		return err
 	}
+	t.cached("p", s, name, nil)
 	return mustAffect(res, "project "+name)
 }
 

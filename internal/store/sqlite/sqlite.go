@@ -24,6 +24,7 @@ import (
 type DB struct {
 	write, read           *sql.DB
 	writeStmts, readStmts *stmtCache
+	cache                 *docCache
 }
 
 var _ store.Store = (*DB)(nil)
@@ -64,7 +65,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{write: w, read: r, writeStmts: newStmtCache(w), readStmts: newStmtCache(r)}, nil
+	return &DB{write: w, read: r, writeStmts: newStmtCache(w), readStmts: newStmtCache(r), cache: newDocCache(32 << 20)}, nil
 }
 
 // Close closes both pools.
@@ -74,31 +75,40 @@ func (db *DB) Close() error {
 
 // Update implements store.Store.
 func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return run(ctx, db.write, db.writeStmts, false, fn)
+	return run(ctx, db.write, db.writeStmts, db.cache, false, fn)
 }
 
 // View implements store.Store.
 func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
-	return run(ctx, db.read, db.readStmts, true, fn)
+	return run(ctx, db.read, db.readStmts, db.cache, true, fn)
 }
 
-func run(ctx context.Context, db *sql.DB, stmts *stmtCache, readOnly bool, fn func(store.Tx) error) error {
+func run(ctx context.Context, db *sql.DB, stmts *stmtCache, cache *docCache, readOnly bool, fn func(store.Tx) error) error {
 	stmts.prepareWanted(ctx)
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return err
 	}
-	if err := fn(&txn{tx: tx, stmts: stmts}); err != nil {
+	t := &txn{tx: tx, stmts: stmts, cache: cache}
+	if err := fn(t); err != nil {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for _, p := range t.pending {
+		cache.put(p.key, p.doc)
+	}
+	return nil
 }
 
 // txn implements store.Tx.
 type txn struct {
-	tx    *sql.Tx
-	stmts *stmtCache
+	tx      *sql.Tx
+	stmts   *stmtCache
+	cache   *docCache
+	pending []cacheEntry // cache changes, applied on commit
 }
 
 // stmtCache keeps prepared statements, so that SQLite parses each query

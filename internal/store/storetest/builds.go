@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -156,5 +157,53 @@ func testIdempotency(t *testing.T, s store.Store) {
 	})
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("token of another operation: %v", err)
+	}
+}
+
+func testDocs(t *testing.T, s store.Store) {
+	defer s.Close()
+	b := build("p", 1, true, "")
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.BuildInsert(ctx, b) })
+	docs := func() [][]byte {
+		var out [][]byte
+		s.View(ctx, func(tx store.Tx) error {
+			var err error
+			out, err = tx.BuildDocs(ctx, scope, []string{"p:1", "p:404", "p:1"})
+			return err
+		})
+		return out
+	}
+	want, _ := json.Marshal(b.Doc)
+	got := docs()
+	if len(got) != 3 || string(got[0]) != string(want) || got[1] != nil || string(got[2]) != string(want) {
+		t.Errorf("BuildDocs = %q, want [doc nil doc]", got)
+	}
+	// A rolled-back change is not seen; a committed one is.
+	b.Doc.BuildStatus = cb.String("FAILED")
+	s.Update(ctx, func(tx store.Tx) error { tx.BuildPut(ctx, b); return errors.New("roll back") })
+	if got := docs(); string(got[0]) != string(want) {
+		t.Errorf("rolled-back BuildPut is visible: %s", got[0])
+	}
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.BuildPut(ctx, b) })
+	want, _ = json.Marshal(b.Doc)
+	if got := docs(); string(got[0]) != string(want) {
+		t.Errorf("after BuildPut: %s", got[0])
+	}
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.BuildDelete(ctx, scope, "p:1") })
+	if got := docs(); got[0] != nil {
+		t.Errorf("after BuildDelete: %s", got[0])
+	}
+	other := store.Scope{Account: "999999999999", Region: scope.Region}
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.ProjectInsert(ctx, scope, project("pp", t0, t0)) })
+	var pd [][]byte
+	s.View(ctx, func(tx store.Tx) error { pd, _ = tx.ProjectDocs(ctx, other, []string{"pp"}); return nil })
+	if pd[0] != nil {
+		t.Errorf("ProjectDocs crosses accounts")
+	}
+	var bd [][]byte
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.BatchInsert(ctx, batchDoc("p", 7, cb.StatusTypeSucceeded)) })
+	s.View(ctx, func(tx store.Tx) error { bd, _ = tx.BatchDocs(ctx, scope, []string{"p:b7", "nope"}); return nil })
+	if bd[0] == nil || bd[1] != nil {
+		t.Errorf("BatchDocs = %q", bd)
 	}
 }

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore Opener) {
 	t.Run("Counters", func(t *testing.T) { testCounters(t, newStore(t)()) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore(t)()) })
 	t.Run("Batches", func(t *testing.T) { testBatches(t, newStore(t)()) })
+	t.Run("Docs", func(t *testing.T) { testDocs(t, newStore(t)()) })
 }
 
 var (

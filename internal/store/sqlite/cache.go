@@ -1,0 +1,135 @@
+package sqlite
+
+import (
+	"container/list"
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/buildbatch/buildbatch/internal/store"
+)
+
+// docCache keeps recently written or read documents (JSON bytes), bounded
+// in bytes, so that BatchGet answers do not go to SQLite for hot resources.
+// Writes reach it only when their transaction commits.
+type docCache struct {
+	mu    sync.Mutex
+	max   int
+	size  int
+	lru   *list.List // front: most recent
+	items map[string]*list.Element
+}
+
+type cacheEntry struct {
+	key string
+	doc []byte
+}
+
+func newDocCache(maxBytes int) *docCache {
+	return &docCache{max: maxBytes, lru: list.New(), items: map[string]*list.Element{}}
+}
+
+func cacheKey(kind string, s store.Scope, id string) string {
+	return kind + "\x00" + s.Account + "\x00" + s.Region + "\x00" + id
+}
+
+func (c *docCache) get(key string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok {
+		c.lru.MoveToFront(e)
+		return e.Value.(*cacheEntry).doc
+	}
+	return nil
+}
+
+// put stores a document; a nil doc removes the key.
+func (c *docCache) put(key string, doc []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok {
+		c.size -= len(e.Value.(*cacheEntry).doc)
+		c.lru.Remove(e)
+		delete(c.items, key)
+	}
+	if doc == nil || len(doc) > c.max/8 {
+		return
+	}
+	c.items[key] = c.lru.PushFront(&cacheEntry{key, doc})
+	c.size += len(doc)
+	for c.size > c.max {
+		e := c.lru.Back()
+		ent := e.Value.(*cacheEntry)
+		c.size -= len(ent.doc)
+		c.lru.Remove(e)
+		delete(c.items, ent.key)
+	}
+}
+
+// cached records a document change, applied to the cache on commit.
+func (t *txn) cached(kind string, s store.Scope, id string, doc []byte) {
+	t.pending = append(t.pending, cacheEntry{cacheKey(kind, s, id), doc})
+}
+
+// docs returns documents by key, from the cache or, for the rest, from one
+// query; what it reads from SQLite it caches.
+func (t *txn) docs(ctx context.Context, kind, table, keyCol string, s store.Scope, ids []string) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	var missing []string
+	for i, id := range ids {
+		if d := t.cache.get(cacheKey(kind, s, id)); d != nil {
+			out[i] = d
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	found := map[string][]byte{}
+	for start := 0; start < len(missing); start += 100 {
+		part := missing[start:min(start+100, len(missing))]
+		q := "SELECT " + keyCol + ", doc FROM " + table + " WHERE account = ? AND region = ? AND " + keyCol + " IN (?" + strings.Repeat(", ?", len(part)-1) + ")"
+		args := []any{s.Account, s.Region}
+		for _, id := range part {
+			args = append(args, id)
+		}
+		rows, err := t.query(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			var doc []byte
+			if err := rows.Scan(&id, &doc); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			found[id] = doc
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	for i, id := range ids {
+		if out[i] == nil {
+			if d, ok := found[id]; ok {
+				out[i] = d
+				t.cache.put(cacheKey(kind, s, id), d)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (t *txn) ProjectDocs(ctx context.Context, s store.Scope, names []string) ([][]byte, error) {
+	return t.docs(ctx, "p", "projects", "name", s, names)
+}
+
+func (t *txn) BuildDocs(ctx context.Context, s store.Scope, ids []string) ([][]byte, error) {
+	return t.docs(ctx, "b", "builds", "id", s, ids)
+}
+
+func (t *txn) BatchDocs(ctx context.Context, s store.Scope, ids []string) ([][]byte, error) {
+	return t.docs(ctx, "x", "batches", "id", s, ids)
+}
