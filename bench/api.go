@@ -34,7 +34,11 @@ func benchAPI(e *benchEnv, rep *report) {
 	if *quick {
 		dur = 400 * time.Millisecond
 	}
-	s := e.startServer(filepath.Join(e.tmp, "api"), "--max-concurrent-builds", "16")
+	args := []string{"--max-concurrent-builds", "16"}
+	if addr := os.Getenv("BENCH_PPROF"); addr != "" {
+		args = append(args, "--pprof-listen", addr) // profile the server under test
+	}
+	s := e.startServer(filepath.Join(e.tmp, "api"), args...)
 	defer s.stop()
 	c := newClient(s.url, 64)
 	c.mustCall("CreateProject", project("bench", "version: 0.2\nbatch:\n  build-list:\n    - identifier: only\nphases:\n  build:\n    commands:\n      - true\n",

@@ -141,14 +141,16 @@ func (s *Scheduler) done(b *store.Build) {
 func (s *Scheduler) Reserve() (release func(), err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	waiting := s.reserved
+	// With this build, how many would wait for a slot, and how many of
+	// those count (builds of batches do not)?
+	ours := s.reserved + 1
 	for _, q := range s.queue {
 		if !q.b.Meta.Internal {
-			waiting++
+			ours++
 		}
 	}
-	free := s.o.MaxConcurrent - len(s.running) - len(s.queue)
-	if free <= 0 && waiting >= s.o.MaxQueued {
+	waiting := len(s.running) + len(s.queue) + s.reserved + 1 - s.o.MaxConcurrent
+	if min(waiting, ours) > s.o.MaxQueued {
 		return nil, &ErrQueueFull{Max: s.o.MaxQueued}
 	}
 	s.reserved++

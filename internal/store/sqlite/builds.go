@@ -47,6 +47,7 @@ func (t *txn) BuildInsert(ctx context.Context, b *store.Build) error {
 		return err
 	}
 	t.cached("b", b.Scope, id, doc)
+	t.bumps = append(t.bumps, b.Scope)
 	b.Seq, err = res.LastInsertId()
 	return err
 }
@@ -99,10 +100,31 @@ func (t *txn) BuildDelete(ctx context.Context, s store.Scope, id string) error {
 		return err
 	}
 	t.cached("b", s, id, nil)
+	t.bumps = append(t.bumps, s)
 	return mustAffect(res, "build "+id)
 }
 
 func (t *txn) BuildList(ctx context.Context, s store.Scope, project string, p store.Page) ([]string, *store.Cursor, error) {
+	if !t.readOnly {
+		return t.buildList(ctx, s, project, p) // the cache knows only what is committed
+	}
+	gen := t.cache.gen(s)
+	var after int64
+	if p.After != nil {
+		after = p.After.Key
+	}
+	key := fmt.Sprintf("%s\x00%s\x00%s\x00%v\x00%d\x00%d", s.Account, s.Region, project, p.Descending, after, p.Limit)
+	if pg, ok := t.cache.page(key, gen); ok {
+		return pg.ids, pg.next, nil
+	}
+	ids, next, err := t.buildList(ctx, s, project, p)
+	if err == nil {
+		t.cache.putPage(key, listPage{gen: gen, ids: ids, next: next})
+	}
+	return ids, next, err
+}
+
+func (t *txn) buildList(ctx context.Context, s store.Scope, project string, p store.Page) ([]string, *store.Cursor, error) {
 	q := `SELECT seq, id FROM builds WHERE account = ? AND region = ?`
 	args := []any{s.Account, s.Region}
 	if project != "" {

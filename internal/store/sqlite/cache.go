@@ -18,6 +18,47 @@ type docCache struct {
 	size  int
 	lru   *list.List // front: most recent
 	items map[string]*list.Element
+
+	// Build listings: pages are cached with the generation of their scope,
+	// which every committed insert or delete of a build bumps.
+	gens  map[store.Scope]uint64
+	pages map[string]listPage
+}
+
+type listPage struct {
+	gen  uint64
+	ids  []string
+	next *store.Cursor
+}
+
+const maxPages = 4096
+
+func (c *docCache) gen(s store.Scope) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gens[s]
+}
+
+func (c *docCache) bump(s store.Scope) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gens[s]++
+}
+
+func (c *docCache) page(key string, gen uint64) (listPage, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.pages[key]
+	return p, ok && p.gen == gen
+}
+
+func (c *docCache) putPage(key string, p listPage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pages) >= maxPages {
+		clear(c.pages)
+	}
+	c.pages[key] = p
 }
 
 type cacheEntry struct {
@@ -26,7 +67,7 @@ type cacheEntry struct {
 }
 
 func newDocCache(maxBytes int) *docCache {
-	return &docCache{max: maxBytes, lru: list.New(), items: map[string]*list.Element{}}
+	return &docCache{max: maxBytes, lru: list.New(), items: map[string]*list.Element{}, gens: map[store.Scope]uint64{}, pages: map[string]listPage{}}
 }
 
 func cacheKey(kind string, s store.Scope, id string) string {

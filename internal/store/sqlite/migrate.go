@@ -75,6 +75,17 @@ var migrations = []string{
 	CREATE INDEX batches_by_scope ON batches (account, region, seq);
 	CREATE INDEX batches_by_project ON batches (account, region, project, seq);
 	CREATE INDEX batches_incomplete ON batches (complete, seq) WHERE complete = 0;`,
+
+	// 4: listing indexes that cover the ids, so a page of a listing reads
+	// the index only.
+	`DROP INDEX builds_by_scope;
+	DROP INDEX builds_by_project;
+	CREATE INDEX builds_by_scope ON builds (account, region, seq, id);
+	CREATE INDEX builds_by_project ON builds (account, region, project, seq, id);
+	DROP INDEX batches_by_scope;
+	DROP INDEX batches_by_project;
+	CREATE INDEX batches_by_scope ON batches (account, region, seq, id, status);
+	CREATE INDEX batches_by_project ON batches (account, region, project, seq, id, status);`,
 }
 
 // SchemaVersion is the version this code migrates to.

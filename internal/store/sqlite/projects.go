@@ -40,6 +40,11 @@ func (t *txn) ProjectInsert(ctx context.Context, s store.Scope, p *codebuild.Pro
 }
 
 func (t *txn) ProjectGet(ctx context.Context, s store.Scope, name string) (*codebuild.Project, error) {
+	if t.readOnly { // the cache knows only what is committed
+		if doc := t.cache.get(cacheKey("p", s, name)); doc != nil {
+			return decode[codebuild.Project](doc)
+		}
+	}
 	var doc []byte
 	err := t.queryRow(ctx, `SELECT doc FROM projects WHERE account = ? AND region = ? AND name = ?`,
 		s.Account, s.Region, name).Scan(&doc)

@@ -85,30 +85,48 @@ func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
 
 func run(ctx context.Context, db *sql.DB, stmts *stmtCache, cache *docCache, readOnly bool, fn func(store.Tx) error) error {
 	stmts.prepareWanted(ctx)
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
-	if err != nil {
-		return err
-	}
-	t := &txn{tx: tx, stmts: stmts, cache: cache}
+	t := &txn{db: db, readOnly: readOnly, stmts: stmts, cache: cache}
 	if err := fn(t); err != nil {
-		tx.Rollback()
+		if t.tx != nil {
+			t.tx.Rollback()
+		}
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return err
+	if t.err != nil {
+		return t.err
+	}
+	if t.tx != nil {
+		if err := t.tx.Commit(); err != nil {
+			return err
+		}
 	}
 	for _, p := range t.pending {
 		cache.put(p.key, p.doc)
 	}
+	for _, s := range t.bumps {
+		cache.bump(s)
+	}
 	return nil
 }
 
-// txn implements store.Tx.
+// txn implements store.Tx. It begins its SQL transaction at the first
+// query, so that what the caches answer costs no transaction.
 type txn struct {
-	tx      *sql.Tx
-	stmts   *stmtCache
-	cache   *docCache
-	pending []cacheEntry // cache changes, applied on commit
+	db       *sql.DB
+	readOnly bool
+	tx       *sql.Tx
+	err      error // beginning the transaction failed
+	stmts    *stmtCache
+	cache    *docCache
+	pending  []cacheEntry  // document changes, applied to the cache on commit
+	bumps    []store.Scope // scopes whose build listings changed
+}
+
+func (t *txn) sqlTx(ctx context.Context) (*sql.Tx, error) {
+	if t.tx == nil && t.err == nil {
+		t.tx, t.err = t.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: t.readOnly})
+	}
+	return t.tx, t.err
 }
 
 // stmtCache keeps prepared statements, so that SQLite parses each query
@@ -172,24 +190,43 @@ func (c *stmtCache) close() error {
 }
 
 func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if s := t.stmts.get(q); s != nil {
-		return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+	tx, err := t.sqlTx(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return t.tx.ExecContext(ctx, q, args...)
+	if s := t.stmts.get(q); s != nil {
+		return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, q, args...)
 }
 
-func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if s := t.stmts.get(q); s != nil {
-		return t.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+// rowErr is a *sql.Row-like result for a transaction that could not begin.
+type row interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (t *txn) queryRow(ctx context.Context, q string, args ...any) row {
+	tx, err := t.sqlTx(ctx)
+	if err != nil {
+		return errRow{err}
 	}
-	return t.tx.QueryRowContext(ctx, q, args...)
+	if s := t.stmts.get(q); s != nil {
+		return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
 }
 
 func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if s := t.stmts.get(q); s != nil {
-		return t.tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+	tx, err := t.sqlTx(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return t.tx.QueryContext(ctx, q, args...)
+	if s := t.stmts.get(q); s != nil {
+		return tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, q, args...)
 }
 
 func encode(v any) ([]byte, error) { return json.Marshal(v) }
