@@ -349,19 +349,7 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 		if p, err := tx.ProjectGet(ctx, scope, cb.Deref(old.Doc.ProjectName)); err == nil {
 			limit = p.ConcurrentBuildLimit
 		}
-		d := old.Doc
-		eff := &builddoc.Settings{Source: d.Source, SourceVersion: d.SourceVersion, SecondarySources: d.SecondarySources, SecondarySourceVersions: d.SecondarySourceVersions,
-			Artifacts: old.Meta.Artifacts, SecondaryArtifacts: old.Meta.SecondaryArtifacts, Environment: d.Environment, Cache: d.Cache, ServiceRole: d.ServiceRole,
-			Timeout: d.TimeoutInMinutes, QueuedTimeout: d.QueuedTimeoutInMinutes, EncryptionKey: d.EncryptionKey, VpcConfig: d.VpcConfig,
-			FileSystemLocations: d.FileSystemLocations}
-		if d.Logs != nil {
-			eff.LogsConfig = &cb.LogsConfig{CloudWatchLogs: d.Logs.CloudWatchLogs, S3Logs: d.Logs.S3Logs}
-		}
-		var debug *bool
-		if d.DebugSession != nil {
-			debug = d.DebugSession.SessionEnabled
-		}
-		spec := builddoc.Spec{Scope: scope, Project: cb.Deref(d.ProjectName), Settings: clone(eff), Initiator: caller(c), Debug: debug}
+		spec := retrySpec(old, caller(c))
 		meta := old.Meta
 		meta.IdempotencyToken, meta.User = token, caller(c)
 		b, err = a.insertBuild(ctx, tx, spec, meta, limit)
@@ -379,6 +367,68 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 	doc := clone(b.Doc) // the scheduler owns b from here on
 	a.opts.Scheduler.Enqueue(b)
 	return &cb.RetryBuildOutput{Build: doc}, nil
+}
+
+// retrySpec is a new build with the settings of an old one.
+func retrySpec(old *store.Build, initiator string) builddoc.Spec {
+	d := old.Doc
+	eff := &builddoc.Settings{Source: d.Source, SourceVersion: d.SourceVersion, SecondarySources: d.SecondarySources, SecondarySourceVersions: d.SecondarySourceVersions,
+		Artifacts: old.Meta.Artifacts, SecondaryArtifacts: old.Meta.SecondaryArtifacts, Environment: d.Environment, Cache: d.Cache, ServiceRole: d.ServiceRole,
+		Timeout: d.TimeoutInMinutes, QueuedTimeout: d.QueuedTimeoutInMinutes, EncryptionKey: d.EncryptionKey, VpcConfig: d.VpcConfig,
+		FileSystemLocations: d.FileSystemLocations}
+	if d.Logs != nil {
+		eff.LogsConfig = &cb.LogsConfig{CloudWatchLogs: d.Logs.CloudWatchLogs, S3Logs: d.Logs.S3Logs}
+	}
+	var debug *bool
+	if d.DebugSession != nil {
+		debug = d.DebugSession.SessionEnabled
+	}
+	return builddoc.Spec{Scope: old.Scope, Project: cb.Deref(d.ProjectName), Settings: clone(eff), Initiator: initiator, Debug: debug}
+}
+
+// AutoRetry starts the next automatic retry of a build that did not
+// succeed, as the project's autoRetryLimit (or autoRetryLimitOverride)
+// asks; the builds point at each other through autoRetryConfig. The
+// scheduler calls it when a build completes.
+func (a *API) AutoRetry(ctx context.Context, done *store.Build) {
+	arc := done.Doc.AutoRetryConfig
+	status := cb.Deref(done.Doc.BuildStatus)
+	if arc == nil || done.Meta.BatchID != "" || status == cb.StatusTypeSucceeded || status == cb.StatusTypeStopped ||
+		cb.Deref(arc.AutoRetryNumber) >= cb.Deref(arc.AutoRetryLimit) || arc.NextAutoRetry != nil {
+		return
+	}
+	release, err := a.opts.Scheduler.Reserve()
+	if err != nil {
+		a.opts.Log.Warn("automatic retry not started", "build", cb.Deref(done.Doc.Id), "err", err)
+		return
+	}
+	defer release()
+	var b *store.Build
+	err = a.st.Update(ctx, func(tx store.Tx) error {
+		old, err := tx.BuildGet(ctx, done.Scope, cb.Deref(done.Doc.Id))
+		if err != nil {
+			return err
+		}
+		meta := old.Meta
+		meta.IdempotencyToken = ""
+		spec := retrySpec(old, cb.Deref(old.Doc.Initiator))
+		spec.AutoRetry = arc.AutoRetryLimit
+		if b, err = builddoc.Insert(ctx, tx, spec, meta, a.now()); err != nil {
+			return err
+		}
+		b.Doc.AutoRetryConfig = &cb.AutoRetryConfig{AutoRetryLimit: arc.AutoRetryLimit, AutoRetryNumber: cb.Int32(cb.Deref(arc.AutoRetryNumber) + 1),
+			PreviousAutoRetry: old.Doc.Arn}
+		if err := tx.BuildPut(ctx, b); err != nil {
+			return err
+		}
+		old.Doc.AutoRetryConfig.NextAutoRetry = b.Doc.Arn
+		return tx.BuildPut(ctx, old)
+	})
+	if err != nil {
+		a.opts.Log.Error("automatic retry", "build", cb.Deref(done.Doc.Id), "err", err)
+		return
+	}
+	a.opts.Scheduler.Enqueue(b)
 }
 
 // BatchDeleteBuilds deletes finished builds (and their logs); builds still

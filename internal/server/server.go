@@ -41,6 +41,9 @@ type Server struct {
 	sched *scheduler.Scheduler
 	coord *batchrun.Coordinator
 	mode  string
+
+	pprofLn net.Listener // with pprof: --pprof-listen
+	pprof   *http.Server
 }
 
 // New prepares a server: it checks the data directory, opens the store,
@@ -86,6 +89,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	}
 	exec := &local.Executor{}
 	var coord *batchrun.Coordinator // the runner and the scheduler call it; it needs the scheduler
+	var a *api.API                  // the scheduler calls it for automatic retries
 	run := runner.New(runner.Config{
 		Store: st, Executor: exec, Logs: logs, Blob: blobs, Secrets: sec,
 		WorkDir: filepath.Join(cfg.DataDir, "builds"), Minute: cfg.Minute, Log: log,
@@ -100,7 +104,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		OnDone: func(b *store.Build) {
 			if b.Meta.BatchID != "" {
 				coord.BuildDone(b)
+				return
 			}
+			a.AutoRetry(context.Background(), b)
 		},
 	})
 	tmp := filepath.Join(cfg.DataDir, "tmp")
@@ -108,6 +114,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	coord = batchrun.New(batchrun.Options{Store: st, Scheduler: sched, Blob: blobs, Minute: cfg.Minute, Log: log, TempDir: tmp})
+	baseURL := "http://" + ln.Addr().String()
+	a = api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL,
+		Scheduler: sched, Coordinator: coord, Logs: logs, Log: log})
 	if err := coord.Start(ctx); err != nil {
 		ln.Close()
 		st.Close()
@@ -119,9 +128,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		st.Close()
 		return nil, fmt.Errorf("recovering builds: %w", err)
 	}
-	baseURL := "http://" + ln.Addr().String()
-	a := api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL,
-		Scheduler: sched, Coordinator: coord, Logs: logs, Log: log})
 	aws := awsjson.NewServer(codebuild.TargetPrefix, verifier, log)
 	a.Register(aws)
 
@@ -131,6 +137,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/", aws)
+	var pprofLn net.Listener
+	var pprofSrv *http.Server
 	if cfg.PprofListen != "" {
 		pm := http.NewServeMux()
 		pm.HandleFunc("/debug/pprof/", pprof.Index)
@@ -139,15 +147,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		pm.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		pln, err := net.Listen("tcp", cfg.PprofListen)
 		if err != nil {
-			coord.Shutdown()
 			sched.Shutdown()
+			coord.Shutdown()
 			ln.Close()
 			st.Close()
 			return nil, fmt.Errorf("cannot listen on --pprof-listen %s: %w", cfg.PprofListen, err)
 		}
-		go http.Serve(pln, pm) // lives as long as the process; profiling only
+		pprofLn, pprofSrv = pln, &http.Server{Handler: pm, ReadHeaderTimeout: 30 * time.Second}
 	}
-	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode}
+	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, pprofLn: pprofLn, pprof: pprofSrv}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -180,6 +188,12 @@ func (s *Server) AuthMode() string { return s.mode }
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
+	pprofDone := make(chan struct{})
+	if s.pprof != nil {
+		go func() { s.pprof.Serve(s.pprofLn); close(pprofDone) }()
+	} else {
+		close(pprofDone)
+	}
 	var serveErr error
 	select {
 	case err := <-errc:
@@ -193,6 +207,10 @@ func (s *Server) Run(ctx context.Context) error {
 		cancel()
 		<-errc
 	}
+	if s.pprof != nil {
+		s.pprof.Close()
+	}
+	<-pprofDone
 	s.sched.Shutdown()
 	s.coord.Shutdown()
 	if err := s.store.Close(); err != nil {

@@ -130,8 +130,16 @@ func (t *txn) docs(ctx context.Context, kind, table, keyCol string, s store.Scop
 	found := map[string][]byte{}
 	for start := 0; start < len(missing); start += 100 {
 		part := missing[start:min(start+100, len(missing))]
-		q := "SELECT " + keyCol + ", doc FROM " + table + " WHERE account = ? AND region = ? AND " + keyCol + " IN (?" + strings.Repeat(", ?", len(part)-1) + ")"
-		args := []any{s.Account, s.Region}
+		// Builds and batches are asked by id alone, so that SQLite uses the
+		// id's own index; projects by their primary key. Rows of other
+		// scopes are dropped below.
+		where := keyCol + " IN (?" + strings.Repeat(", ?", len(part)-1) + ")"
+		args := make([]any, 0, len(part)+2)
+		if table == "projects" {
+			where = "account = ? AND region = ? AND " + where
+			args = append(args, s.Account, s.Region)
+		}
+		q := "SELECT account, region, " + keyCol + ", doc FROM " + table + " WHERE " + where
 		for _, id := range part {
 			args = append(args, id)
 		}
@@ -140,13 +148,15 @@ func (t *txn) docs(ctx context.Context, kind, table, keyCol string, s store.Scop
 			return nil, err
 		}
 		for rows.Next() {
-			var id string
+			var account, region, id string
 			var doc []byte
-			if err := rows.Scan(&id, &doc); err != nil {
+			if err := rows.Scan(&account, &region, &id, &doc); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			found[id] = doc
+			if account == s.Account && region == s.Region {
+				found[id] = doc
+			}
 		}
 		if err := rows.Close(); err != nil {
 			return nil, err
