@@ -588,3 +588,43 @@ func TestIdempotentStartBuild(t *testing.T) {
 		t.Errorf("%d builds, want 1: %v", len(l.Ids), fmt.Sprint(l.Ids))
 	}
 }
+
+func TestAutoRetry(t *testing.T) {
+	s := Start(t)
+	c := s.Client(t, "test", "us-east-1")
+	project(t, c, "flaky", "version: 0.2\nphases:\n  build:\n    commands:\n      - exit 1\n", func(in *codebuild.CreateProjectInput) {
+		in.AutoRetryLimit = aws.Int32(2)
+	})
+	first := waitBuild(t, c, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("flaky")}).Id))
+	var chain []types.Build
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		l, _ := c.ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String("flaky"), SortOrder: types.SortOrderTypeAscending})
+		if len(l.Ids) == 3 {
+			got, _ := c.BatchGetBuilds(ctx, &codebuild.BatchGetBuildsInput{Ids: l.Ids})
+			if len(got.Builds) == 3 && got.Builds[2].BuildComplete {
+				chain = got.Builds
+				break
+			}
+		}
+	}
+	if len(chain) != 3 || aws.ToString(chain[0].Id) != aws.ToString(first.Id) {
+		t.Fatalf("want the build and 2 automatic retries, got %d builds", len(chain))
+	}
+	for i, b := range chain {
+		arc := b.AutoRetryConfig
+		if arc == nil || aws.ToInt32(arc.AutoRetryLimit) != 2 || aws.ToInt32(arc.AutoRetryNumber) != int32(i) || b.BuildStatus != types.StatusTypeFailed {
+			t.Errorf("build %d: %s %+v", i, b.BuildStatus, arc)
+			continue
+		}
+		if i > 0 && aws.ToString(arc.PreviousAutoRetry) != aws.ToString(chain[i-1].Arn) {
+			t.Errorf("build %d previousAutoRetry %s", i, aws.ToString(arc.PreviousAutoRetry))
+		}
+		if i < 2 && aws.ToString(arc.NextAutoRetry) != aws.ToString(chain[i+1].Arn) {
+			t.Errorf("build %d nextAutoRetry %s", i, aws.ToString(arc.NextAutoRetry))
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if l, _ := c.ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String("flaky")}); len(l.Ids) != 3 {
+		t.Errorf("%d builds after the limit, want 3", len(l.Ids))
+	}
+}
