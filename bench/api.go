@@ -134,6 +134,10 @@ func benchAPI(e *benchEnv, rep *report) {
 			goal := "≥ 50% of bare"
 			if cs.moto != nil && motoURL != "" {
 				mr := load(motoURL, cs.op, cs.moto, conc, dur)
+				if mr.rps > 0 && bareR.rps < 30*mr.rps {
+					rep.note("%s at %d client(s): even the bare handler, which does nothing but answer, is only %.0f× moto here, so no server can be 30× moto in this setup.",
+						cs.name, conc, bareR.rps/mr.rps)
+				}
 				ref = fmt.Sprintf("moto %.0f/s; %s", mr.rps, ref)
 				if mr.rps > 0 {
 					ratio = fmt.Sprintf("%.0f× moto; %s", ours.rps/mr.rps, ratio)
