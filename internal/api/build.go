@@ -207,7 +207,7 @@ func (a *API) batchGet(ctx context.Context, asked []string, norm func(string) st
 	for _, d := range docs {
 		size += len(d) + 1
 	}
-	out := make([]byte, 0, size)
+	out := awsjson.Buffer(size)
 	out = append(out, `{"`+list+`":[`...)
 	n := 0
 	for _, d := range docs {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"strings"
 
 	"github.com/buildbatch/buildbatch/internal/codebuild"
@@ -104,7 +105,20 @@ func Handle[In, Out any](s *Server, name string, f func(ctx context.Context, in 
 }
 
 // Raw is a response body that is already JSON; it is written as it is.
+// The server reuses its memory once written (see Buffer): a handler must
+// not return bytes it keeps.
 type Raw []byte
+
+var buffers sync.Pool
+
+// Buffer returns an empty byte slice with at least size capacity, from a
+// pool that the server refills with the Raw responses it has written.
+func Buffer(size int) []byte {
+	if b, ok := buffers.Get().(*[]byte); ok && cap(*b) >= size {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, size)
+}
 
 // HandleRaw registers an operation of the model whose handler encodes its
 // own response (to answer with stored documents without decoding them).
@@ -224,6 +238,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if raw, ok := out.(Raw); ok {
 		s.write(w, reqID, http.StatusOK, raw)
+		if cap(raw) <= 8<<20 {
+			b := []byte(raw)
+			buffers.Put(&b)
+		}
 		return
 	}
 	payload, err := json.Marshal(out)
