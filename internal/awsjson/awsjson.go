@@ -13,8 +13,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"strings"
+	"sync"
 
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/ident"
