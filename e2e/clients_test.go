@@ -58,6 +58,11 @@ func TestBuildsBoto3(t *testing.T) {
 	s.Python(t, "test_builds")
 }
 
+func TestBuildLimitsBoto3(t *testing.T) {
+	s := Start(t, "--max-concurrent-builds", "2", "--max-queued-builds", "1", "--timeout-minute", "300ms")
+	s.Python(t, "test_builds_limits", "BUILDBATCH_BINARY="+binary)
+}
+
 func TestBuildsAWSCLI(t *testing.T) {
 	s := Start(t)
 	_, err := s.AWS(t, "test", "codebuild", "create-project", "--name", "cli-build",
@@ -95,6 +100,7 @@ func TestBuildsAWSCLI(t *testing.T) {
 func TestBatchesBoto3(t *testing.T) {
 	s := Start(t)
 	s.Python(t, "test_batches")
+	s.Python(t, "test_batches_more")
 }
 
 func TestBatchesAWSCLI(t *testing.T) {
