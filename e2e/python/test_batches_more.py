@@ -10,7 +10,7 @@ ROLE = {"serviceRole": "arn:aws:iam::000000000000:role/batch-role"}
 
 
 def groups(b):
-    return {g["identifier"]: g["currentBuildSummary"]["buildStatus"] for g in b["buildGroups"]}
+    return {g["identifier"]: g["currentBuildSummary"]["buildStatus"] for g in b.get("buildGroups", [])}
 
 
 class MoreBatchesTest(unittest.TestCase):
@@ -44,7 +44,7 @@ phases:
         self.assertEqual(groups(b), {"DOWNLOAD_SOURCE": "SUCCEEDED", "fails": "FAILED", "slow": "STOPPED"})
         cb.retry_build_batch(id=b["id"], retryType="RETRY_ALL_BUILDS")
         b = wait_batch(cb, b["id"])
-        prior = {g["identifier"]: len(g.get("priorBuildSummaryList", [])) for g in b["buildGroups"]}
+        prior = {g["identifier"]: len(g.get("priorBuildSummaryList", [])) for g in b.get("buildGroups", [])}
         self.assertEqual(prior, {"DOWNLOAD_SOURCE": 0, "fails": 1, "slow": 1})
 
     def test_stop_build_batch(self):
