@@ -186,25 +186,7 @@ func nonNil[T any](s []T) []T {
 }
 
 func (a *API) idempotentBatch(ctx context.Context, scope store.Scope, op, token, hash string) (*store.Batch, error) {
-	var b *store.Batch
-	err := a.st.View(ctx, func(tx store.Tx) error {
-		h, id, err := tx.IdempotencyGet(ctx, scope, op, token, a.now())
-		if isNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if h != hash {
-			return invalid("Invalid input: idempotencyToken %s was already used with different parameters", token)
-		}
-		b, err = tx.BatchGet(ctx, scope, id)
-		if isNotFound(err) {
-			return nil
-		}
-		return err
-	})
-	return b, translate(err, "")
+	return idempotent(ctx, a, scope, op, token, hash, func(tx store.Tx, id string) (*store.Batch, error) { return tx.BatchGet(ctx, scope, id) })
 }
 
 // BatchGetBuildBatches returns batches in the order asked; unknown ids are

@@ -88,7 +88,7 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 	hashIn.IdempotencyToken = nil
 	hash := requestHash(hashIn)
 	if token != "" {
-		if b, err := a.idempotent(ctx, scope, "StartBuild", token, hash); err != nil || b != nil {
+		if b, err := a.idempotentBuild(ctx, scope, "StartBuild", token, hash); err != nil || b != nil {
 			if err != nil {
 				return nil, err
 			}
@@ -141,10 +141,12 @@ func (a *API) checkReportStatus(report *bool, typ *string) error {
 	return nil
 }
 
-// idempotent returns the build an earlier request with the same token
-// created, or an error if the token came with other parameters.
-func (a *API) idempotent(ctx context.Context, scope store.Scope, op, token, hash string) (*store.Build, error) {
-	var b *store.Build
+// idempotent returns what an earlier request with the same token created
+// (found by get), nil if there was none, or an error if the token came with
+// other parameters.
+func idempotent[T any](ctx context.Context, a *API, scope store.Scope, op, token, hash string,
+	get func(tx store.Tx, id string) (*T, error)) (*T, error) {
+	var res *T
 	err := a.st.View(ctx, func(tx store.Tx) error {
 		h, id, err := tx.IdempotencyGet(ctx, scope, op, token, a.now())
 		if isNotFound(err) {
@@ -156,13 +158,18 @@ func (a *API) idempotent(ctx context.Context, scope store.Scope, op, token, hash
 		if h != hash {
 			return invalid("Invalid input: idempotencyToken %s was already used with different parameters", token)
 		}
-		b, err = tx.BuildGet(ctx, scope, id)
+		res, err = get(tx, id)
 		if isNotFound(err) {
 			return nil
 		}
 		return err
 	})
-	return b, translate(err, "")
+	return res, translate(err, "")
+}
+
+// idempotentBuild is idempotent for operations that create builds.
+func (a *API) idempotentBuild(ctx context.Context, scope store.Scope, op, token, hash string) (*store.Build, error) {
+	return idempotent(ctx, a, scope, op, token, hash, func(tx store.Tx, id string) (*store.Build, error) { return tx.BuildGet(ctx, scope, id) })
 }
 
 // BatchGetBuilds returns builds in the order asked; unknown ids are listed
@@ -321,7 +328,7 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 	token := cb.Deref(in.IdempotencyToken)
 	hash := requestHash(id)
 	if token != "" {
-		if b, err := a.idempotent(ctx, scope, "RetryBuild", token, hash); err != nil || b != nil {
+		if b, err := a.idempotentBuild(ctx, scope, "RetryBuild", token, hash); err != nil || b != nil {
 			if err != nil {
 				return nil, err
 			}

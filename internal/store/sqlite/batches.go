@@ -92,48 +92,7 @@ func (t *txn) BatchDelete(ctx context.Context, s store.Scope, id string) error {
 }
 
 func (t *txn) BatchList(ctx context.Context, s store.Scope, project, status string, p store.Page) ([]string, *store.Cursor, error) {
-	q := `SELECT seq, id FROM batches WHERE account = ? AND region = ?`
-	args := []any{s.Account, s.Region}
-	if project != "" {
-		q += ` AND project = ?`
-		args = append(args, project)
-	}
-	if status != "" {
-		q += ` AND status = ?`
-		args = append(args, status)
-	}
-	dir, cmp := "ASC", ">"
-	if p.Descending {
-		dir, cmp = "DESC", "<"
-	}
-	if p.After != nil {
-		q += ` AND seq ` + cmp + ` ?`
-		args = append(args, p.After.Key)
-	}
-	q += ` ORDER BY seq ` + dir + ` LIMIT ?`
-	args = append(args, p.Limit+1)
-	rows, err := t.query(ctx, q, args...)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	ids := []string{}
-	var last int64
-	var next *store.Cursor
-	for rows.Next() {
-		var seq int64
-		var id string
-		if err := rows.Scan(&seq, &id); err != nil {
-			return nil, nil, err
-		}
-		if len(ids) == p.Limit {
-			next = &store.Cursor{Key: last}
-			break
-		}
-		ids = append(ids, id)
-		last = seq
-	}
-	return ids, next, rows.Err()
+	return t.listIDs(ctx, "batches", s, project, status, p)
 }
 
 func (t *txn) BatchListIncomplete(ctx context.Context) ([]*store.Batch, error) {

@@ -125,11 +125,21 @@ func (t *txn) BuildList(ctx context.Context, s store.Scope, project string, p st
 }
 
 func (t *txn) buildList(ctx context.Context, s store.Scope, project string, p store.Page) ([]string, *store.Cursor, error) {
-	q := `SELECT seq, id FROM builds WHERE account = ? AND region = ?`
+	return t.listIDs(ctx, "builds", s, project, "", p)
+}
+
+// listIDs lists the ids of a table's rows in creation (seq) order, of one
+// scope and optionally one project and one status, a page at a time.
+func (t *txn) listIDs(ctx context.Context, table string, s store.Scope, project, status string, p store.Page) ([]string, *store.Cursor, error) {
+	q := `SELECT seq, id FROM ` + table + ` WHERE account = ? AND region = ?`
 	args := []any{s.Account, s.Region}
 	if project != "" {
 		q += ` AND project = ?`
 		args = append(args, project)
+	}
+	if status != "" {
+		q += ` AND status = ?`
+		args = append(args, status)
 	}
 	dir, cmp := "ASC", ">"
 	if p.Descending {
