@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,4 +45,15 @@ func TestResolve(t *testing.T) {
 	if _, err := empty.Parameter("/a/b"); err == nil || !strings.Contains(err.Error(), "--secrets-file") {
 		t.Errorf("Parameter without file: %v", err)
 	}
+}
+
+func FuzzSecret(f *testing.F) {
+	f.Add("obj:user")
+	f.Add("arn:aws:secretsmanager:us-east-1:000000000000:secret:obj-AbCdEf:user:AWSCURRENT")
+	f.Add("strjson:k::")
+	s := &Store{Parameters: map[string]string{}, Secrets: map[string]json.RawMessage{
+		"obj": json.RawMessage(`{"user":"u"}`), "strjson": json.RawMessage(`"{\"k\":1}"`), "plain": json.RawMessage(`"p"`)}}
+	f.Fuzz(func(t *testing.T, ref string) {
+		s.Secret(ref)
+	})
 }

@@ -227,3 +227,14 @@ func TestSignIsVerified(t *testing.T) {
 		t.Errorf("Verify of Sign = %+v, %v", id, err)
 	}
 }
+
+func FuzzParseCredentials(f *testing.F) {
+	f.Add("[a]\naws_access_key_id = x\naws_secret_access_key = y\naws_account_id = 111122223333\n")
+	f.Add("[a\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		file, err := ParseCredentials(strings.NewReader(s))
+		if err == nil && file.Len() == 0 {
+			t.Fatal("no error and no keys")
+		}
+	})
+}
