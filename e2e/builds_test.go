@@ -628,3 +628,40 @@ func TestAutoRetry(t *testing.T) {
 		t.Errorf("%d builds after the limit, want 3", len(l.Ids))
 	}
 }
+
+func TestCacheAndReports(t *testing.T) {
+	s := Start(t)
+	c := s.Client(t, "test", "us-east-1")
+	project(t, c, "cached", `version: 0.2
+phases:
+  build:
+    commands:
+      - |
+        if [ -f deps/lib.txt ]; then echo "cache hit: $(cat deps/lib.txt)"; else echo "cache miss"; mkdir -p deps && echo built-once > deps/lib.txt; fi
+      - echo '<testsuite name="t"/>' > report.xml
+cache:
+  paths:
+    - 'deps/**/*'
+reports:
+  junit:
+    files: [report.xml]
+`, func(in *codebuild.CreateProjectInput) {
+		in.Cache = &types.ProjectCache{Type: types.CacheTypeLocal, Modes: []types.CacheMode{types.CacheModeLocalCustomCache}}
+	})
+	first := waitBuild(t, c, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("cached")}).Id))
+	second := waitBuild(t, c, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("cached")}).Id))
+	if text := logText(t, s, aws.ToString(first.Id)); !strings.Contains(text, "cache miss") {
+		t.Errorf("first build:\n%s", text)
+	}
+	if text := logText(t, s, aws.ToString(second.Id)); !strings.Contains(text, "cache hit: built-once") {
+		t.Errorf("second build did not get the cache:\n%s", text)
+	}
+	_, uuid, _ := strings.Cut(aws.ToString(second.Id), ":")
+	want := "arn:aws:codebuild:us-east-1:000000000000:report/cached-junit:" + uuid
+	if len(second.ReportArns) != 1 || second.ReportArns[0] != want {
+		t.Errorf("reportArns = %v, want [%s]", second.ReportArns, want)
+	}
+	if _, err := os.Stat(filepath.Join(s.DataDir, "artifacts", "buildbatch-reports", "000000000000", "us-east-1", "cached-junit", uuid, "report.xml")); err != nil {
+		t.Errorf("report file: %v", err)
+	}
+}

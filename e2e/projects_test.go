@@ -344,6 +344,11 @@ func TestStrictCredentials(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("raw signed: %d %s", resp.StatusCode, body)
 	}
+	// A build's initiator is the credentials file section.
+	b, err := alice.StartBuild(ctx, &codebuild.StartBuildInput{ProjectName: aws.String("alices")})
+	if err != nil || aws.ToString(b.Build.Initiator) != "alice" {
+		t.Errorf("initiator = %v, %v; want alice", b, err)
+	}
 }
 
 func TestStartupFailures(t *testing.T) {
