@@ -97,6 +97,23 @@ func buildOfGroup(t *testing.T, c *codebuild.Client, b types.BuildBatch, id stri
 	return types.Build{}
 }
 
+// waitFirstGroupRunning waits until the batch's first planned group (after
+// DOWNLOAD_SOURCE) has a build in progress, and returns the batch.
+func waitFirstGroupRunning(t *testing.T, c *codebuild.Client, id string) types.BuildBatch {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b := getBatch(t, c, id)
+		if len(b.BuildGroups) > 1 && b.BuildGroups[1].CurrentBuildSummary.BuildStatus == types.StatusTypeInProgress {
+			return b
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch %s did not start its first build: %s", id, groups(b))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 const batchOK = "SUBMITTED:SUCCEEDED DOWNLOAD_BATCHSPEC:SUCCEEDED IN_PROGRESS:SUCCEEDED COMBINE_ARTIFACTS:SUCCEEDED SUCCEEDED"
 
 func TestBatchGraphRunsInOrder(t *testing.T) {
@@ -406,19 +423,8 @@ phases:
 `)
 	started := startBatch(t, c, &codebuild.StartBuildBatchInput{ProjectName: aws.String("stoppable")})
 	id := aws.ToString(started.Id)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b := getBatch(t, c, id)
-		if len(b.BuildGroups) == 3 && b.BuildGroups[1].CurrentBuildSummary.BuildStatus == types.StatusTypeInProgress {
-			if string(b.BuildGroups[2].CurrentBuildSummary.BuildStatus) != "PENDING" || aws.ToString(b.BuildGroups[2].CurrentBuildSummary.Arn) == "" {
-				t.Errorf("waiting group: %+v", b.BuildGroups[2].CurrentBuildSummary)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch did not start its first build: %s", groups(b))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if b := waitFirstGroupRunning(t, c, id); string(b.BuildGroups[2].CurrentBuildSummary.BuildStatus) != "PENDING" || aws.ToString(b.BuildGroups[2].CurrentBuildSummary.Arn) == "" {
+		t.Errorf("waiting group: %+v", b.BuildGroups[2].CurrentBuildSummary)
 	}
 	// A running batch cannot be deleted.
 	_, err := c.DeleteBuildBatch(ctx, &codebuild.DeleteBuildBatchInput{Id: aws.String(id)})
@@ -618,16 +624,7 @@ artifacts:
 	// The server dies mid-batch; after the restart the batch is not left IN_PROGRESS.
 	batchProject(t, c, "crashy", "version: 0.2\nbatch:\n  build-graph:\n    - identifier: a\n    - identifier: b\n      depend-on: [a]\nphases:\n  build:\n    commands: [sleep 600]\n")
 	id := aws.ToString(startBatch(t, c, &codebuild.StartBuildBatchInput{ProjectName: aws.String("crashy")}).Id)
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		b = getBatch(t, c, id)
-		if len(b.BuildGroups) == 3 && b.BuildGroups[1].CurrentBuildSummary.BuildStatus == types.StatusTypeInProgress {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch did not start: %s", groups(b))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFirstGroupRunning(t, c, id)
 	time.Sleep(200 * time.Millisecond)
 	s.RestartAfterKill()
 	b = waitBatch(t, c, id)
@@ -638,16 +635,7 @@ artifacts:
 	if _, err := c.RetryBuildBatch(ctx, &codebuild.RetryBuildBatchInput{Id: aws.String(id), RetryType: types.RetryBuildBatchTypeRetryFailedBuilds}); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		b = getBatch(t, c, id)
-		if b.BuildGroups[1].CurrentBuildSummary.BuildStatus == types.StatusTypeInProgress {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("retry did not start: %s", groups(b))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFirstGroupRunning(t, c, id)
 	if _, err := c.StopBuildBatch(ctx, &codebuild.StopBuildBatchInput{Id: aws.String(id)}); err != nil {
 		t.Fatal(err)
 	}
