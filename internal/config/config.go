@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -45,6 +46,13 @@ type Config struct {
 	// PprofListen, when set, serves net/http/pprof on this (loopback)
 	// address, for profiling.
 	PprofListen string
+	// Executor is where builds run: "local" (a process group on this
+	// machine) or "docker" (one container per build, through the Docker
+	// Engine at DOCKER_HOST or the default socket).
+	Executor string
+	// ImageMap holds NAME=LOCALNAME entries: builds naming image NAME run
+	// in the local image LOCALNAME (docker executor).
+	ImageMap []string
 	// ShutdownGrace is how long in-flight requests may take to finish on
 	// SIGINT/SIGTERM.
 	ShutdownGrace time.Duration
@@ -63,6 +71,7 @@ func Default() Config {
 		MaxConcurrentBuilds: n,
 		MaxQueuedBuilds:     5 * n,
 		Minute:              time.Minute,
+		Executor:            "local",
 		ShutdownGrace:       10 * time.Second,
 	}
 }
@@ -104,6 +113,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Minute <= 0 {
 		return fmt.Errorf("--timeout-minute must be positive")
+	}
+	if c.Executor != "local" && c.Executor != "docker" {
+		return fmt.Errorf("--executor %q: want local or docker", c.Executor)
+	}
+	for _, e := range c.ImageMap {
+		if from, to, ok := strings.Cut(e, "="); !ok || strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
+			return fmt.Errorf("--image-map %q: want NAME=LOCALNAME", e)
+		}
 	}
 	if c.MaxQueuedBuilds < 0 {
 		return fmt.Errorf("--max-queued-builds must not be negative, got %d", c.MaxQueuedBuilds)

@@ -4,6 +4,8 @@ package ident
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 )
@@ -75,4 +77,11 @@ func ResourceName(s, kind string) string {
 		}
 	}
 	return s
+}
+
+// Hash is a short stable name for s (16 hex digits of its SHA-256), for
+// labels.
+func Hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
 }

@@ -7,10 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
-	"github.com/buildbatch/buildbatch/internal/buildlog"
 	"github.com/buildbatch/buildbatch/internal/buildspec"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/executor"
@@ -47,6 +45,16 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 	}
 	if resolved != "" {
 		x.persist()
+	}
+	if x.env != nil {
+		if err := x.env.CopyIn(ctx, x.src, x.layout.Src); err != nil {
+			return true, phase.Context(phase.ClientError, fmt.Sprintf("copying the source into the build environment: %v", err))
+		}
+		for id, dir := range x.layout.Secondary {
+			if err := x.env.CopyIn(ctx, x.secondaryDir(id), dir); err != nil {
+				return true, phase.Context(phase.ClientError, fmt.Sprintf("copying secondary source %s into the build environment: %v", id, err))
+			}
+		}
 	}
 
 	data, where, err := x.loadBuildspec(ctx, primary)
@@ -139,7 +147,7 @@ func (x *run) loadBuildspec(ctx context.Context, src *cb.ProjectSource) ([]byte,
 }
 
 // environ assembles the session's environment, from lowest to highest
-// precedence: the server's base environment, the buildspec's variables,
+// precedence: the buildspec's variables,
 // parameter-store and secrets-manager values, the build's environment
 // variables (project + overrides), extra variables, and the CODEBUILD_
 // variables, which no one may override.
@@ -151,11 +159,6 @@ func (x *run) environ() ([]string, []string, error) {
 			order = append(order, k)
 		}
 		vars[k] = v
-	}
-	for _, kv := range x.r.cfg.BaseEnv {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			set(k, v)
-		}
 	}
 	var secretValues []string
 	sec := x.r.cfg.Secrets
@@ -230,7 +233,7 @@ func (x *run) systemVars() map[string]string {
 		"CODEBUILD_PUBLIC_BUILD_URL":       "",
 		"CODEBUILD_BUILD_URL":              fmt.Sprintf("https://%s.console.aws.amazon.com/codebuild/home?region=%s#/builds/%s/view/new", region, region, cb.Deref(d.Id)),
 		"CODEBUILD_SOURCE_VERSION":         cb.Deref(d.SourceVersion),
-		"CODEBUILD_SRC_DIR":                x.src,
+		"CODEBUILD_SRC_DIR":                x.layout.Src,
 		"CODEBUILD_START_TIME":             itoa(d.StartTime.UnixMilli()),
 		"CODEBUILD_BATCH_BUILD_IDENTIFIER": x.b.Meta.BatchIdentifier,
 		"CODEBUILD_CI":                     "true",
@@ -251,7 +254,7 @@ func (x *run) systemVars() map[string]string {
 	}
 	for _, s := range d.SecondarySources {
 		id := cb.Deref(s.SourceIdentifier)
-		v["CODEBUILD_SRC_DIR_"+id] = x.secondaryDir(id)
+		v["CODEBUILD_SRC_DIR_"+id] = x.layout.Secondary[id]
 		v["CODEBUILD_SOURCE_REPO_URL_"+id] = sourceURL(&s)
 		v["CODEBUILD_SOURCE_VERSION_"+id] = versions[id]
 	}
@@ -275,64 +278,18 @@ func sourceURL(s *cb.ProjectSource) string {
 	return cb.Deref(s.Location)
 }
 
-// openEnv opens the shell session.
+// openEnv starts the shell session in the build's environment.
 func (x *run) openEnv(ctx context.Context) error {
+	if x.env == nil {
+		return errors.New("the build has no environment")
+	}
 	env, secretValues, err := x.environ()
 	if err != nil {
 		return err
 	}
 	if len(secretValues) > 0 {
-		x.out = newMasker(x.log, secretValues)
-	}
-	x.r.helpersOnce.Do(func() {
-		x.r.helpersDir = filepath.Join(x.r.cfg.WorkDir, ".bin")
-		x.r.helpersErr = writeHelpers(x.r.helpersDir)
-	})
-	if x.r.helpersErr != nil {
-		return x.r.helpersErr
-	}
-	binDir := x.r.helpersDir
-	for i, kv := range env {
-		if strings.HasPrefix(kv, "PATH=") {
-			env[i] = "PATH=" + binDir + ":" + kv[len("PATH="):]
-		}
+		x.out = executor.NewMasker(x.log, secretValues)
 	}
 	x.vars = env
-	shell := x.spec.Env.Shell
-	e, err := x.r.cfg.Executor.Open(ctx, executor.Spec{
-		BuildID: cb.Deref(x.doc.Id), WorkDir: x.src, TmpDir: x.tmp, Env: env, Shell: shell, User: x.spec.RunAs, Output: x.out,
-	})
-	if err != nil {
-		return err
-	}
-	x.env = e
-	return nil
-}
-
-// masker hides secret values in command output.
-type masker struct {
-	w       *buildlog.Writer
-	secrets []string
-}
-
-func newMasker(w *buildlog.Writer, secrets []string) *masker {
-	var keep []string
-	for _, s := range secrets {
-		if len(s) >= 3 {
-			keep = append(keep, s)
-		}
-	}
-	sort.Slice(keep, func(i, j int) bool { return len(keep[i]) > len(keep[j]) })
-	return &masker{w: w, secrets: keep}
-}
-
-func (m *masker) Write(p []byte) (int, error) {
-	s := string(p)
-	for _, sec := range m.secrets {
-		s = strings.ReplaceAll(s, sec, "***")
-	}
-	if _, err := m.w.Write([]byte(s)); err != nil {
-		return 0, err
-	}
-	return len(p), nil
+	return x.env.Start(ctx, executor.Shell{Env: env, Shell: x.spec.Env.Shell, User: x.spec.RunAs, Output: x.out})
 }

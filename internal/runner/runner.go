@@ -8,6 +8,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/blob"
@@ -54,8 +54,6 @@ type Config struct {
 	Log    *slog.Logger
 	// KeepWorkspaces leaves workspaces on disk after builds (debugging).
 	KeepWorkspaces bool
-	// BaseEnv is the environment every build starts from (PATH, HOME, ...).
-	BaseEnv []string
 	// BatchSpec, when set, is called for a batch's DOWNLOAD_SOURCE build
 	// once its source is fetched: it reads the batch section and plans the
 	// batch. An error fails the build (and the batch) with that message.
@@ -65,10 +63,6 @@ type Config struct {
 // Runner runs builds.
 type Runner struct {
 	cfg Config
-
-	helpersOnce sync.Once
-	helpersDir  string
-	helpersErr  error
 }
 
 // New returns a Runner.
@@ -91,9 +85,11 @@ type run struct {
 	b      *store.Build
 	doc    *cb.Build
 	uuid   string
-	dir    string // workspace
-	src    string // CODEBUILD_SRC_DIR
-	tmp    string
+	dir    string // the build's directory on this machine
+	src    string // where the primary source is fetched, and copied back to
+	tmp    string // scratch space on this machine (uploads, cache)
+	layout executor.Layout
+	copied bool // the environment's source has been copied back to src
 	log    *buildlog.Writer
 	out    io.Writer // command output (masked)
 	spec   *buildspec.Spec
@@ -120,7 +116,12 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 	_, uuid, _ := strings.Cut(id, ":")
 	x := &run{r: r, b: b, doc: b.Doc, uuid: uuid, dir: filepath.Join(r.cfg.WorkDir, uuid)}
 	x.src = filepath.Join(x.dir, "src")
-	x.tmp = x.dir // the executor's and the uploads' files sit beside src
+	x.tmp = x.dir // the uploads' files sit beside src
+	var secondary []string
+	for _, s := range b.Doc.SecondarySources {
+		secondary = append(secondary, cb.Deref(s.SourceIdentifier))
+	}
+	x.layout = r.cfg.Executor.Layout(id, x.dir, secondary)
 	defer x.cleanup()
 
 	now := r.now()
@@ -129,7 +130,17 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 	x.setLogs()
 	x.persist()
 
-	if err := x.provision(); err != nil {
+	if err := x.provision(ctx); err != nil {
+		var pe *executor.ProvisionError
+		if errors.As(err, &pe) && !x.interrupted(ctx) {
+			x.log.Printf("Phase context status code: %s Message: %s", pe.Code, pe.Msg)
+			x.endPhase(phase.Provisioning, cb.StatusTypeFailed, phase.Context(pe.Code, pe.Msg))
+			x.finish(ctx, cb.StatusTypeFailed)
+			return b
+		}
+		if x.interrupted(ctx) {
+			return b
+		}
 		x.fault(phase.Provisioning, err)
 		return b
 	}
@@ -368,7 +379,10 @@ func (x *run) setLogs() {
 	x.doc.Logs = logs
 }
 
-func (x *run) provision() error {
+// provision creates the build's directory and log, and (for builds that
+// run commands) its environment: a *executor.ProvisionError fails the
+// build in PROVISIONING.
+func (x *run) provision(ctx context.Context) error {
 	if err := os.MkdirAll(x.src, 0o755); err != nil {
 		return err
 	}
@@ -378,8 +392,53 @@ func (x *run) provision() error {
 	}
 	x.log = w
 	x.out = w
-	x.log.Printf("Running on buildbatch (local executor) in %s", x.dir)
+	if x.b.Meta.BatchIdentifier == batchBootstrap {
+		x.log.Printf("Running on buildbatch: fetching the source and reading the batch section")
+		return nil
+	}
+	spec := executor.Spec{BuildID: cb.Deref(x.doc.Id), Layout: x.layout, Log: x.log.Printf}
+	if e := x.doc.Environment; e != nil {
+		spec.Image, spec.EnvironmentType, spec.ComputeType = cb.Deref(e.Image), cb.Deref(e.Type), cb.Deref(e.ComputeType)
+		spec.Privileged = cb.Deref(e.PrivilegedMode)
+		auth, err := x.registryAuth(e)
+		if err != nil {
+			return err
+		}
+		spec.RegistryAuth = auth
+	}
+	env, err := x.r.cfg.Executor.Open(ctx, spec)
+	if err != nil {
+		return err
+	}
+	x.env = env
 	return nil
+}
+
+// registryAuth reads the registry login of a private image from the
+// secrets (registryCredential with imagePullCredentialsType SERVICE_ROLE).
+func (x *run) registryAuth(e *cb.ProjectEnvironment) (*executor.RegistryAuth, error) {
+	rc := e.RegistryCredential
+	if rc == nil || cb.Deref(rc.Credential) == "" {
+		return nil, nil
+	}
+	raw, err := x.r.cfg.Secrets.Secret(cb.Deref(rc.Credential))
+	if err != nil {
+		return nil, executor.ImageError("Unable to pull customer's container image. registryCredential %s: %v", cb.Deref(rc.Credential), err)
+	}
+	var login struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := json.Unmarshal([]byte(raw), &login); err != nil || login.Username == "" {
+		return nil, executor.ImageError("Unable to pull customer's container image. registryCredential %s must be a secret with username and password keys", cb.Deref(rc.Credential))
+	}
+	server := ""
+	if img := cb.Deref(e.Image); strings.Count(img, "/") > 0 {
+		if first, _, _ := strings.Cut(img, "/"); strings.ContainsAny(first, ".:") {
+			server = first
+		}
+	}
+	return &executor.RegistryAuth{Username: login.Username, Password: login.Password, Server: server}, nil
 }
 
 var retryRE = regexp.MustCompile(`.*`)

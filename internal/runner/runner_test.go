@@ -12,6 +12,8 @@ import (
 	"github.com/buildbatch/buildbatch/internal/blob/fs"
 	"github.com/buildbatch/buildbatch/internal/buildlog"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/executor"
+	"github.com/buildbatch/buildbatch/internal/executor/fake"
 	"github.com/buildbatch/buildbatch/internal/executor/local"
 	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/secrets"
@@ -19,7 +21,23 @@ import (
 	"github.com/buildbatch/buildbatch/internal/store/sqlite"
 )
 
+// executors are the executors the runner's tests run on: the local one,
+// and the fake one whose directories are apart from the runner's, so that
+// everything must be copied in and out.
+var executors = map[string]func(dir string) executor.Executor{
+	"local": func(string) executor.Executor {
+		return &local.Executor{KillGrace: 100 * time.Millisecond, Base: []string{"PATH=/usr/bin:/bin"}}
+	},
+	"fake": func(dir string) executor.Executor {
+		return fake.New(filepath.Join(dir, "remote"), []string{"PATH=/usr/bin:/bin"})
+	},
+}
+
 func newRunner(t *testing.T) (*Runner, store.Store) {
+	return newRunnerOn(t, "local")
+}
+
+func newRunnerOn(t *testing.T, name string) (*Runner, store.Store) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "db"))
@@ -30,8 +48,8 @@ func newRunner(t *testing.T) (*Runner, store.Store) {
 	logs, _ := buildlog.NewStore(filepath.Join(dir, "logs"))
 	blobs, _ := fs.New(filepath.Join(dir, "artifacts"))
 	sec, _ := secrets.Load("")
-	r := New(Config{Store: st, Executor: &local.Executor{KillGrace: 100 * time.Millisecond}, Logs: logs, Blob: blobs, Secrets: sec,
-		WorkDir: filepath.Join(dir, "builds"), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseEnv: []string{"PATH=/usr/bin:/bin"}})
+	r := New(Config{Store: st, Executor: executors[name](dir), Logs: logs, Blob: blobs, Secrets: sec,
+		WorkDir: filepath.Join(dir, "builds"), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	return r, st
 }
 
@@ -93,22 +111,76 @@ func TestPhaseStateMachine(t *testing.T) {
 			ok + "INSTALL:SUCCEEDED PRE_BUILD:SUCCEEDED BUILD:SUCCEEDED POST_BUILD:SUCCEEDED UPLOAD_ARTIFACTS:SUCCEEDED FINALIZING:SUCCEEDED COMPLETED", "SUCCEEDED"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, st := newRunner(t)
-			b := r.Run(context.Background(), queuedBuild(t, st, tt.buildspec))
-			if got := table(b.Doc); got != tt.want || cb.Deref(b.Doc.BuildStatus) != tt.status || !cb.Deref(b.Doc.BuildComplete) {
-				t.Errorf("phases %s status %s\nwant   %s status %s", got, cb.Deref(b.Doc.BuildStatus), tt.want, tt.status)
-			}
-			var stored *store.Build
-			st.View(context.Background(), func(tx store.Tx) error {
-				var err error
-				stored, err = tx.BuildGet(context.Background(), b.Scope, cb.Deref(b.Doc.Id))
-				return err
+		for name := range executors {
+			t.Run(name+"/"+tt.name, func(t *testing.T) {
+				r, st := newRunnerOn(t, name)
+				b := r.Run(context.Background(), queuedBuild(t, st, tt.buildspec))
+				if got := table(b.Doc); got != tt.want || cb.Deref(b.Doc.BuildStatus) != tt.status || !cb.Deref(b.Doc.BuildComplete) {
+					t.Errorf("phases %s status %s\nwant   %s status %s", got, cb.Deref(b.Doc.BuildStatus), tt.want, tt.status)
+				}
+				var stored *store.Build
+				st.View(context.Background(), func(tx store.Tx) error {
+					var err error
+					stored, err = tx.BuildGet(context.Background(), b.Scope, cb.Deref(b.Doc.Id))
+					return err
+				})
+				if table(stored.Doc) != table(b.Doc) {
+					t.Errorf("stored phases %s differ from %s", table(stored.Doc), table(b.Doc))
+				}
 			})
-			if table(stored.Doc) != table(b.Doc) {
-				t.Errorf("stored phases %s differ from %s", table(stored.Doc), table(b.Doc))
-			}
-		})
+		}
+	}
+}
+
+// TestImageMissing: an image the executor cannot have fails PROVISIONING
+// with the executor's context, and the build FAILED.
+func TestImageMissing(t *testing.T) {
+	r, st := newRunnerOn(t, "fake")
+	b := queuedBuild(t, st, "version: 0.2\nphases:\n  build:\n    commands: [true]\n")
+	b.Doc.Environment = &cb.ProjectEnvironment{Image: cb.String("missing/image:1"), Type: cb.String("LINUX_CONTAINER"), ComputeType: cb.String("BUILD_GENERAL1_SMALL")}
+	r.Run(context.Background(), b)
+	if got := table(b.Doc); got != "PROVISIONING:FAILED FINALIZING:SUCCEEDED COMPLETED" || cb.Deref(b.Doc.BuildStatus) != "FAILED" {
+		t.Fatalf("phases %s status %s", got, cb.Deref(b.Doc.BuildStatus))
+	}
+	c := b.Doc.Phases[2].Contexts[0]
+	if cb.Deref(c.StatusCode) != "BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE" || !strings.Contains(cb.Deref(c.Message), "missing/image:1") {
+		t.Errorf("context %s: %s", cb.Deref(c.StatusCode), cb.Deref(c.Message))
+	}
+}
+
+// TestRemoteLayout: with the fake executor the build sees its own
+// directories, and artifacts and exported variables come back.
+func TestRemoteLayout(t *testing.T) {
+	r, st := newRunnerOn(t, "fake")
+	b := queuedBuild(t, st, `version: 0.2
+env:
+  exported-variables: [WHERE]
+phases:
+  build:
+    commands:
+      - case "$CODEBUILD_SRC_DIR" in */remote/*) ;; *) echo "wrong dir $CODEBUILD_SRC_DIR"; exit 1;; esac
+      - '[ "$(pwd)" = "$CODEBUILD_SRC_DIR" ]'
+      - mkdir -p out && echo payload > out/result.txt
+      - export WHERE=remote
+artifacts:
+  files: [out/result.txt]
+`)
+	b.Meta.Artifacts = &cb.ProjectArtifacts{Type: cb.String(cb.ArtifactsTypeS3), Location: cb.String("bucket"), Name: cb.String("a"), Packaging: cb.String("NONE")}
+	r.Run(context.Background(), b)
+	if cb.Deref(b.Doc.BuildStatus) != "SUCCEEDED" {
+		t.Fatalf("status %s: %s", cb.Deref(b.Doc.BuildStatus), table(b.Doc))
+	}
+	rc, err := r.cfg.Blob.Open(context.Background(), "bucket", "a/out/result.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(data) != "payload\n" {
+		t.Errorf("artifact %q", data)
+	}
+	if v := b.Doc.ExportedEnvironmentVariables; len(v) != 1 || cb.Deref(v[0].Value) != "remote" {
+		t.Errorf("exported %v", v)
 	}
 }
 

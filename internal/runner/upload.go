@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/buildbatch/buildbatch/internal/artifact"
@@ -22,6 +23,12 @@ const ReportsBucket = "buildbatch-reports"
 // uploadArtifacts packages and stores the primary and secondary artifacts
 // and the report files.
 func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
+	if !x.hasUploads() {
+		return false, nil
+	}
+	if err := x.collect(ctx); err != nil {
+		return true, phase.Context(phase.ClientError, fmt.Sprintf("copying the build's files out of its environment: %v", err))
+	}
 	x.uploadReports(ctx)
 	if cfg := x.b.Meta.Artifacts; cfg != nil && cb.Deref(cfg.Type) == cb.ArtifactsTypeS3 {
 		if x.spec.Artifacts == nil {
@@ -186,18 +193,38 @@ func (x *run) cacheTarget() (bucket, key string, ok bool) {
 	return "", "", false
 }
 
-// cacheRoots maps a cache path glob to the directory it lives in and the
-// pattern relative to it.
-func (x *run) cacheRoot(p string) (dir, rel string) {
-	if filepath.IsAbs(p) {
-		return "/", strings.TrimPrefix(p, "/")
+// collect copies the environment's primary source directory back to this
+// machine, once, for the uploads to read (nothing to do when the
+// environment's directories are this machine's).
+func (x *run) collect(ctx context.Context) error {
+	if x.copied || x.env == nil || x.local() {
+		return nil
 	}
-	return x.src, p
+	x.copied = true
+	if err := os.RemoveAll(x.src); err != nil {
+		return err
+	}
+	return x.env.CopyOut(ctx, x.layout.Src, x.src)
+}
+
+// local tells whether the environment's source directory is this machine's.
+func (x *run) local() bool { return filepath.Clean(x.layout.Src) == filepath.Clean(x.src) }
+
+// splitGlob splits an absolute cache path into the directory before its
+// first wildcard and the pattern after it.
+func splitGlob(p string) (dir, pattern string) {
+	parts := strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
+	for i, part := range parts {
+		if strings.ContainsAny(part, "*?[{") {
+			return "/" + strings.Join(parts[:i], "/"), strings.Join(parts[i:], "/")
+		}
+	}
+	return path.Dir("/" + strings.Join(parts, "/")), parts[len(parts)-1]
 }
 
 func (x *run) restoreCache(ctx context.Context) {
 	bucket, key, ok := x.cacheTarget()
-	if !ok || x.spec.Cache.Action == "save" {
+	if !ok || x.spec.Cache.Action == "save" || x.env == nil {
 		return
 	}
 	rc, err := x.r.cfg.Blob.Open(ctx, bucket, key)
@@ -207,31 +234,31 @@ func (x *run) restoreCache(ctx context.Context) {
 	}
 	rc.Close()
 	tmp := filepath.Join(x.tmp, "cache-restore")
+	defer os.RemoveAll(tmp)
 	f := &source.Fetcher{Blob: x.r.cfg.Blob}
 	if _, err := f.Fetch(ctx, source.Source{Type: "S3", Location: bucket + "/" + key}, tmp); err != nil {
 		x.log.Printf("Could not restore the cache: %v", err)
 		return
 	}
 	// Entries are stored as abs/<path> or src/<path>.
-	moved := 0
-	for _, top := range []string{"abs", "src"} {
+	n := 0
+	for top, dst := range map[string]string{"src": x.layout.Src, "abs": "/"} {
 		root := filepath.Join(tmp, top)
+		if _, err := os.Stat(root); err != nil {
+			continue
+		}
 		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return nil
-			}
-			rel, _ := filepath.Rel(root, p)
-			dst := filepath.Join(x.src, rel)
-			if top == "abs" {
-				dst = filepath.Join("/", rel)
-			}
-			if os.MkdirAll(filepath.Dir(dst), 0o755) == nil && os.Rename(p, dst) == nil {
-				moved++
+			if err == nil && !d.IsDir() {
+				n++
 			}
 			return nil
 		})
+		if err := x.env.CopyIn(ctx, root, dst); err != nil {
+			x.log.Printf("Could not restore the cache: %v", err)
+			return
+		}
 	}
-	x.log.Printf("Restored %d cached files from s3://%s/%s", moved, bucket, key)
+	x.log.Printf("Restored %d cached files from s3://%s/%s", n, bucket, key)
 }
 
 func (x *run) saveCache(ctx context.Context, status string) {
@@ -239,16 +266,30 @@ func (x *run) saveCache(ctx context.Context, status string) {
 	if !ok || x.spec.Cache.Action == "restore" || status != cb.StatusTypeSucceeded {
 		return
 	}
+	if err := x.collect(ctx); err != nil {
+		x.log.Printf("Could not save the cache: %v", err)
+		return
+	}
 	var files []artifact.File
-	for _, p := range x.spec.Cache.Paths {
-		dir, rel := x.cacheRoot(p)
+	for i, p := range x.spec.Cache.Paths {
+		dir, rel, prefix := x.src, p, "src/"
+		if path.IsAbs(p) {
+			var top string
+			top, rel = splitGlob(p)
+			dir, prefix = top, "abs/"+strings.TrimPrefix(top, "/")+"/"
+			if prefix == "abs//" {
+				prefix = "abs/"
+			}
+			if !x.local() {
+				dir = filepath.Join(x.tmp, "cache-save", strconv.Itoa(i))
+				if err := x.env.CopyOut(ctx, top, dir); err != nil {
+					continue
+				}
+			}
+		}
 		sel, err := artifact.Select(dir, artifact.Selection{Files: []string{rel}})
 		if err != nil {
 			continue
-		}
-		prefix := "src/"
-		if dir == "/" {
-			prefix = "abs/"
 		}
 		for _, f := range sel {
 			f.Name = prefix + f.Name

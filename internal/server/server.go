@@ -12,7 +12,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/api"
@@ -22,7 +21,10 @@ import (
 	"github.com/buildbatch/buildbatch/internal/buildlog"
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/config"
+	"github.com/buildbatch/buildbatch/internal/executor"
+	"github.com/buildbatch/buildbatch/internal/executor/docker"
 	"github.com/buildbatch/buildbatch/internal/executor/local"
+	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/runner"
 	"github.com/buildbatch/buildbatch/internal/scheduler"
 	"github.com/buildbatch/buildbatch/internal/secrets"
@@ -41,6 +43,9 @@ type Server struct {
 	sched *scheduler.Scheduler
 	coord *batchrun.Coordinator
 	mode  string
+
+	execInfo  string
+	closeExec func()
 
 	pprofLn net.Listener // with pprof: --pprof-listen
 	pprof   *http.Server
@@ -87,20 +92,25 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		st.Close()
 		return nil, fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
 	}
-	exec := &local.Executor{}
+	exec, execInfo, err := newExecutor(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
 	var coord *batchrun.Coordinator // the runner and the scheduler call it; it needs the scheduler
 	var a *api.API                  // the scheduler calls it for automatic retries
 	run := runner.New(runner.Config{
 		Store: st, Executor: exec, Logs: logs, Blob: blobs, Secrets: sec,
 		WorkDir: filepath.Join(cfg.DataDir, "builds"), Minute: cfg.Minute, Log: log,
-		KeepWorkspaces: cfg.KeepWorkspaces, BaseEnv: baseEnv(),
+		KeepWorkspaces: cfg.KeepWorkspaces,
 		BatchSpec: func(ctx context.Context, b *store.Build, spec []byte, srcDir string) error {
 			return coord.Plan(ctx, b, spec, srcDir)
 		},
 	})
 	sched := scheduler.New(scheduler.Options{
 		Store: st, Runner: run, MaxConcurrent: cfg.MaxConcurrentBuilds, MaxQueued: cfg.MaxQueuedBuilds,
-		Log: log, Reap: exec.Reap,
+		Log: log, Reap: func(id string) error { return exec.Reap(context.Background(), id) },
 		OnDone: func(b *store.Build) {
 			if b.Meta.BatchID != "" {
 				coord.BuildDone(b)
@@ -155,7 +165,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		}
 		pprofLn, pprofSrv = pln, &http.Server{Handler: pm, ReadHeaderTimeout: 30 * time.Second}
 	}
-	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, pprofLn: pprofLn, pprof: pprofSrv}
+	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -164,18 +174,43 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	return s, nil
 }
 
-// baseEnv is the environment builds start from: the server's own, without
-// its AWS credentials and settings.
-func baseEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "AWS_") || strings.HasPrefix(kv, "CODEBUILD_") {
-			continue
+// newExecutor opens the configured executor and says what it is.
+func newExecutor(ctx context.Context, cfg config.Config, log *slog.Logger) (executor.Executor, string, error) {
+	switch cfg.Executor {
+	case "docker":
+		m, err := docker.ParseImageMap(cfg.ImageMap)
+		if err != nil {
+			return nil, "", err
 		}
-		env = append(env, kv)
+		abs, _ := filepath.Abs(cfg.DataDir)
+		x, err := docker.New(ctx, docker.Options{ImageMap: m, Instance: ident.Hash(abs)})
+		if err != nil {
+			return nil, "", err
+		}
+		if n, err := x.Sweep(ctx); err != nil {
+			log.Warn("removing leftover build containers", "err", err)
+		} else if n > 0 {
+			log.Info("removed leftover build containers", "count", n)
+		}
+		info := x.Describe()
+		if len(m) > 0 {
+			info += fmt.Sprintf("; %d image mappings", len(m))
+		}
+		return x, info, nil
 	}
-	return env
+	return &local.Executor{Base: local.BaseEnv(os.Environ()), HelperDir: filepath.Join(cfg.DataDir, "builds", ".bin")},
+		"local (builds run as processes of this user on this machine; environment.image is recorded, not used)", nil
 }
+
+func closer(x executor.Executor) func() {
+	if c, ok := x.(interface{ Close() error }); ok {
+		return func() { c.Close() }
+	}
+	return func() {}
+}
+
+// ExecutorInfo says which executor runs builds.
+func (s *Server) ExecutorInfo() string { return s.execInfo }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
@@ -213,6 +248,7 @@ func (s *Server) Run(ctx context.Context) error {
 	<-pprofDone
 	s.sched.Shutdown()
 	s.coord.Shutdown()
+	s.closeExec()
 	if err := s.store.Close(); err != nil {
 		s.log.Error("closing the store", "err", err)
 	}

@@ -1,14 +1,6 @@
 // Package local runs a build's shell session as a process group on this
-// machine, with no container engine.
-//
-// How a session works: one shell runs a small driver loop that reads the
-// path of a command file from fd 3, sources it (so cd and exports persist),
-// and prints a marker line carrying the exit status to its stdout, which is
-// also the commands' output. Reading output and status from the same pipe
-// means that when the status arrives, all of the command's output has
-// already been passed on. After every command the driver snapshots the
-// exported environment and the working directory; if a command ends the
-// shell itself (exit, set -e), a new shell starts from that snapshot.
+// machine, with no container engine: no isolation beyond the build's own
+// directory and a clean environment (see BaseEnv).
 package local
 
 import (
@@ -28,7 +20,8 @@ import (
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/executor"
-	"github.com/buildbatch/buildbatch/internal/ident"
+	"github.com/buildbatch/buildbatch/internal/executor/archive"
+	"github.com/buildbatch/buildbatch/internal/executor/session"
 )
 
 // Executor is the local executor.
@@ -36,62 +29,95 @@ type Executor struct {
 	// KillGrace is how long a stopped command gets between SIGTERM and
 	// SIGKILL.
 	KillGrace time.Duration
+	// Base is the environment every session starts from, under the
+	// build's own variables (see BaseEnv); nil means none.
+	Base []string
+	// HelperDir, when set, gets the test-splitting commands of CodeBuild's
+	// images (codebuild-tests-run, codebuild-glob-search), which call back
+	// into this binary, and goes first on the PATH of builds.
+	HelperDir string
+
+	helpersOnce sync.Once
+	helpersErr  error
 }
 
 var _ executor.Executor = (*Executor)(nil)
 
+// Kept names the variables of the server's environment that local builds
+// keep: what a shell needs to find commands and a home.
+var Kept = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR"}
+
+// BaseEnv picks the Kept variables out of environ.
+func BaseEnv(environ []string) []string {
+	var env []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		for _, keep := range Kept {
+			if k == keep {
+				env = append(env, kv)
+			}
+		}
+	}
+	return env
+}
+
+// Name implements executor.Executor.
+func (x *Executor) Name() string { return "local" }
+
+// Layout implements executor.Executor: the build's directories are the
+// runner's own.
+func (x *Executor) Layout(buildID, hostDir string, secondary []string) executor.Layout {
+	l := executor.Layout{Src: filepath.Join(hostDir, "src"), Tmp: filepath.Join(hostDir, "exec"), Secondary: map[string]string{}}
+	for _, id := range secondary {
+		l.Secondary[id] = filepath.Join(hostDir, "src2", id)
+	}
+	return l
+}
+
 // Open implements executor.Executor.
 func (x *Executor) Open(ctx context.Context, spec executor.Spec) (executor.Env, error) {
-	shell := "sh"
-	if spec.Shell == "bash" || spec.Shell == "/bin/bash" {
-		shell = "bash"
-	}
-	path, err := exec.LookPath(shell)
-	if err != nil {
-		return nil, fmt.Errorf("shell %s not found: %w", shell, err)
-	}
-	e := &env{x: x, spec: spec, shell: path, token: strings.ReplaceAll(ident.UUID(), "-", "")}
-	if spec.User != "" {
-		cred, err := credential(spec.User)
-		if err != nil {
+	for _, d := range []string{spec.Layout.Src, spec.Layout.Tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
-		e.cred = cred
 	}
-	e.snap = filepath.Join(spec.TmpDir, "env")
-	e.cwdFile = filepath.Join(spec.TmpDir, "cwd")
-	if err := os.WriteFile(e.cwdFile, []byte(spec.WorkDir+"\n"), 0o644); err != nil {
-		return nil, err
+	if spec.Log != nil {
+		spec.Log("Running on buildbatch (local executor) in %s", filepath.Dir(spec.Layout.Src))
 	}
-	if err := e.start(); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return &env{x: x, spec: spec}, nil
 }
 
 // Reap implements executor.Executor: it kills every process whose
 // environment holds CODEBUILD_BUILD_ID=<buildID>.
-func (x *Executor) Reap(buildID string) error {
-	needle := []byte("CODEBUILD_BUILD_ID=" + buildID + "\x00")
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return err
+func (x *Executor) Reap(ctx context.Context, buildID string) error {
+	for _, pid := range Processes(buildID) {
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
+	return nil
+}
+
+// Processes lists the live processes (not zombies) whose environment holds
+// CODEBUILD_BUILD_ID=<buildID>.
+func Processes(buildID string) []int {
+	needle := []byte("\x00CODEBUILD_BUILD_ID=" + buildID + "\x00")
+	entries, _ := os.ReadDir("/proc")
 	self := os.Getpid()
+	var pids []int
 	for _, ent := range entries {
 		pid, err := strconv.Atoi(ent.Name())
 		if err != nil || pid == self {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "environ"))
-		if err != nil {
+		if err != nil || !bytes.Contains(append([]byte{0}, data...), needle) {
 			continue
 		}
-		if bytes.Contains(append([]byte{0}, data...), append([]byte{0}, needle...)) {
-			syscall.Kill(pid, syscall.SIGKILL)
+		if stat, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat")); bytes.Contains(stat, []byte(") Z ")) {
+			continue
 		}
+		pids = append(pids, pid)
 	}
-	return nil
+	return pids
 }
 
 func credential(name string) (*syscall.Credential, error) {
@@ -107,211 +133,173 @@ func credential(name string) (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-// shell is one running shell of a session (a session starts a new one when
-// a command ends the old).
-type shell struct {
-	cmd    *exec.Cmd
-	in     *os.File      // fd 3 of the shell
-	status chan int      // exit statuses of commands
-	exited chan struct{} // closed when the shell has exited and its output is drained
-	err    error         // the shell's exit error; read after exited is closed
-}
-
-// env is one session.
+// env is one build's environment.
 type env struct {
-	x       *Executor
-	spec    executor.Spec
-	shell   string
-	token   string
-	cred    *syscall.Credential
-	snap    string
-	cwdFile string
+	x    *Executor
+	spec executor.Spec
 
-	mu     sync.Mutex // serialises Exec and Close
-	sh     *shell     // nil between shells
-	n      int
+	mu     sync.Mutex
+	sess   *session.Session
 	closed bool
 }
 
-const driver = `__bb_tok=%s
-__bb_snap=%s
-__bb_cwd=%s
-if [ -f "$__bb_snap" ]; then . "$__bb_snap" 2>/dev/null; fi
-cd "$(cat "$__bb_cwd")" 2>/dev/null
-exec 2>&1
-while IFS= read -r __bb_f <&3; do
-  . "$__bb_f" 3<&- </dev/null
-  __bb_rc=$?
-  export -p > "$__bb_snap" 2>/dev/null
-  pwd > "$__bb_cwd" 2>/dev/null
-  printf '\036%%s:%%d\036\n' "$__bb_tok" "$__bb_rc"
-done
-`
+func same(a, b string) bool { return filepath.Clean(a) == filepath.Clean(b) }
 
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+// CopyIn implements executor.Env.
+func (e *env) CopyIn(ctx context.Context, hostDir, dir string) error {
+	if same(hostDir, dir) {
+		return nil
+	}
+	return archive.CopyDir(hostDir, dir)
+}
 
-// start launches a (new) shell for the session.
-func (e *env) start() error {
-	script := fmt.Sprintf(driver, e.token, shellQuote(e.snap), shellQuote(e.cwdFile))
-	r, w, err := os.Pipe()
+// CopyOut implements executor.Env.
+func (e *env) CopyOut(ctx context.Context, path, hostPath string) error {
+	info, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(e.shell, "-c", script)
-	cmd.Dir = e.spec.WorkDir
-	cmd.Env = e.spec.Env
-	cmd.ExtraFiles = []*os.File{r}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: e.cred}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		r.Close()
-		w.Close()
+	if same(path, hostPath) {
+		return nil
+	}
+	if info.IsDir() {
+		return archive.CopyDir(path, hostPath)
+	}
+	if err := os.MkdirAll(filepath.Dir(hostPath), 0o755); err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
-		return fmt.Errorf("starting %s: %w", e.shell, err)
+	in, err := os.Open(path)
+	if err != nil {
+		return err
 	}
-	r.Close()
-	sh := &shell{cmd: cmd, in: w, status: make(chan int, 1), exited: make(chan struct{})}
-	e.sh = sh
-	go e.read(stdout, sh)
-	return nil
+	defer in.Close()
+	out, err := os.OpenFile(hostPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, info.Mode().Perm()|0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
-// read copies the shell's output to spec.Output in chunks of whole lines
-// (a very long line goes out in fragments) and turns marker lines into
-// statuses. It owns nothing but the pipe; it ends when the shell and every
-// process holding the pipe have exited.
-func (e *env) read(stdout io.Reader, sh *shell) {
-	marker := []byte("\x1e" + e.token + ":")
-	buf := make([]byte, 0, 2*readChunk)
-	for {
-		if cap(buf)-len(buf) < readChunk {
-			grown := make([]byte, len(buf), 2*cap(buf))
-			copy(grown, buf)
-			buf = grown
-		}
-		n, err := stdout.Read(buf[len(buf) : len(buf)+readChunk])
-		buf = buf[:len(buf)+n]
-		buf = e.emit(buf, marker, sh, err != nil)
-		if err != nil {
-			break
+// environ is the session's environment: the build's variables over the
+// base ones, with the helper directory first on PATH.
+func (e *env) environ(vars []string) []string {
+	set := map[string]bool{}
+	for _, kv := range vars {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	var out []string
+	for _, kv := range e.x.Base {
+		if k, _, _ := strings.Cut(kv, "="); !set[k] {
+			out = append(out, kv)
 		}
 	}
-	sh.err = sh.cmd.Wait()
-	close(sh.exited)
-}
-
-const readChunk = 64 << 10
-
-// emit writes out what buf holds up to its last whole line, handling
-// marker lines, and returns the rest (moved to the front of buf).
-func (e *env) emit(buf, marker []byte, sh *shell, final bool) []byte {
-	out := e.spec.Output
-	start := 0
-	for {
-		i := bytes.Index(buf[start:], marker)
-		if i < 0 {
-			break
-		}
-		i += start
-		end := bytes.IndexByte(buf[i:], '\n')
-		if end < 0 {
-			break // the rest of the marker line is still in the pipe
-		}
-		end += i
-		if i > start {
-			if buf[i-1] == '\n' {
-				out.Write(buf[start:i])
-			} else {
-				// Output without a final newline: close its line.
-				out.Write(append(buf[start:i:i], '\n'))
+	out = append(out, vars...)
+	if e.x.HelperDir != "" {
+		found := false
+		for i, kv := range out {
+			if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+				out[i] = "PATH=" + e.x.HelperDir + ":" + p
+				found = true
 			}
 		}
-		rest := buf[i+len(marker) : end]
-		if j := bytes.IndexByte(rest, 0x1e); j >= 0 {
-			rc, _ := strconv.Atoi(string(rest[:j]))
-			sh.status <- rc
+		if !found {
+			out = append(out, "PATH="+e.x.HelperDir+":/usr/local/bin:/usr/bin:/bin")
 		}
-		start = end + 1
 	}
-	if last := bytes.LastIndexByte(buf[start:], '\n'); last >= 0 {
-		out.Write(buf[start : start+last+1])
-		start += last + 1
-	}
-	// A very long line goes out in pieces, keeping enough back that a marker
-	// that starts in it is not cut.
-	if keep := len(marker) + 24; len(buf)-start > readChunk+keep && bytes.Index(buf[start:], marker) < 0 {
-		cut := len(buf) - keep
-		out.Write(buf[start:cut])
-		start = cut
-	}
-	if final && start < len(buf) {
-		out.Write(buf[start:])
-		start = len(buf)
-	}
-	n := copy(buf, buf[start:])
-	return buf[:n]
+	return out
 }
 
-// Exec implements executor.Env.
-func (e *env) Exec(ctx context.Context, command, user string) (int, error) {
+// Start implements executor.Env.
+func (e *env) Start(ctx context.Context, sh executor.Shell) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return -1, errors.New("session closed")
+		return session.ErrClosed
 	}
-	if user != "" && user != e.spec.User {
-		cur, _ := userName()
-		if user != cur {
-			command = "runuser -u " + shellQuote(user) + " -- " + e.shell + " -c " + shellQuote(command)
+	if e.x.HelperDir != "" {
+		e.x.helpersOnce.Do(func() { e.x.helpersErr = writeHelpers(e.x.HelperDir) })
+		if e.x.helpersErr != nil {
+			return e.x.helpersErr
 		}
 	}
-	e.n++
-	file := filepath.Join(e.spec.TmpDir, fmt.Sprintf("cmd-%d.sh", e.n))
-	if err := os.WriteFile(file, []byte(command+"\n"), 0o644); err != nil {
-		return -1, err
+	shell := "sh"
+	if sh.Shell == "bash" || sh.Shell == "/bin/bash" {
+		shell = "bash"
 	}
-	defer os.Remove(file)
-	if e.sh == nil {
-		if err := e.start(); err != nil {
-			return -1, err
+	path, err := exec.LookPath(shell)
+	if err != nil {
+		return fmt.Errorf("shell %s not found: %w", shell, err)
+	}
+	var cred *syscall.Credential
+	if sh.User != "" {
+		if cred, err = credential(sh.User); err != nil {
+			return err
 		}
 	}
-	if _, err := e.sh.in.Write([]byte(file + "\n")); err != nil {
-		// The shell is gone; start another and try once more.
-		e.reset()
-		if err := e.start(); err != nil {
-			return -1, err
-		}
-		if _, err := e.sh.in.Write([]byte(file + "\n")); err != nil {
-			return -1, err
-		}
+	vars := e.environ(sh.Env)
+	cur, _ := user.Current()
+	s, err := session.New(session.Config{
+		TmpDir: e.spec.Layout.Tmp, WorkDir: e.spec.Layout.Src, Output: sh.Output, KillGrace: 100 * time.Millisecond,
+		Start: func(script string) (session.Proc, error) {
+			return startProc(path, script, e.spec.Layout.Src, vars, cred, e.x.KillGrace)
+		},
+		ReadFile: func(ctx context.Context, p string) ([]byte, error) { return os.ReadFile(p) },
+		AsUser: func(command, u string) string {
+			if u == sh.User || cur != nil && u == cur.Username {
+				return command
+			}
+			return "runuser -u " + session.Quote(u) + " -- " + path + " -c " + session.Quote(command)
+		},
+	})
+	if err != nil {
+		return err
 	}
-	sh := e.sh
-	select {
-	case rc := <-sh.status:
-		return rc, nil
-	case <-sh.exited:
-		// The command ended the shell (exit N, set -e): its status is the
-		// shell's. A later command gets a new shell from the snapshot.
-		e.reset()
-		select {
-		case rc := <-sh.status:
-			return rc, nil
-		default:
-		}
-		return exitCode(sh.err), nil
-	case <-ctx.Done():
-		e.kill()
-		e.reset()
-		return -1, ctx.Err()
-	}
+	e.sess = s
+	return nil
 }
 
-func exitCode(err error) int {
+// proc is a shell running as its own process group.
+type proc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout io.Reader
+	grace  time.Duration
+	done   chan struct{} // closed by Wait
+}
+
+func startProc(shell, script, dir string, env []string, cred *syscall.Credential, grace time.Duration) (*proc, error) {
+	cmd := exec.Command(shell, "-c", script)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", shell, err)
+	}
+	if grace == 0 {
+		grace = 2 * time.Second
+	}
+	return &proc{cmd: cmd, stdin: stdin, stdout: stdout, grace: grace, done: make(chan struct{})}, nil
+}
+
+func (p *proc) Stdin() io.WriteCloser { return p.stdin }
+func (p *proc) Stdout() io.Reader     { return p.stdout }
+
+func (p *proc) Wait() int {
+	err := p.cmd.Wait()
+	close(p.done)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -325,98 +313,83 @@ func exitCode(err error) int {
 	return 0
 }
 
-func userName() (string, error) {
-	u, err := user.Current()
-	if err != nil {
-		return "", err
-	}
-	return u.Username, nil
-}
-
-// kill stops the shell's whole process group: SIGTERM, then SIGKILL after
-// the grace period, and waits for the reader to finish.
-func (e *env) kill() {
-	sh := e.sh
-	if sh == nil {
-		return
-	}
-	pgid := sh.cmd.Process.Pid
+// Kill stops the shell's whole process group: SIGTERM, then SIGKILL after
+// the grace period.
+func (p *proc) Kill() {
+	pgid := p.cmd.Process.Pid
 	syscall.Kill(-pgid, syscall.SIGTERM)
-	grace := e.x.KillGrace
-	if grace == 0 {
-		grace = 2 * time.Second
-	}
-	select {
-	case <-sh.exited:
-	case <-time.After(grace):
+	deadline := time.Now().Add(p.grace)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			syscall.Kill(-pgid, syscall.SIGKILL) // what the shell left
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+		if syscall.Kill(-pgid, 0) != nil {
+			return // the whole group is gone
+		}
 	}
 	syscall.Kill(-pgid, syscall.SIGKILL)
-	sh.in.Close()
-	select {
-	case <-sh.exited:
-	case <-time.After(5 * time.Second):
-		// A process that left the group still holds the output pipe; the
-		// reader ends when it does.
-	}
 }
 
-// reset forgets the current shell (after it exited or was killed); processes
-// it left in its group are killed.
-func (e *env) reset() {
-	if e.sh == nil {
-		return
+func (e *env) session() (*session.Session, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, session.ErrClosed
 	}
-	syscall.Kill(-e.sh.cmd.Process.Pid, syscall.SIGKILL)
-	e.sh.in.Close()
-	e.sh = nil
+	if e.sess == nil {
+		return nil, executor.ErrNotStarted
+	}
+	return e.sess, nil
+}
+
+// Exec implements executor.Env.
+func (e *env) Exec(ctx context.Context, command, user string) (int, error) {
+	s, err := e.session()
+	if err != nil {
+		return -1, err
+	}
+	return s.Exec(ctx, command, user)
 }
 
 // Vars implements executor.Env.
 func (e *env) Vars(ctx context.Context, names []string) (map[string]string, error) {
-	out := filepath.Join(e.spec.TmpDir, "vars")
-	var b strings.Builder
-	b.WriteString(": > " + shellQuote(out) + "\n")
-	for _, n := range names {
-		fmt.Fprintf(&b, "if [ -n \"${%s+x}\" ]; then printf '%%s=%%s\\000' %s \"$%s\" >> %s; fi\n", n, n, n, shellQuote(out))
-	}
-	if _, err := e.Exec(ctx, b.String(), ""); err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(out)
+	s, err := e.session()
 	if err != nil {
 		return nil, err
 	}
-	vars := map[string]string{}
-	for _, kv := range strings.Split(string(data), "\x00") {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
-	}
-	return vars, nil
+	return s.Vars(ctx, names)
 }
 
 // Close implements executor.Env.
 func (e *env) Close() error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil
-	}
+	s := e.sess
 	e.closed = true
-	sh := e.sh
-	if sh == nil {
-		return nil
+	e.mu.Unlock()
+	if s != nil {
+		return s.Close()
 	}
-	sh.in.Close() // the driver loop ends
-	select {
-	case <-sh.exited:
-	case <-time.After(100 * time.Millisecond):
+	return nil
+}
+
+// writeHelpers puts the commands CodeBuild images provide for test
+// splitting on the build's PATH; they call back into the buildbatch binary.
+func writeHelpers(dir string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
 	}
-	syscall.Kill(-sh.cmd.Process.Pid, syscall.SIGKILL) // and whatever it left behind
-	select {
-	case <-sh.exited:
-	case <-time.After(5 * time.Second):
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	e.sh = nil
+	for _, name := range []string{"codebuild-tests-run", "codebuild-glob-search"} {
+		script := "#!/bin/sh\nexec " + session.Quote(self) + " " + name + " \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -35,20 +35,19 @@ func (s *syncBuffer) String() string {
 func open(t *testing.T, shell string) (executor.Env, *syncBuffer, string) {
 	t.Helper()
 	dir := t.TempDir()
-	work := filepath.Join(dir, "src")
-	tmp := filepath.Join(dir, "tmp")
-	os.MkdirAll(work, 0o755)
-	os.MkdirAll(tmp, 0o755)
 	out := &syncBuffer{}
 	id := "test:" + filepath.Base(dir)
-	x := &Executor{KillGrace: 200 * time.Millisecond}
-	env, err := x.Open(context.Background(), executor.Spec{BuildID: id, WorkDir: work, TmpDir: tmp, Shell: shell, Output: out,
-		Env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "CODEBUILD_BUILD_ID=" + id}})
+	x := &Executor{KillGrace: 200 * time.Millisecond, Base: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}}
+	layout := x.Layout(id, dir, nil)
+	env, err := x.Open(context.Background(), executor.Spec{BuildID: id, Layout: layout})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.Close() })
-	return env, out, work
+	if err := env.Start(context.Background(), executor.Shell{Shell: shell, Output: out, Env: []string{"CODEBUILD_BUILD_ID=" + id}}); err != nil {
+		t.Fatal(err)
+	}
+	return env, out, layout.Src
 }
 
 func run(t *testing.T, env executor.Env, cmd string) int {
@@ -173,7 +172,7 @@ func TestReap(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	if err := (&Executor{}).Reap(id); err != nil {
+	if err := (&Executor{}).Reap(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
 	select {
