@@ -212,7 +212,7 @@ batch:
   build-matrix:
     static:
       env:
-        privileged-mode: true
+        privileged-mode: ` + privilegedMatrix + `
     dynamic:
       buildspec: [m1.yml, m2.yml]
       env:
@@ -270,8 +270,8 @@ phases:
 	var seen []string
 	for i := 1; i <= 6; i++ {
 		mb := buildOfGroup(t, c, b, fmt.Sprintf("build%d", i))
-		if !aws.ToBool(mb.Environment.PrivilegedMode) {
-			t.Errorf("build%d is not privileged", i)
+		if aws.ToBool(mb.Environment.PrivilegedMode) != (privilegedMatrix == "true") {
+			t.Errorf("build%d: privileged %v", i, aws.ToBool(mb.Environment.PrivilegedMode))
 		}
 		text := logText(t, s, aws.ToString(mb.Id))
 		for _, line := range strings.Split(text, "\n") {
@@ -325,7 +325,7 @@ batch:
     - identifier: bad
       ignore-failure: %v
       env:
-        variables: {FAIL: "yes"}
+        variables: {FAIL: "yes", SLEEP: "1"}
     - identifier: after_bad
       depend-on: [bad]
     - identifier: slow

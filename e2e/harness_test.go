@@ -25,9 +25,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	model "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/executor/docker/dockertest"
+	"github.com/moby/moby/client"
 )
 
-var binary string
+var binary, staticBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "buildbatch-e2e-")
@@ -46,6 +48,26 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building buildbatch:", err)
 		os.Exit(1)
 	}
+	if e2eExecutor == "docker" {
+		cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err == nil {
+			err = dockertest.Standard(context.Background(), cli)
+			cli.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "BUILDBATCH_E2E_EXECUTOR=docker:", err)
+			os.Exit(1)
+		}
+	}
+	// A statically linked binary, for codebuild-tests-run in containers.
+	staticBinary = filepath.Join(dir, "buildbatch-static")
+	static := exec.Command("go", "build", "-o", staticBinary, "../cmd/buildbatch")
+	static.Env = append(os.Environ(), "CGO_ENABLED=0")
+	static.Stdout, static.Stderr = os.Stderr, os.Stderr
+	if err := static.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building a static buildbatch:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -62,13 +84,19 @@ type Server struct {
 	mu      sync.Mutex
 	stderr  bytes.Buffer
 	exited  chan struct{}
+	docker  bool // runs builds on the docker executor
 }
 
 // Start runs `buildbatch serve` on a free loopback port with a fresh data
 // directory; extra args are appended.
 func Start(t *testing.T, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, DataDir: filepath.Join(t.TempDir(), "data"), args: args}
+	s := &Server{t: t, DataDir: filepath.Join(t.TempDir(), "data"), args: append(executorArgs(), args...)}
+	for _, a := range args {
+		if a == "docker" {
+			s.docker = true
+		}
+	}
 	s.start("127.0.0.1:0")
 	t.Cleanup(func() { s.Stop() })
 	return s
@@ -150,6 +178,7 @@ func (s *Server) Stop() {
 		s.t.Errorf("buildbatch exited %d: %s", code, s.Stderr())
 	}
 	s.cmd = nil
+	s.checkNoContainers()
 }
 
 func (s *Server) killed() bool {

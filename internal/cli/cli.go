@@ -71,6 +71,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.ImageMap = append(cfg.ImageMap, v)
 		return nil
 	})
+	fs.StringVar(&cfg.DockerHelpers, "docker-helpers", "", "a statically linked buildbatch binary for codebuild-tests-run in containers (default: this binary, if statically linked)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2

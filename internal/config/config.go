@@ -53,6 +53,10 @@ type Config struct {
 	// ImageMap holds NAME=LOCALNAME entries: builds naming image NAME run
 	// in the local image LOCALNAME (docker executor).
 	ImageMap []string
+	// DockerHelpers is a statically linked buildbatch binary that the
+	// docker executor copies into containers for codebuild-tests-run and
+	// codebuild-glob-search ("" = this binary, if statically linked).
+	DockerHelpers string
 	// ShutdownGrace is how long in-flight requests may take to finish on
 	// SIGINT/SIGTERM.
 	ShutdownGrace time.Duration

@@ -183,7 +183,15 @@ func newExecutor(ctx context.Context, cfg config.Config, log *slog.Logger) (exec
 			return nil, "", err
 		}
 		abs, _ := filepath.Abs(cfg.DataDir)
-		x, err := docker.New(ctx, docker.Options{ImageMap: m, Instance: ident.Hash(abs)})
+		helpers := cfg.DockerHelpers
+		if helpers == "" {
+			if self, err := os.Executable(); err == nil && docker.Static(self) {
+				helpers = self
+			}
+		} else if !docker.Static(helpers) {
+			return nil, "", fmt.Errorf("--docker-helpers %s is not a statically linked executable (build it with CGO_ENABLED=0)", helpers)
+		}
+		x, err := docker.New(ctx, docker.Options{ImageMap: m, Instance: ident.Hash(abs), Helpers: helpers})
 		if err != nil {
 			return nil, "", err
 		}
@@ -193,6 +201,9 @@ func newExecutor(ctx context.Context, cfg config.Config, log *slog.Logger) (exec
 			log.Info("removed leftover build containers", "count", n)
 		}
 		info := x.Describe()
+		if helpers == "" {
+			info += "; codebuild-tests-run is not available in containers (this binary is not statically linked: build it with CGO_ENABLED=0, or pass --docker-helpers)"
+		}
 		if len(m) > 0 {
 			info += fmt.Sprintf("; %d image mappings", len(m))
 		}

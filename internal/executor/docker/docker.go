@@ -14,6 +14,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"hash/fnv"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
 	"sync"
@@ -53,6 +55,31 @@ type Options struct {
 	ImageMap map[string]string
 	// Instance labels this server's containers.
 	Instance string
+	// Helpers is a statically linked buildbatch binary for Linux: when
+	// set, the test-splitting commands of CodeBuild's images
+	// (codebuild-tests-run, codebuild-glob-search) are copied into a
+	// build's container the first time a command names them.
+	Helpers string
+}
+
+// HelperDir is where the test-splitting commands go in a container; it is
+// first on the PATH of builds.
+const HelperDir = "/codebuild/bootstrap/bin"
+
+// Static tells whether the file is a statically linked ELF executable (one
+// that runs in any Linux container).
+func Static(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return f.Type == elf.ET_EXEC || f.Type == elf.ET_DYN
 }
 
 // Executor is the Docker executor.
@@ -172,24 +199,43 @@ func (x *Executor) Open(ctx context.Context, spec executor.Spec) (executor.Env, 
 	if unsupported(spec.EnvironmentType) {
 		return nil, &executor.ProvisionError{Code: "CLIENT_ERROR", Msg: fmt.Sprintf("environment type %s cannot run on the docker executor (it runs Linux containers)", spec.EnvironmentType)}
 	}
-	ref, id, err := x.image(ctx, spec.Image, spec.RegistryAuth, logf)
+	ref, id, imageEnv, err := x.image(ctx, spec.Image, spec.RegistryAuth, logf)
 	if err != nil {
 		return nil, err
 	}
 	lim := ComputeLimits(spec.EnvironmentType, spec.ComputeType, x.hostCPUs, x.hostMem)
 	cfg, hc := containerConfig(spec, ref, x.o.Instance, lim)
-	res, err := x.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc, Name: containerName(spec.BuildID)})
+	// The Engine goes on creating a container when the request is given
+	// up, so creation is not cancelled: a stop during PROVISIONING removes
+	// the container once it exists.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	res, err := x.cli.ContainerCreate(cctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc, Name: containerName(spec.BuildID)})
 	if err != nil {
+		x.Reap(cctx, spec.BuildID)
 		return nil, fmt.Errorf("creating the build container: %w", err)
 	}
-	e := &dockerEnv{x: x, spec: spec, id: res.ID}
-	if err := e.mkdirs(ctx); err != nil {
+	e := &dockerEnv{x: x, spec: spec, id: res.ID, imagePath: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	for _, kv := range imageEnv {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			e.imagePath = p
+		}
+	}
+	if err := e.mkdirs(cctx); err != nil {
 		e.Close()
 		return nil, err
 	}
-	if _, err := x.cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
+	if _, err := x.cli.ContainerStart(cctx, res.ID, client.ContainerStartOptions{}); err != nil {
 		e.Close()
-		return nil, &executor.ProvisionError{Code: "BUILD_CONTAINER_UNABLE_TO_START", Msg: fmt.Sprintf("Build container could not start from image %s: %v", spec.Image, err)}
+		msg := fmt.Sprintf("Build container found dead before completing the build: it could not start from image %s: %v", spec.Image, oneLine(err))
+		if spec.Privileged {
+			msg += " (privileged mode: the Docker Engine must be allowed to run privileged containers)"
+		}
+		return nil, &executor.ProvisionError{Code: "BUILD_CONTAINER_UNABLE_TO_START", Msg: msg}
+	}
+	if err := ctx.Err(); err != nil {
+		e.Close()
+		return nil, err
 	}
 	shown := spec.Image
 	if ref != spec.Image {
@@ -239,16 +285,16 @@ func containerName(buildID string) string {
 }
 
 // image finds the build's image locally or pulls it; it returns the local
-// reference and the image id.
-func (x *Executor) image(ctx context.Context, name string, auth *executor.RegistryAuth, logf func(string, ...any)) (string, string, error) {
+// reference, the image id and the image's environment.
+func (x *Executor) image(ctx context.Context, name string, auth *executor.RegistryAuth, logf func(string, ...any)) (string, string, []string, error) {
 	r := Resolve(name, x.o.ImageMap)
 	for _, c := range r.Candidates {
 		if res, err := x.cli.ImageInspect(ctx, c); err == nil {
-			return c, res.ID, nil
+			return c, res.ID, imageEnv(res), nil
 		}
 	}
 	if r.Pull == "" {
-		return "", "", executor.ImageError("Unable to pull customer's container image. %s is not on this machine: %s", name, r.Hint)
+		return "", "", nil, executor.ImageError("Unable to pull customer's container image. %s is not on this machine: %s", name, r.Hint)
 	}
 	logf("Pulling image %s", r.Pull)
 	opts := client.ImagePullOptions{}
@@ -263,24 +309,35 @@ func (x *Executor) image(ctx context.Context, name string, auth *executor.Regist
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", "", ctx.Err()
+			return "", "", nil, ctx.Err()
 		}
-		return "", "", executor.ImageError("Unable to pull customer's container image. CannotPullContainerError: %v. %s is not on this machine: %s", oneLine(err), name, r.Hint)
+		return "", "", nil, executor.ImageError("Unable to pull customer's container image. CannotPullContainerError: %v. %s is not on this machine: %s", oneLine(err), name, r.Hint)
 	}
 	res, err := x.cli.ImageInspect(ctx, r.Pull)
 	if err != nil {
-		return "", "", executor.ImageError("Unable to pull customer's container image %s: %v", r.Pull, oneLine(err))
+		return "", "", nil, executor.ImageError("Unable to pull customer's container image %s: %v", r.Pull, oneLine(err))
 	}
-	return r.Pull, res.ID, nil
+	return r.Pull, res.ID, imageEnv(res), nil
+}
+
+func imageEnv(res client.ImageInspectResult) []string {
+	if res.Config == nil {
+		return nil
+	}
+	return res.Config.Env
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // env is one build's container.
 type dockerEnv struct {
-	x    *Executor
-	spec executor.Spec
-	id   string
+	x         *Executor
+	spec      executor.Spec
+	id        string
+	imagePath string // the image's PATH
+
+	helpersOnce sync.Once
+	helpersErr  error
 
 	mu     sync.Mutex
 	sess   *session.Session
@@ -354,10 +411,11 @@ func (e *dockerEnv) Start(ctx context.Context, sh executor.Shell) error {
 	if sh.Shell == "bash" || sh.Shell == "/bin/bash" {
 		shell = "bash"
 	}
+	vars := withPath(sh.Env, HelperDir, e.imagePath)
 	s, err := session.New(session.Config{
 		TmpDir: e.spec.Layout.Tmp, WorkDir: e.spec.Layout.Src, Output: sh.Output,
 		Start: func(script string) (session.Proc, error) {
-			return e.startProc([]string{shell, "-c", script}, sh.Env, sh.User)
+			return e.startProc([]string{shell, "-c", script}, vars, sh.User)
 		},
 		ReadFile: e.readFile,
 		AsUser: func(command, u string) string {
@@ -504,7 +562,66 @@ func (e *dockerEnv) Exec(ctx context.Context, command, user string) (int, error)
 	if err != nil {
 		return -1, err
 	}
+	if e.x.o.Helpers != "" && (strings.Contains(command, "codebuild-tests-run") || strings.Contains(command, "codebuild-glob-search")) {
+		e.helpersOnce.Do(func() { e.helpersErr = e.copyHelpers(ctx) })
+		if e.helpersErr != nil {
+			return -1, fmt.Errorf("copying codebuild-tests-run into the container: %w", e.helpersErr)
+		}
+	}
 	return s.Exec(ctx, command, user)
+}
+
+// withPath puts dir first on the PATH of vars (the build's own PATH, else
+// the image's).
+func withPath(vars []string, dir, imagePath string) []string {
+	out := append([]string(nil), vars...)
+	for i, kv := range out {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			out[i] = "PATH=" + dir + ":" + p
+			return out
+		}
+	}
+	return append(out, "PATH="+dir+":"+imagePath)
+}
+
+// copyHelpers puts the buildbatch binary and the test-splitting commands
+// in HelperDir.
+func (e *dockerEnv) copyHelpers(ctx context.Context) error {
+	f, err := os.Open(e.x.o.Helpers)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		dir := strings.TrimPrefix(HelperDir, "/")
+		now := time.Now()
+		err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: dir + "/buildbatch", Mode: 0o755, Size: info.Size(), ModTime: now})
+		if err == nil {
+			_, err = io.Copy(tw, f)
+		}
+		for _, name := range []string{"codebuild-tests-run", "codebuild-glob-search"} {
+			script := "#!/bin/sh\nexec " + HelperDir + "/buildbatch " + name + " \"$@\"\n"
+			if err == nil {
+				err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: dir + "/" + name, Mode: 0o755, Size: int64(len(script)), ModTime: now})
+			}
+			if err == nil {
+				_, err = tw.Write([]byte(script))
+			}
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	_, err = e.x.cli.CopyToContainer(ctx, e.id, client.CopyToContainerOptions{DestinationPath: "/", Content: pr})
+	pr.CloseWithError(errors.New("copy ended"))
+	return err
 }
 
 // Vars implements executor.Env.

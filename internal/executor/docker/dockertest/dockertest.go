@@ -136,3 +136,15 @@ func Containers(ctx context.Context, cli *client.Client, label string) ([]string
 	}
 	return ids, nil
 }
+
+// RemoveAll removes the containers with the label (cleaning up after a
+// failed test).
+func RemoveAll(ctx context.Context, cli *client.Client, label string) {
+	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", label)})
+	if err != nil {
+		return
+	}
+	for _, c := range res.Items {
+		cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	}
+}
