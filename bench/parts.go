@@ -158,6 +158,11 @@ func benchMatrix(e *benchEnv, rep *report) {
 
 // parallelSpawns is how long n `sh -c true` take with the given workers.
 func parallelSpawns(n, workers int) time.Duration {
+	return parallel(n, workers, func() { exec.Command("sh", "-c", "true").Run() })
+}
+
+// parallel is how long n calls of f take with the given workers.
+func parallel(n, workers int, f func()) time.Duration {
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	jobs := make(chan struct{}, n)
@@ -170,7 +175,7 @@ func parallelSpawns(n, workers int) time.Duration {
 		go func() {
 			defer wg.Done()
 			for range jobs {
-				exec.Command("sh", "-c", "true").Run()
+				f()
 			}
 		}()
 	}

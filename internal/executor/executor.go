@@ -16,7 +16,6 @@ package executor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 )
@@ -138,6 +137,3 @@ const CodeImagePull = "BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE"
 func ImageError(format string, args ...any) *ProvisionError {
 	return &ProvisionError{Code: CodeImagePull, Msg: fmt.Sprintf(format, args...)}
 }
-
-// ErrNotStarted is returned by Exec and Vars before Start.
-var ErrNotStarted = errors.New("the build's shell session has not started")

@@ -12,7 +12,6 @@ package docker
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"debug/elf"
 	"encoding/base64"
@@ -26,6 +25,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -37,6 +37,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/executor"
 	"github.com/buildbatch/buildbatch/internal/executor/archive"
 	"github.com/buildbatch/buildbatch/internal/executor/session"
+	"github.com/buildbatch/buildbatch/internal/ident"
 )
 
 // Labels on every build container.
@@ -204,7 +205,8 @@ func (x *Executor) Open(ctx context.Context, spec executor.Spec) (executor.Env, 
 		return nil, err
 	}
 	lim := ComputeLimits(spec.EnvironmentType, spec.ComputeType, x.hostCPUs, x.hostMem)
-	cfg, hc := containerConfig(spec, ref, x.o.Instance, lim)
+	token := strings.ReplaceAll(ident.UUID(), "-", "")
+	cfg, hc := containerConfig(spec, ref, x.o.Instance, token, lim)
 	// The Engine goes on creating a container when the request is given
 	// up, so creation is not cancelled: a stop during PROVISIONING removes
 	// the container once it exists.
@@ -215,16 +217,25 @@ func (x *Executor) Open(ctx context.Context, spec executor.Spec) (executor.Env, 
 		x.Reap(cctx, spec.BuildID)
 		return nil, fmt.Errorf("creating the build container: %w", err)
 	}
-	e := &dockerEnv{x: x, spec: spec, id: res.ID, imagePath: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	e := &dockerEnv{x: x, spec: spec, id: res.ID, token: token, imagePath: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	for _, kv := range imageEnv {
 		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
 			e.imagePath = p
 		}
 	}
-	if err := e.mkdirs(cctx); err != nil {
+	// Attached before it starts, so that no output is missed.
+	att, err := x.cli.ContainerAttach(cctx, res.ID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
 		e.Close()
-		return nil, err
+		return nil, fmt.Errorf("attaching to the build container: %w", err)
 	}
+	e.att = att.HijackedResponse
+	pr, pw := io.Pipe()
+	e.out = pr
+	go func() {
+		_, err := stdcopy.StdCopy(pw, pw, e.att.Reader)
+		pw.CloseWithError(err)
+	}()
 	if _, err := x.cli.ContainerStart(cctx, res.ID, client.ContainerStartOptions{}); err != nil {
 		e.Close()
 		msg := fmt.Sprintf("Build container found dead before completing the build: it could not start from image %s: %v", spec.Image, oneLine(err))
@@ -250,14 +261,17 @@ func (x *Executor) Open(ctx context.Context, spec executor.Spec) (executor.Env, 
 }
 
 // containerConfig is the build container's configuration: the image with
-// its entrypoint replaced by a shell that waits on its standard input (as
-// CodeBuild replaces it with its agent), root, the compute type's limits,
-// privileged only if asked, and no mounts of any host path.
-func containerConfig(spec executor.Spec, ref, instance string, lim Limits) (*container.Config, *container.HostConfig) {
+// its entrypoint replaced (as CodeBuild replaces it with its agent) by the
+// boot loop, root, the compute type's limits, privileged only if asked, and
+// no mounts of any host path.
+func containerConfig(spec executor.Spec, ref, instance, token string, lim Limits) (*container.Config, *container.HostConfig) {
 	cfg := &container.Config{
-		Image:      ref,
-		Entrypoint: []string{"/bin/sh", "-c", "read _; exit 0"},
-		OpenStdin:  true,
+		Image:       ref,
+		Entrypoint:  []string{"/bin/sh", "-c", boot(spec.Layout.Tmp, token)},
+		OpenStdin:   true,
+		StdinOnce:   true,
+		AttachStdin: true, AttachStdout: true, AttachStderr: true,
+		// The Engine creates the working directory: the source directory.
 		WorkingDir: spec.Layout.Src,
 		User:       "0",
 		Labels: map[string]string{
@@ -265,11 +279,38 @@ func containerConfig(spec executor.Spec, ref, instance string, lim Limits) (*con
 			LabelCompute: spec.ComputeType + " " + lim.String(),
 		},
 	}
-	hc := &container.HostConfig{Privileged: spec.Privileged}
+	// The private directory is a tmpfs: there from the start, with no copy.
+	hc := &container.HostConfig{Privileged: spec.Privileged, Tmpfs: map[string]string{spec.Layout.Tmp: "rw,exec,mode=1777"}}
 	hc.Resources.Memory = lim.MemoryMB << 20
 	hc.Resources.NanoCPUs = int64(lim.CPUs * 1e9)
 	return cfg, hc
 }
+
+// boot is the container's main process. It reads the session's settings
+// (the shell, the user, the marker token and the build's variables) and its
+// driver from its standard input into its private directory, each up to an
+// end line carrying the container's token, then runs the driver in the
+// build's shell, again whenever a command ends that shell (reporting the
+// shell's exit status as the command's, in the session's marker), until
+// the driver sees the end of its input. So a build costs one container
+// start, no `docker exec` and, without sources, no copy.
+func boot(tmp, token string) string {
+	q := func(name string) string { return session.Quote(tmp + "/" + name) }
+	return `__bb_r() { : > "$1"; while IFS= read -r __bb_l; do if [ "$__bb_l" = "$2" ]; then return 0; fi; printf '%s\n' "$__bb_l" >> "$1"; done; return 1; }
+__bb_r ` + q("boot.sh") + ` ` + session.Quote(bootEnd(token)) + ` || exit 0
+__bb_r ` + q("driver.sh") + ` ` + session.Quote(driverEnd(token)) + ` || exit 0
+. ` + q("boot.sh") + `
+while :; do
+  if [ -n "$__bb_user" ]; then su "$__bb_user" -s "$__bb_shell" -c ". ` + q("boot.sh") + `; . ` + q("driver.sh") + `"; else "$__bb_shell" ` + q("driver.sh") + `; fi
+  __bb_rc=$?
+  if [ -f ` + q("eof") + ` ]; then exit 0; fi
+  printf '\036%s:%d\036\n' "$__bb_tok" "$__bb_rc"
+done
+`
+}
+
+func bootEnd(token string) string   { return "boot-end-" + token }
+func driverEnd(token string) string { return "driver-end-" + token }
 
 func containerName(buildID string) string {
 	_, uuid, _ := strings.Cut(buildID, ":")
@@ -331,45 +372,31 @@ func oneLine(err error) string { return strings.Join(strings.Fields(err.Error())
 
 // env is one build's container.
 type dockerEnv struct {
+	session.Slot
 	x         *Executor
 	spec      executor.Spec
 	id        string
 	imagePath string // the image's PATH
 
+	token   string                  // ends the blocks the boot loop reads
+	att     client.HijackedResponse // the main process's streams
+	out     *io.PipeReader          // its output, demultiplexed
+	started bool                    // the boot loop was told to go
+
 	helpersOnce sync.Once
 	helpersErr  error
-
-	mu     sync.Mutex
-	sess   *session.Session
-	closed bool
-}
-
-// mkdirs creates the layout's directories in the (created) container.
-func (e *dockerEnv) mkdirs(ctx context.Context) error {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	seen := map[string]bool{}
-	dirs := []string{e.spec.Layout.Src, e.spec.Layout.Tmp}
-	for _, d := range e.spec.Layout.Secondary {
-		dirs = append(dirs, d)
-	}
-	for _, d := range dirs {
-		parts := strings.Split(strings.Trim(d, "/"), "/")
-		for i := range parts {
-			p := strings.Join(parts[:i+1], "/")
-			if !seen[p] {
-				seen[p] = true
-				tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: p + "/", Mode: 0o755, ModTime: time.Now()})
-			}
-		}
-	}
-	tw.Close()
-	_, err := e.x.cli.CopyToContainer(ctx, e.id, client.CopyToContainerOptions{DestinationPath: "/", Content: &buf})
-	return err
+	closing     atomic.Bool
 }
 
 // CopyIn implements executor.Env.
 func (e *dockerEnv) CopyIn(ctx context.Context, hostDir, dir string) error {
+	if path.Clean(dir) == path.Clean(e.spec.Layout.Src) {
+		// The source directory is the container's working directory, which
+		// the Engine made: an empty source needs no copy.
+		if ents, err := os.ReadDir(hostDir); err == nil && len(ents) == 0 {
+			return nil
+		}
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(archive.Pack(pw, hostDir, strings.TrimPrefix(path.Clean(dir), "/"))) }()
 	_, err := e.x.cli.CopyToContainer(ctx, e.id, client.CopyToContainerOptions{DestinationPath: "/", Content: pr, AllowOverwriteDirWithFile: true})
@@ -400,11 +427,10 @@ func (e *dockerEnv) CopyOut(ctx context.Context, p, hostPath string) error {
 	return rename(path.Join(tmp, res.Stat.Name), hostPath)
 }
 
-// Start implements executor.Env.
+// Start implements executor.Env: it copies the session's files in and
+// tells the boot loop to go.
 func (e *dockerEnv) Start(ctx context.Context, sh executor.Shell) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
+	if e.Closed() {
 		return session.ErrClosed
 	}
 	shell := "sh"
@@ -414,10 +440,19 @@ func (e *dockerEnv) Start(ctx context.Context, sh executor.Shell) error {
 	vars := withPath(sh.Env, HelperDir, e.imagePath)
 	s, err := session.New(session.Config{
 		TmpDir: e.spec.Layout.Tmp, WorkDir: e.spec.Layout.Src, Output: sh.Output,
-		Start: func(script string) (session.Proc, error) {
-			return e.startProc([]string{shell, "-c", script}, vars, sh.User)
+		Start: func(script, token string) (session.Proc, error) {
+			if e.started {
+				return nil, errors.New("Build container found dead before completing the build")
+			}
+			if _, err := e.att.Conn.Write(e.bootInput(script, token, shell, sh.User, vars)); err != nil {
+				return nil, fmt.Errorf("starting the build's shell: %w", err)
+			}
+			e.started = true
+			return &proc{e: e}, nil
 		},
 		ReadFile: e.readFile,
+		// Not in the private tmpfs, which the archive API cannot read.
+		VarsFile: path.Dir(e.spec.Layout.Src) + "/.buildbatch-vars",
 		AsUser: func(command, u string) string {
 			if u == sh.User {
 				return command
@@ -428,8 +463,25 @@ func (e *dockerEnv) Start(ctx context.Context, sh executor.Shell) error {
 	if err != nil {
 		return err
 	}
-	e.sess = s
-	return nil
+	return e.Set(s)
+}
+
+// bootInput is what the boot loop reads: its settings (the shell, the
+// user, the marker token and the build's variables, exported) and the
+// driver.
+func (e *dockerEnv) bootInput(driver, token, shell, user string, vars []string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "__bb_shell=%s\n__bb_user=%s\n__bb_tok=%s\n", session.Quote(shell), session.Quote(user), session.Quote(token))
+	for _, kv := range vars {
+		k, v, _ := strings.Cut(kv, "=")
+		if session.ValidName(k) {
+			fmt.Fprintf(&b, "export %s=%s\n", k, session.Quote(v))
+		}
+	}
+	b.WriteString(bootEnd(e.token) + "\n")
+	b.WriteString(strings.TrimSuffix(driver, "\n") + "\n")
+	b.WriteString(driverEnd(e.token) + "\n")
+	return []byte(b.String())
 }
 
 func (e *dockerEnv) readFile(ctx context.Context, p string) ([]byte, error) {
@@ -445,120 +497,43 @@ func (e *dockerEnv) readFile(ctx context.Context, p string) ([]byte, error) {
 	return io.ReadAll(tr)
 }
 
-// proc is one `docker exec` of a shell, attached.
-type proc struct {
-	e      *dockerEnv
-	execID string
-	hj     client.HijackedResponse
-	out    *io.PipeReader
-	stdin  stdin
-}
+// proc is the container's boot loop, as the session sees it.
+type proc struct{ e *dockerEnv }
 
 type stdin struct{ hj *client.HijackedResponse }
 
 func (s stdin) Write(p []byte) (int, error) { return s.hj.Conn.Write(p) }
 func (s stdin) Close() error                { return s.hj.CloseWrite() }
 
-func (e *dockerEnv) startProc(cmd, vars []string, user string) (*proc, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ex, err := e.x.cli.ExecCreate(ctx, e.id, client.ExecCreateOptions{
-		Cmd: cmd, Env: vars, User: user, WorkingDir: e.spec.Layout.Src,
-		AttachStdin: true, AttachStdout: true, AttachStderr: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("starting the build's shell in its container: %w", err)
-	}
-	att, err := e.x.cli.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("attaching to the build's shell: %w", err)
-	}
-	pr, pw := io.Pipe()
-	p := &proc{e: e, execID: ex.ID, hj: att.HijackedResponse, out: pr}
-	p.stdin = stdin{hj: &p.hj}
-	go func() {
-		_, err := stdcopy.StdCopy(pw, pw, p.hj.Reader)
-		pw.CloseWithError(err)
-	}()
-	return p, nil
-}
+func (p *proc) Stdin() io.WriteCloser { return stdin{hj: &p.e.att} }
+func (p *proc) Stdout() io.Reader     { return p.e.out }
 
-func (p *proc) Stdin() io.WriteCloser { return p.stdin }
-func (p *proc) Stdout() io.Reader     { return p.out }
-
-// Wait reads the exec's exit code once its output has ended.
+// Wait returns the main process's exit code once its output has ended.
 func (p *proc) Wait() int {
-	defer p.hj.Close()
+	defer p.e.att.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for {
-		res, err := p.e.x.cli.ExecInspect(ctx, p.execID, client.ExecInspectOptions{})
-		if err != nil {
-			return -1
-		}
-		if !res.Running {
-			return res.ExitCode
-		}
-		select {
-		case <-ctx.Done():
-			return -1
-		case <-time.After(5 * time.Millisecond):
-		}
+	res, err := p.e.x.cli.ContainerInspect(ctx, p.e.id, client.ContainerInspectOptions{})
+	if err != nil || res.Container.State == nil {
+		return -1
 	}
+	return res.Container.State.ExitCode
 }
 
-// Kill ends every process of the container but its keep-alive shell (the
-// build may go on with a new shell), or the container itself if that fails.
+// Kill kills the container's processes (the build ends; once the
+// environment is closing, removing the container does it).
 func (p *proc) Kill() {
+	if p.e.closing.Load() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := p.e.run(ctx, []string{"/bin/sh", "-c", "kill -KILL -1"}, "0")
-	if err != nil {
-		p.e.x.cli.ContainerKill(ctx, p.e.id, client.ContainerKillOptions{})
-	}
-	p.hj.Close()
-}
-
-// run runs a command in the container, detached, and waits for it.
-func (e *dockerEnv) run(ctx context.Context, cmd []string, user string) error {
-	ex, err := e.x.cli.ExecCreate(ctx, e.id, client.ExecCreateOptions{Cmd: cmd, User: user})
-	if err != nil {
-		return err
-	}
-	if _, err := e.x.cli.ExecStart(ctx, ex.ID, client.ExecStartOptions{Detach: true}); err != nil {
-		return err
-	}
-	for {
-		res, err := e.x.cli.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
-		if err != nil {
-			return err
-		}
-		if !res.Running {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-func (e *dockerEnv) session() (*session.Session, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, session.ErrClosed
-	}
-	if e.sess == nil {
-		return nil, executor.ErrNotStarted
-	}
-	return e.sess, nil
+	p.e.x.cli.ContainerKill(ctx, p.e.id, client.ContainerKillOptions{})
 }
 
 // Exec implements executor.Env.
 func (e *dockerEnv) Exec(ctx context.Context, command, user string) (int, error) {
-	s, err := e.session()
+	s, err := e.Get()
 	if err != nil {
 		return -1, err
 	}
@@ -624,26 +599,14 @@ func (e *dockerEnv) copyHelpers(ctx context.Context) error {
 	return err
 }
 
-// Vars implements executor.Env.
-func (e *dockerEnv) Vars(ctx context.Context, names []string) (map[string]string, error) {
-	s, err := e.session()
-	if err != nil {
-		return nil, err
-	}
-	return s.Vars(ctx, names)
-}
-
 // Close implements executor.Env: the container goes, with its anonymous
 // volumes.
 func (e *dockerEnv) Close() error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
+	s, first := e.Take()
+	if !first {
 		return nil
 	}
-	e.closed = true
-	s := e.sess
-	e.mu.Unlock()
+	e.closing.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// Removing the container kills everything in it; the session's reader
@@ -651,6 +614,8 @@ func (e *dockerEnv) Close() error {
 	_, err := e.x.cli.ContainerRemove(ctx, e.id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	if s != nil {
 		s.Close()
+	} else if e.att.Conn != nil {
+		e.att.Close()
 	}
 	if cerrdefs.IsNotFound(err) {
 		err = nil

@@ -116,9 +116,9 @@ func TestComputeLimitsOnTheContainer(t *testing.T) {
 
 func TestContainerConfig(t *testing.T) {
 	for _, priv := range []bool{false, true} {
-		spec := executor.Spec{BuildID: "p:1", Layout: executor.Layout{Src: "/codebuild/output/src1/src"}, Privileged: priv}
-		cfg, hc := containerConfig(spec, "img", "inst", Limits{CPUs: 2, MemoryMB: 3072})
-		if hc.Privileged != priv || len(hc.Binds) > 0 || len(hc.Mounts) > 0 || hc.Memory != 3072<<20 || hc.NanoCPUs != 2e9 {
+		spec := executor.Spec{BuildID: "p:1", Layout: executor.Layout{Src: "/codebuild/output/src1/src", Tmp: "/codebuild/output/tmp"}, Privileged: priv}
+		cfg, hc := containerConfig(spec, "img", "inst", "tok", Limits{CPUs: 2, MemoryMB: 3072})
+		if hc.Privileged != priv || len(hc.Binds) > 0 || len(hc.Tmpfs) != 1 || len(hc.Mounts) > 0 || hc.Memory != 3072<<20 || hc.NanoCPUs != 2e9 {
 			t.Errorf("privileged %v: host config %+v", priv, hc)
 		}
 		if cfg.User != "0" || cfg.WorkingDir != spec.Layout.Src || cfg.Labels[LabelInstance] != "inst" || cfg.Entrypoint[0] != "/bin/sh" {

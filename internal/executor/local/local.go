@@ -135,12 +135,9 @@ func credential(name string) (*syscall.Credential, error) {
 
 // env is one build's environment.
 type env struct {
+	session.Slot
 	x    *Executor
 	spec executor.Spec
-
-	mu     sync.Mutex
-	sess   *session.Session
-	closed bool
 }
 
 func same(a, b string) bool { return filepath.Clean(a) == filepath.Clean(b) }
@@ -216,9 +213,7 @@ func (e *env) environ(vars []string) []string {
 
 // Start implements executor.Env.
 func (e *env) Start(ctx context.Context, sh executor.Shell) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
+	if e.Closed() {
 		return session.ErrClosed
 	}
 	if e.x.HelperDir != "" {
@@ -245,7 +240,7 @@ func (e *env) Start(ctx context.Context, sh executor.Shell) error {
 	cur, _ := user.Current()
 	s, err := session.New(session.Config{
 		TmpDir: e.spec.Layout.Tmp, WorkDir: e.spec.Layout.Src, Output: sh.Output, KillGrace: 100 * time.Millisecond,
-		Start: func(script string) (session.Proc, error) {
+		Start: func(script, _ string) (session.Proc, error) {
 			return startProc(path, script, e.spec.Layout.Src, vars, cred, e.x.KillGrace)
 		},
 		ReadFile: func(ctx context.Context, p string) ([]byte, error) { return os.ReadFile(p) },
@@ -259,8 +254,7 @@ func (e *env) Start(ctx context.Context, sh executor.Shell) error {
 	if err != nil {
 		return err
 	}
-	e.sess = s
-	return nil
+	return e.Set(s)
 }
 
 // proc is a shell running as its own process group.
@@ -333,43 +327,9 @@ func (p *proc) Kill() {
 	syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
-func (e *env) session() (*session.Session, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, session.ErrClosed
-	}
-	if e.sess == nil {
-		return nil, executor.ErrNotStarted
-	}
-	return e.sess, nil
-}
-
-// Exec implements executor.Env.
-func (e *env) Exec(ctx context.Context, command, user string) (int, error) {
-	s, err := e.session()
-	if err != nil {
-		return -1, err
-	}
-	return s.Exec(ctx, command, user)
-}
-
-// Vars implements executor.Env.
-func (e *env) Vars(ctx context.Context, names []string) (map[string]string, error) {
-	s, err := e.session()
-	if err != nil {
-		return nil, err
-	}
-	return s.Vars(ctx, names)
-}
-
 // Close implements executor.Env.
 func (e *env) Close() error {
-	e.mu.Lock()
-	s := e.sess
-	e.closed = true
-	e.mu.Unlock()
-	if s != nil {
+	if s, _ := e.Take(); s != nil {
 		return s.Close()
 	}
 	return nil

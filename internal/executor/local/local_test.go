@@ -1,41 +1,23 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/executor"
+	"github.com/buildbatch/buildbatch/internal/executor/executortest"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func open(t *testing.T, shell string) (executor.Env, *syncBuffer, string) {
+func open(t *testing.T, shell string) (executor.Env, *executortest.Buffer, string) {
 	t.Helper()
 	dir := t.TempDir()
-	out := &syncBuffer{}
+	out := &executortest.Buffer{}
 	id := "test:" + filepath.Base(dir)
 	x := &Executor{KillGrace: 200 * time.Millisecond, Base: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}}
 	layout := x.Layout(id, dir, nil)

@@ -45,7 +45,10 @@ type Proc interface {
 // Config is what a Session needs from its executor.
 type Config struct {
 	// Start launches a shell running script (the driver) with `<shell> -c`.
-	Start func(script string) (Proc, error)
+	// token is the session's marker token, for executors whose shell is
+	// restarted inside the environment (they report the exit status of
+	// the ended shell as a marker line: "\x1e<token>:<status>\x1e").
+	Start func(script, token string) (Proc, error)
 	// TmpDir is a directory of the environment private to the session.
 	TmpDir string
 	// WorkDir is the initial working directory.
@@ -55,6 +58,9 @@ type Config struct {
 	Output io.Writer
 	// ReadFile reads a file of the environment (for Vars).
 	ReadFile func(ctx context.Context, path string) ([]byte, error)
+	// VarsFile is where Vars writes the values it reads (default
+	// TmpDir/vars).
+	VarsFile string
 	// AsUser rewrites a command so that it runs as another user.
 	AsUser func(command, user string) string
 	// KillGrace is how long Close waits for the driver to end by itself.
@@ -109,7 +115,7 @@ while :; do
     if [ "$__bb_l" = "$__bb_end" ]; then __bb_ok=1; break; fi
     printf '%%s\n' "$__bb_l" >> "$__bb_cmd"
   done
-  [ -n "$__bb_ok" ] || exit 0
+  [ -n "$__bb_ok" ] || { : > "$__bb_tmp/eof"; exit 0; }
   . "$__bb_cmd" </dev/null
   __bb_rc=$?
   export -p > "$__bb_snap" 2>/dev/null
@@ -122,7 +128,7 @@ done
 func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func (s *Session) start() error {
-	p, err := s.cfg.Start(Driver(s.token, s.cfg.TmpDir, s.cfg.WorkDir))
+	p, err := s.cfg.Start(Driver(s.token, s.cfg.TmpDir, s.cfg.WorkDir), s.token)
 	if err != nil {
 		return err
 	}
@@ -281,11 +287,14 @@ func (s *Session) reset() {
 // Vars reads the current values of shell variables (unset ones are missing
 // from the map).
 func (s *Session) Vars(ctx context.Context, names []string) (map[string]string, error) {
-	out := s.cfg.TmpDir + "/vars"
+	out := s.cfg.VarsFile
+	if out == "" {
+		out = s.cfg.TmpDir + "/vars"
+	}
 	var b strings.Builder
 	b.WriteString(": > " + Quote(out) + "\n")
 	for _, n := range names {
-		if !validName(n) {
+		if !ValidName(n) {
 			continue
 		}
 		fmt.Fprintf(&b, "if [ -n \"${%s+x}\" ]; then printf '%%s=%%s\\000' %s \"$%s\" >> %s; fi\n", n, n, n, Quote(out))
@@ -306,7 +315,8 @@ func (s *Session) Vars(ctx context.Context, names []string) (map[string]string, 
 	return vars, nil
 }
 
-func validName(n string) bool {
+// ValidName tells whether n is a shell variable name.
+func ValidName(n string) bool {
 	if n == "" {
 		return false
 	}
@@ -348,4 +358,76 @@ func (s *Session) Close() error {
 	case <-time.After(5 * time.Second):
 	}
 	return nil
+}
+
+// Slot holds an environment's session once it has started; executors embed
+// it for Exec, Vars and the closed state.
+type Slot struct {
+	mu     sync.Mutex
+	s      *Session
+	closed bool
+}
+
+// ErrNotStarted is returned before a session is set.
+var ErrNotStarted = errors.New("the build's shell session has not started")
+
+// Set stores the session; it fails (and closes s) if the slot was closed.
+func (h *Slot) Set(s *Session) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		s.Close()
+		return ErrClosed
+	}
+	h.s = s
+	return nil
+}
+
+// Closed tells whether Take was called.
+func (h *Slot) Closed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+// Get returns the session.
+func (h *Slot) Get() (*Session, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	if h.s == nil {
+		return nil, ErrNotStarted
+	}
+	return h.s, nil
+}
+
+// Exec runs a command in the session.
+func (h *Slot) Exec(ctx context.Context, command, user string) (int, error) {
+	s, err := h.Get()
+	if err != nil {
+		return -1, err
+	}
+	return s.Exec(ctx, command, user)
+}
+
+// Vars reads variables of the session.
+func (h *Slot) Vars(ctx context.Context, names []string) (map[string]string, error) {
+	s, err := h.Get()
+	if err != nil {
+		return nil, err
+	}
+	return s.Vars(ctx, names)
+}
+
+// Take closes the slot and returns the session (nil if none) for the
+// caller to close; first tells whether this was the first Take.
+func (h *Slot) Take() (s *Session, first bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	first = !h.closed
+	h.closed = true
+	s, h.s = h.s, nil
+	return s, first
 }
