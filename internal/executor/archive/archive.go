@@ -82,6 +82,7 @@ func Pack(w io.Writer, hostDir, prefix string) error {
 // refused.
 func Unpack(r io.Reader, hostDir string, strip int) error {
 	tr := tar.NewReader(r)
+	strip = max(strip, 0)
 	if err := os.MkdirAll(hostDir, 0o755); err != nil {
 		return err
 	}
@@ -106,6 +107,9 @@ func Unpack(r io.Reader, hostDir string, strip int) error {
 		}
 		if !within(hostDir, dst) {
 			return fmt.Errorf("archive entry %q is outside the target", hdr.Name)
+		}
+		if err := noLinkedParent(hostDir, dst); err != nil {
+			return err
 		}
 		mode := fs.FileMode(hdr.Mode).Perm()
 		switch hdr.Typeflag {
@@ -143,8 +147,12 @@ func Unpack(r io.Reader, hostDir string, strip int) error {
 				return err
 			}
 		case tar.TypeLink:
-			src := filepath.Join(hostDir, filepath.FromSlash(strings.Join(strings.Split(strings.Trim(path.Clean("/"+hdr.Linkname), "/"), "/")[min(strip, len(strings.Split(hdr.Linkname, "/"))):], "/")))
-			if !within(hostDir, src) {
+			target := strings.Split(strings.Trim(path.Clean("/"+hdr.Linkname), "/"), "/")
+			if len(target) <= strip {
+				continue
+			}
+			src := filepath.Join(hostDir, filepath.FromSlash(strings.Join(target[strip:], "/")))
+			if !within(hostDir, src) || noLinkedParent(hostDir, src) != nil {
 				return fmt.Errorf("archive link %q is outside the target", hdr.Linkname)
 			}
 			os.Remove(dst)
@@ -153,6 +161,27 @@ func Unpack(r io.Reader, hostDir string, strip int) error {
 			}
 		}
 	}
+}
+
+// noLinkedParent refuses a path whose parent directories (below root)
+// include a symbolic link, through which an entry could land outside root.
+func noLinkedParent(root, p string) error {
+	rel, err := filepath.Rel(root, filepath.Dir(p))
+	if err != nil || rel == "." {
+		return err
+	}
+	cur := root
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		cur = filepath.Join(cur, part)
+		info, err := os.Lstat(cur)
+		if err != nil {
+			return nil // not there yet: it will be made a directory
+		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("archive entry %s is below a symbolic link", p)
+		}
+	}
+	return nil
 }
 
 func within(root, p string) bool {
