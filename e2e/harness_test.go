@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	model "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/executor/docker/dockertest"
+	"github.com/buildbatch/buildbatch/internal/store/postgres/pgtest"
 	"github.com/moby/moby/client"
 )
 
@@ -69,6 +70,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	pgtest.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

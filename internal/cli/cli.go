@@ -66,6 +66,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.KeepWorkspaces, "keep-workspaces", false, "keep each build's workspace on disk after it ends")
 	fs.DurationVar(&cfg.Minute, "timeout-minute", cfg.Minute, "length of a minute of build and queue timeouts (for tests; leave at 1m)")
 	fs.StringVar(&cfg.PprofListen, "pprof-listen", "", "serve net/http/pprof on this loopback address (profiling)")
+	fs.StringVar(&cfg.Store, "store", "", "a postgres:// URL to keep resources in PostgreSQL (default: SQLite in the data directory)")
 	fs.StringVar(&cfg.Executor, "executor", cfg.Executor, "where builds run: local (a process group on this machine) or docker (a container per build, from environment.image)")
 	fs.Func("image-map", "NAME=LOCALNAME: run builds naming image NAME in the local image LOCALNAME (docker executor; repeatable)", func(v string) error {
 		cfg.ImageMap = append(cfg.ImageMap, v)
@@ -94,6 +95,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "buildbatch %s listening on http://%s\n", Version, srv.Addr())
 	fmt.Fprintf(stdout, "data directory: %s\n", cfg.DataDir)
 	fmt.Fprintf(stdout, "authentication: %s\n", srv.AuthMode())
+	fmt.Fprintf(stdout, "store: %s\n", srv.StoreInfo())
 	fmt.Fprintf(stdout, "executor: %s\n", srv.ExecutorInfo())
 	if err := srv.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "buildbatch: %v\n", err)

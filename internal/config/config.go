@@ -46,6 +46,9 @@ type Config struct {
 	// PprofListen, when set, serves net/http/pprof on this (loopback)
 	// address, for profiling.
 	PprofListen string
+	// Store is where resources live: "" for the embedded SQLite database
+	// in DataDir, or a postgres:// URL.
+	Store string
 	// Executor is where builds run: "local" (a process group on this
 	// machine) or "docker" (one container per build, through the Docker
 	// Engine at DOCKER_HOST or the default socket).
@@ -117,6 +120,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Minute <= 0 {
 		return fmt.Errorf("--timeout-minute must be positive")
+	}
+	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		return fmt.Errorf("--store %q: want a postgres:// URL (or nothing, for the embedded SQLite database)", c.Store)
 	}
 	if c.Executor != "local" && c.Executor != "docker" {
 		return fmt.Errorf("--executor %q: want local or docker", c.Executor)

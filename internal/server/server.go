@@ -30,6 +30,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/secrets"
 	"github.com/buildbatch/buildbatch/internal/sigv4"
 	"github.com/buildbatch/buildbatch/internal/store"
+	"github.com/buildbatch/buildbatch/internal/store/postgres"
 	"github.com/buildbatch/buildbatch/internal/store/sqlite"
 )
 
@@ -45,6 +46,7 @@ type Server struct {
 	mode  string
 
 	execInfo  string
+	storeInfo string
 	closeExec func()
 
 	pprofLn net.Listener // with pprof: --pprof-listen
@@ -83,7 +85,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "buildbatch.db"))
+	st, storeInfo, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +167,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		}
 		pprofLn, pprofSrv = pln, &http.Server{Handler: pm, ReadHeaderTimeout: 30 * time.Second}
 	}
-	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
+	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, storeInfo: storeInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -173,6 +175,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	}
 	return s, nil
 }
+
+// openStore opens the configured store and says what it is.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, string, error) {
+	if cfg.Store == "" {
+		path := filepath.Join(cfg.DataDir, "buildbatch.db")
+		st, err := sqlite.Open(ctx, path)
+		return st, "sqlite (" + path + ")", err
+	}
+	st, err := postgres.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, "", fmt.Errorf("--store: %w", err)
+	}
+	if err := st.LockServer(ctx); err != nil {
+		st.Close()
+		return nil, "", fmt.Errorf("--store: %w", err)
+	}
+	return st, "postgres (" + st.Describe() + ")", nil
+}
+
+// StoreInfo says where resources live.
+func (s *Server) StoreInfo() string { return s.storeInfo }
 
 // newExecutor opens the configured executor and says what it is.
 func newExecutor(ctx context.Context, cfg config.Config, log *slog.Logger) (executor.Executor, string, error) {

@@ -1,8 +1,9 @@
 // Package store defines how buildbatch keeps its resources: a Store runs
 // transactions (Update for writes, View for reads) over a Tx that offers one
-// method per resource operation. The embedded default lives in ./sqlite; a
-// PostgreSQL implementation can come later behind the same interfaces, and
-// ./storetest is the conformance suite every implementation passes.
+// method per resource operation. The embedded default lives in ./sqlite,
+// PostgreSQL in ./postgres, and ./storetest is the conformance suite every
+// implementation passes. Update's fn runs exactly once, with one writer at
+// a time.
 //
 // Resources are kept as their API documents (codebuild.Project, ...), so
 // every member a client sets is stored and returned; a few columns are

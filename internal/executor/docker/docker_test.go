@@ -126,3 +126,14 @@ func TestContainerConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestUnsupportedEnvironmentTypes(t *testing.T) {
+	x := engine(t)
+	for _, typ := range []string{"WINDOWS_SERVER_2019_CONTAINER", "MAC_ARM", "LINUX_EC2"} {
+		_, err := x.Open(context.Background(), executor.Spec{BuildID: "types:" + typ, Layout: x.Layout("types:"+typ, "", nil), Image: dockertest.ImageA, EnvironmentType: typ})
+		pe, ok := err.(*executor.ProvisionError)
+		if !ok || !strings.Contains(pe.Msg, typ) {
+			t.Errorf("%s: Open = %v, want a ProvisionError naming the type", typ, err)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/store"
+)
+
+func batchCols(b *store.Batch) (doc, meta []byte, err error) {
+	if doc, err = encode(b.Doc); err != nil {
+		return
+	}
+	meta, err = json.Marshal(b.Meta)
+	return
+}
+
+func (t *txn) BatchInsert(ctx context.Context, b *store.Batch) error {
+	doc, meta, err := batchCols(b)
+	if err != nil {
+		return err
+	}
+	if err := t.lockSeq(ctx); err != nil {
+		return err
+	}
+	id := codebuild.Deref(b.Doc.Id)
+	err = t.scanRow(ctx, `INSERT INTO batches (account, region, id, project, number, status, complete, doc, meta)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING seq`,
+		[]any{b.Scope.Account, b.Scope.Region, id, codebuild.Deref(b.Doc.ProjectName), codebuild.Deref(b.Doc.BuildBatchNumber),
+			codebuild.Deref(b.Doc.BuildBatchStatus), codebuild.Deref(b.Doc.Complete), doc, meta}, &b.Seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("batch %s: %w", id, store.ErrConflict)
+	}
+	return err
+}
+
+const batchSelect = `SELECT account, region, seq, doc, meta FROM batches`
+
+func scanBatch(row pgx.Row) (*store.Batch, error) {
+	var b store.Batch
+	var doc, meta []byte
+	if err := row.Scan(&b.Scope.Account, &b.Scope.Region, &b.Seq, &doc, &meta); err != nil {
+		return nil, err
+	}
+	b.Scope.Account, b.Scope.Region = unescape(b.Scope.Account), unescape(b.Scope.Region)
+	d, err := decode[codebuild.BuildBatch](doc)
+	if err != nil {
+		return nil, err
+	}
+	b.Doc = d
+	if err := json.Unmarshal(meta, &b.Meta); err != nil {
+		return nil, fmt.Errorf("corrupt batch meta data: %w", err)
+	}
+	return &b, nil
+}
+
+func (t *txn) BatchGet(ctx context.Context, s store.Scope, id string) (*store.Batch, error) {
+	var b *store.Batch
+	err := t.query(ctx, batchSelect+` WHERE id = $1 AND account = $2 AND region = $3`, []any{id, s.Account, s.Region},
+		func(rows pgx.Rows) (err error) { b, err = scanBatch(rows); return err })
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, fmt.Errorf("batch %s: %w", id, store.ErrNotFound)
+	}
+	return b, nil
+}
+
+func (t *txn) BatchPut(ctx context.Context, b *store.Batch) error {
+	doc, meta, err := batchCols(b)
+	if err != nil {
+		return err
+	}
+	id := codebuild.Deref(b.Doc.Id)
+	tag, err := t.exec(ctx, `UPDATE batches SET status = $1, complete = $2, doc = $3, meta = $4 WHERE id = $5 AND account = $6 AND region = $7`,
+		codebuild.Deref(b.Doc.BuildBatchStatus), codebuild.Deref(b.Doc.Complete), doc, meta, id, b.Scope.Account, b.Scope.Region)
+	if err != nil {
+		return err
+	}
+	return mustAffect(tag, "batch "+id)
+}
+
+func (t *txn) BatchDelete(ctx context.Context, s store.Scope, id string) error {
+	tag, err := t.exec(ctx, `DELETE FROM batches WHERE id = $1 AND account = $2 AND region = $3`, id, s.Account, s.Region)
+	if err != nil {
+		return err
+	}
+	return mustAffect(tag, "batch "+id)
+}
+
+func (t *txn) BatchList(ctx context.Context, s store.Scope, project, status string, p store.Page) ([]string, *store.Cursor, error) {
+	return t.listIDs(ctx, "batches", s, project, status, p)
+}
+
+func (t *txn) BatchListIncomplete(ctx context.Context) ([]*store.Batch, error) {
+	var out []*store.Batch
+	err := t.query(ctx, batchSelect+` WHERE NOT complete ORDER BY seq`, nil, func(rows pgx.Rows) error {
+		b, err := scanBatch(rows)
+		if err != nil {
+			return err
+		}
+		out = append(out, b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,122 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrations are applied in order; schema_version has a row for each one
+// applied. Never edit a released migration: append a new one.
+//
+// The tables are those of the SQLite store at its version 4, with
+// PostgreSQL types: documents and meta data as bytea (kept byte for byte),
+// Unix nanoseconds as bigint, text in the "C" collation (byte order, as
+// SQLite's BINARY), Seq from an identity column (never reused, as SQLite's
+// AUTOINCREMENT).
+var migrations = []string{
+	// 1: projects, counters, builds, idempotency tokens, build batches.
+	`CREATE TABLE projects (
+		account       text COLLATE "C" NOT NULL,
+		region        text COLLATE "C" NOT NULL,
+		name          text COLLATE "C" NOT NULL,
+		created       bigint NOT NULL,
+		last_modified bigint NOT NULL,
+		doc           bytea NOT NULL,
+		PRIMARY KEY (account, region, name)
+	);
+	CREATE INDEX projects_by_created ON projects (account, region, created, name);
+	CREATE INDEX projects_by_modified ON projects (account, region, last_modified, name);
+
+	CREATE TABLE counters (
+		account text COLLATE "C" NOT NULL,
+		region  text COLLATE "C" NOT NULL,
+		project text COLLATE "C" NOT NULL,
+		kind    text COLLATE "C" NOT NULL,
+		value   bigint NOT NULL,
+		PRIMARY KEY (account, region, project, kind)
+	);
+
+	CREATE TABLE builds (
+		seq      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		account  text COLLATE "C" NOT NULL,
+		region   text COLLATE "C" NOT NULL,
+		id       text COLLATE "C" NOT NULL UNIQUE,
+		project  text COLLATE "C" NOT NULL,
+		number   bigint NOT NULL,
+		status   text COLLATE "C" NOT NULL,
+		complete boolean NOT NULL,
+		batch_id text COLLATE "C" NOT NULL,
+		doc      bytea NOT NULL,
+		meta     bytea NOT NULL
+	);
+	CREATE INDEX builds_by_scope ON builds (account, region, seq) INCLUDE (id);
+	CREATE INDEX builds_by_project ON builds (account, region, project, seq) INCLUDE (id);
+	CREATE INDEX builds_incomplete ON builds (seq) WHERE NOT complete;
+	CREATE INDEX builds_by_batch ON builds (batch_id, seq);
+
+	CREATE TABLE idempotency (
+		account      text COLLATE "C" NOT NULL,
+		region       text COLLATE "C" NOT NULL,
+		op           text COLLATE "C" NOT NULL,
+		token        text COLLATE "C" NOT NULL,
+		request_hash text NOT NULL,
+		resource_id  text NOT NULL,
+		expires      bigint NOT NULL,
+		PRIMARY KEY (account, region, op, token)
+	);
+
+	CREATE TABLE batches (
+		seq      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		account  text COLLATE "C" NOT NULL,
+		region   text COLLATE "C" NOT NULL,
+		id       text COLLATE "C" NOT NULL UNIQUE,
+		project  text COLLATE "C" NOT NULL,
+		number   bigint NOT NULL,
+		status   text COLLATE "C" NOT NULL,
+		complete boolean NOT NULL,
+		doc      bytea NOT NULL,
+		meta     bytea NOT NULL
+	);
+	CREATE INDEX batches_by_scope ON batches (account, region, seq) INCLUDE (id, status);
+	CREATE INDEX batches_by_project ON batches (account, region, project, seq) INCLUDE (id, status);
+	CREATE INDEX batches_incomplete ON batches (seq) WHERE NOT complete;`,
+}
+
+// SchemaVersion is the version this code migrates to.
+var SchemaVersion = len(migrations)
+
+// migrate applies the migrations the database lacks, in one transaction,
+// under an advisory lock so that servers opening the database at once do
+// not race.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+			version    integer PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		)`); err != nil {
+			return err
+		}
+		var v int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+			return err
+		}
+		if v > len(migrations) {
+			return fmt.Errorf("database schema version %d is newer than this buildbatch (%d); upgrade buildbatch", v, len(migrations))
+		}
+		for i := v; i < len(migrations); i++ {
+			if _, err := tx.Exec(ctx, migrations[i]); err != nil {
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, i+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,541 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/store"
+	"github.com/buildbatch/buildbatch/internal/store/postgres/pgtest"
+	"github.com/buildbatch/buildbatch/internal/store/sqlite"
+	"github.com/buildbatch/buildbatch/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
+}
+
+var (
+	ctx   = context.Background()
+	scope = store.Scope{Account: "111122223333", Region: "us-east-1"}
+	t0    = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+)
+
+func open(t *testing.T, url string) *Store {
+	t.Helper()
+	s, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) func() store.Store {
+		url := pgtest.Start(t)
+		return func() store.Store { return open(t, url) }
+	})
+}
+
+func TestMigrationVersion(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Start(t)
+	s := open(t, url)
+	var v int
+	if err := s.pool.QueryRow(ctx, `SELECT max(version) FROM schema_version`).Scan(&v); err != nil || v != SchemaVersion {
+		t.Errorf("schema_version %d, %v; want %d", v, err, SchemaVersion)
+	}
+	s.Close()
+	// Opening again applies nothing.
+	s = open(t, url)
+	var n int
+	s.pool.QueryRow(ctx, `SELECT count(*) FROM schema_version`).Scan(&n)
+	if n != SchemaVersion {
+		t.Errorf("%d schema_version rows after reopening, want %d", n, SchemaVersion)
+	}
+	// A database from a newer buildbatch is refused, not damaged.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_version (version) VALUES (999)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(ctx, url); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a newer schema = %v, want a 'newer' error", err)
+	}
+}
+
+// Servers opening a new database at once migrate it once.
+func TestConcurrentOpen(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Start(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := Open(ctx, url)
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, url)
+	defer s.Close()
+	var n int
+	s.pool.QueryRow(ctx, `SELECT count(*) FROM schema_version`).Scan(&n)
+	if n != SchemaVersion {
+		t.Errorf("%d schema_version rows, want %d", n, SchemaVersion)
+	}
+}
+
+// Concurrent Updates that read, change and write the same rows lose no
+// write: serialization failures are retried.
+func TestConcurrentUpdates(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Start(t)
+	if strings.HasPrefix(url, "postgres") { // a URL: more connections than workers
+		sep := map[bool]string{true: "&", false: "?"}[strings.Contains(url, "?")]
+		url += sep + "pool_max_conns=10"
+	}
+	s := open(t, url)
+	defer s.Close()
+	mustUpdate(t, s, func(tx store.Tx) error {
+		return tx.BuildInsert(ctx, &store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String("p:1"), ProjectName: cb.String("p"),
+			BuildNumber: cb.Int64(1), BuildStatus: cb.String("IN_PROGRESS"), BuildComplete: cb.Bool(false)}})
+	})
+	const workers, each = 8, 15
+	var runs atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	counters := make(chan int64, workers*each)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				var c int64
+				err := s.Update(ctx, func(tx store.Tx) error {
+					runs.Add(1)
+					b, err := tx.BuildGet(ctx, scope, "p:1")
+					if err != nil {
+						return err
+					}
+					b.Meta.Shard++
+					if err := tx.BuildPut(ctx, b); err != nil {
+						return err
+					}
+					c, err = tx.CounterNext(ctx, scope, "p", "build")
+					return err
+				})
+				if err != nil {
+					errc <- err
+					return
+				}
+				counters <- c
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	close(counters)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	var b *store.Build
+	if err := s.View(ctx, func(tx store.Tx) (err error) { b, err = tx.BuildGet(ctx, scope, "p:1"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b.Meta.Shard != workers*each {
+		t.Errorf("after %d increments, shard = %d", workers*each, b.Meta.Shard)
+	}
+	seen := map[int64]bool{}
+	for c := range counters {
+		if seen[c] || c < 1 || c > workers*each {
+			t.Errorf("counter value %d repeated or out of range", c)
+		}
+		seen[c] = true
+	}
+	t.Logf("%d updates took %d runs of fn", workers*each, runs.Load())
+}
+
+// A statement that finds a conflict does not abort the transaction: the
+// caller may go on and commit.
+func TestConflictThenContinue(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.Start(t))
+	defer s.Close()
+	p := &cb.Project{Name: cb.String("a"), Created: cb.At(t0), LastModified: cb.At(t0)}
+	b := &store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String("a:1"), ProjectName: cb.String("a"), BuildNumber: cb.Int64(1)}}
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.ProjectInsert(ctx, scope, p); err != nil {
+			return err
+		}
+		return tx.BuildInsert(ctx, b)
+	})
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.ProjectInsert(ctx, scope, p); !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("ProjectInsert = %v, want ErrConflict", err)
+		}
+		if err := tx.BuildInsert(ctx, b); !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("BuildInsert = %v, want ErrConflict", err)
+		}
+		if _, err := tx.ProjectGet(ctx, scope, "nope"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("ProjectGet = %v, want ErrNotFound", err)
+		}
+		p.Description = cb.String("kept")
+		return tx.ProjectPut(ctx, scope, p)
+	})
+	var got *cb.Project
+	s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.ProjectGet(ctx, scope, "a"); return err })
+	if got == nil || cb.Deref(got.Description) != "kept" {
+		t.Errorf("after the transaction: %+v", got)
+	}
+	// A write in View fails.
+	if err := s.View(ctx, func(tx store.Tx) error { return tx.ProjectDelete(ctx, scope, "a") }); err == nil {
+		t.Error("ProjectDelete in View succeeded")
+	}
+}
+
+// Builds are numbered in commit order: an insert waits for a transaction
+// that inserted before it to end.
+func TestSeqFollowsCommits(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.Start(t))
+	defer s.Close()
+	inserted, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var first, second store.Build
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Update(ctx, func(tx store.Tx) error {
+			first = store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String("p:1"), ProjectName: cb.String("p")}}
+			if err := tx.BuildInsert(ctx, &first); err != nil {
+				return err
+			}
+			once.Do(func() { close(inserted) })
+			<-release
+			return nil
+		})
+	}()
+	<-inserted
+	secondDone := make(chan error, 1)
+	go func() {
+		secondDone <- s.Update(ctx, func(tx store.Tx) error {
+			second = store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String("p:2"), ProjectName: cb.String("p")}}
+			return tx.BuildInsert(ctx, &second)
+		})
+	}()
+	select {
+	case err := <-secondDone:
+		t.Fatalf("second insert ended (%v) while the first transaction was open", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-secondDone; err != nil {
+		t.Fatal(err)
+	}
+	if first.Seq >= second.Seq {
+		t.Errorf("seq %d committed first, %d second", first.Seq, second.Seq)
+	}
+}
+
+// The same operations on SQLite and PostgreSQL answer the same, down to
+// the order of names that only byte order sorts, ties of sort keys, and
+// odd page limits.
+func TestSameAsSQLite(t *testing.T) {
+	t.Parallel()
+	lite, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	pg := open(t, pgtest.Start(t))
+	defer pg.Close()
+	names := []string{"b", "B", "a", "_x", "é", "Z9", "a-b", "a_b", "aa", "10", "9", "a\x00", "a\x01", "a\x00b", "\x01", "a\x02"}
+	stores := []store.Store{lite, pg}
+	for _, s := range stores {
+		mustUpdate(t, s, func(tx store.Tx) error {
+			for i, n := range names {
+				// Ties: created takes three values, modified one.
+				p := &cb.Project{Name: cb.String(n), Created: cb.At(t0.Add(time.Duration(i%3) * time.Second)), LastModified: cb.At(t0)}
+				if err := tx.ProjectInsert(ctx, scope, p); err != nil {
+					return err
+				}
+			}
+			for i := range 7 {
+				project := []string{"p", "q"}[i%2]
+				if err := tx.BuildInsert(ctx, &store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String(fmt.Sprintf("%s:%d", project, i)),
+					ProjectName: cb.String(project), BuildNumber: cb.Int64(int64(i)), BuildComplete: cb.Bool(i%3 == 0)}}); err != nil {
+					return err
+				}
+				if err := tx.BatchInsert(ctx, &store.Batch{Scope: scope, Doc: &cb.BuildBatch{Id: cb.String(fmt.Sprintf("%s:b%d", project, i)),
+					ProjectName: cb.String(project), BuildBatchStatus: cb.String([]string{"FAILED", "SUCCEEDED"}[i%2])}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	// Every listing, paged to its end, on both stores.
+	listAll := func(s store.Store, page func(tx store.Tx, after *store.Cursor) ([]string, *store.Cursor, error)) string {
+		var out []string
+		var after *store.Cursor
+		for range 100 {
+			var ids []string
+			var next *store.Cursor
+			err := s.View(ctx, func(tx store.Tx) (err error) { ids, next, err = page(tx, after); return err })
+			out = append(out, fmt.Sprintf("%q %+v %v", ids, next, err))
+			if next == nil || err != nil {
+				break
+			}
+			after = next
+		}
+		return strings.Join(out, "\n")
+	}
+	for _, limit := range []int{-2, -1, 0, 1, 2, 3, 100} {
+		for _, desc := range []bool{false, true} {
+			p := func(after *store.Cursor) store.Page { return store.Page{After: after, Limit: limit, Descending: desc} }
+			for _, by := range []store.ProjectSort{store.ProjectsByName, store.ProjectsByCreated, store.ProjectsByModified, 7} {
+				compare(t, fmt.Sprintf("ProjectList(by %d, limit %d, desc %v)", by, limit, desc), stores, func(s store.Store) any {
+					return listAll(s, func(tx store.Tx, after *store.Cursor) ([]string, *store.Cursor, error) {
+						return tx.ProjectList(ctx, scope, by, p(after))
+					})
+				})
+			}
+			for _, project := range []string{"", "p", "none"} {
+				// A zero limit's cursor is {Key: 0}, which SQLite's page
+				// cache of build listings takes for the first page (After
+				// nil) when that is cached, and for "seq < 0" otherwise.
+				if limit != 0 || !desc {
+					compare(t, fmt.Sprintf("BuildList(%q, limit %d, desc %v)", project, limit, desc), stores, func(s store.Store) any {
+						return listAll(s, func(tx store.Tx, after *store.Cursor) ([]string, *store.Cursor, error) {
+							return tx.BuildList(ctx, scope, project, p(after))
+						})
+					})
+				}
+				for _, status := range []string{"", "FAILED"} {
+					compare(t, fmt.Sprintf("BatchList(%q, %q, limit %d, desc %v)", project, status, limit, desc), stores, func(s store.Store) any {
+						return listAll(s, func(tx store.Tx, after *store.Cursor) ([]string, *store.Cursor, error) {
+							return tx.BatchList(ctx, scope, project, status, p(after))
+						})
+					})
+				}
+			}
+		}
+	}
+	view := func(s store.Store, fn func(tx store.Tx) (any, error)) any {
+		var v any
+		err := s.View(ctx, func(tx store.Tx) (err error) { v, err = fn(tx); return err })
+		return fmt.Sprintf("%#v %v", v, err)
+	}
+	compare(t, "ProjectList of another scope", stores, func(s store.Store) any {
+		return view(s, func(tx store.Tx) (any, error) {
+			names, next, err := tx.ProjectList(ctx, store.Scope{Account: "x"}, store.ProjectsByName, store.Page{Limit: 5})
+			return fmt.Sprintf("%#v %v", names, next), err
+		})
+	})
+	compare(t, "ProjectDocs", stores, func(s store.Store) any {
+		return view(s, func(tx store.Tx) (any, error) {
+			docs, err := tx.ProjectDocs(ctx, scope, []string{"é", "nope", "B", "é", "a\x00", "a\x00\x00"})
+			return fmt.Sprintf("%q", docs), err
+		})
+	})
+	compare(t, "ProjectGet", stores, func(s store.Store) any {
+		return view(s, func(tx store.Tx) (any, error) {
+			p, err := tx.ProjectGet(ctx, scope, "a\x00b")
+			if err != nil {
+				return nil, err
+			}
+			return cb.Deref(p.Name), nil
+		})
+	})
+	compare(t, "Idempotency", stores, func(s store.Store) any {
+		err := s.Update(ctx, func(tx store.Tx) error {
+			return tx.IdempotencyPut(ctx, scope, "op", "t\x00", "h\x00\x01", "id\x01", t0.Add(time.Hour))
+		})
+		return []any{err, view(s, func(tx store.Tx) (any, error) {
+			h, id, err := tx.IdempotencyGet(ctx, scope, "op", "t\x00", t0)
+			return []string{h, id}, err
+		}), view(s, func(tx store.Tx) (any, error) {
+			h, id, err := tx.IdempotencyGet(ctx, scope, "op", "t", t0)
+			return []string{h, id}, err
+		})}
+	})
+	compare(t, "Scope with NUL", stores, func(s store.Store) any {
+		odd := store.Scope{Account: "a\x00", Region: "\x01"}
+		err := s.Update(ctx, func(tx store.Tx) error {
+			return tx.BuildInsert(ctx, &store.Build{Scope: odd, Doc: &cb.Build{Id: cb.String("odd\x00:1"), BuildComplete: cb.Bool(false)}})
+		})
+		return []any{err, view(s, func(tx store.Tx) (any, error) {
+			b, err := tx.BuildGet(ctx, odd, "odd\x00:1")
+			if err != nil {
+				return nil, err
+			}
+			return fmt.Sprintf("%q %q", b.Scope, cb.Deref(b.Doc.Id)), nil
+		}), view(s, func(tx store.Tx) (any, error) {
+			ids, next, err := tx.BuildList(ctx, odd, "", store.Page{Limit: 5})
+			return fmt.Sprintf("%q %v", ids, next), err
+		}), view(s, func(tx store.Tx) (any, error) {
+			bs, err := tx.BuildListIncomplete(ctx)
+			var scopes []string
+			for _, b := range bs {
+				scopes = append(scopes, fmt.Sprintf("%q", b.Scope))
+			}
+			return scopes, err
+		})}
+	})
+	compare(t, "ProjectDocs of none", stores, func(s store.Store) any {
+		return view(s, func(tx store.Tx) (any, error) { return tx.ProjectDocs(ctx, scope, nil) })
+	})
+	compare(t, "BuildListIncomplete", stores, func(s store.Store) any {
+		return view(s, func(tx store.Tx) (any, error) {
+			bs, err := tx.BuildListIncomplete(ctx)
+			var ids []string
+			for _, b := range bs {
+				ids = append(ids, cb.Deref(b.Doc.Id))
+			}
+			return fmt.Sprintf("%d %v", len(bs), ids), err
+		})
+	})
+	compare(t, "BuildListByBatch('')", stores, func(s store.Store) any {
+		return view(s, func(tx store.Tx) (any, error) {
+			bs, err := tx.BuildListByBatch(ctx, scope, "")
+			return len(bs), err
+		})
+	})
+	compare(t, "BatchListIncomplete", stores, func(s store.Store) any {
+		return view(s, func(tx store.Tx) (any, error) {
+			bs, err := tx.BatchListIncomplete(ctx)
+			return len(bs), err
+		})
+	})
+	compare(t, "errors", stores, func(s store.Store) any {
+		var out []string
+		for _, err := range []error{
+			s.Update(ctx, func(tx store.Tx) error { return tx.ProjectDelete(ctx, scope, "nope") }),
+			s.Update(ctx, func(tx store.Tx) error { return tx.BuildDelete(ctx, scope, "nope") }),
+			s.Update(ctx, func(tx store.Tx) error { return tx.BatchDelete(ctx, scope, "nope") }),
+			s.View(ctx, func(tx store.Tx) error { _, err := tx.BuildGet(ctx, scope, "nope"); return err }),
+			s.View(ctx, func(tx store.Tx) error { _, err := tx.BatchGet(ctx, scope, "nope"); return err }),
+			s.View(ctx, func(tx store.Tx) error { _, _, err := tx.IdempotencyGet(ctx, scope, "op", "t", t0); return err }),
+			s.Update(ctx, func(tx store.Tx) error {
+				return tx.BatchInsert(ctx, &store.Batch{Scope: store.Scope{Account: "other"}, Doc: &cb.BuildBatch{Id: cb.String("p:b1")}})
+			}),
+			s.Update(ctx, func(tx store.Tx) error {
+				return tx.BuildPut(ctx, &store.Build{Scope: store.Scope{Account: "other"}, Doc: &cb.Build{Id: cb.String("p:0")}})
+			}),
+		} {
+			out = append(out, fmt.Sprint(err, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict)))
+		}
+		return out
+	})
+}
+
+func compare(t *testing.T, what string, stores []store.Store, fn func(store.Store) any) {
+	t.Helper()
+	want, got := fn(stores[0]), fn(stores[1])
+	if !reflect.DeepEqual(want, got) {
+		t.Errorf("%s:\nsqlite:   %v\npostgres: %v", what, want, got)
+	}
+}
+
+// Seq values, the only thing SQLite and PostgreSQL number differently,
+// still start at 1 on an empty database.
+func TestFirstSeq(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.Start(t))
+	defer s.Close()
+	b := &store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String("p:1")}}
+	x := &store.Batch{Scope: scope, Doc: &cb.BuildBatch{Id: cb.String("p:b1")}}
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.BuildInsert(ctx, b); err != nil {
+			return err
+		}
+		return tx.BatchInsert(ctx, x)
+	})
+	if b.Seq != 1 || x.Seq != 1 {
+		t.Errorf("first seqs %d %d, want 1 1", b.Seq, x.Seq)
+	}
+}
+
+// Update's fn runs exactly once, even when it fails with what would be a
+// retryable error; a second server on the same database is refused.
+func TestRunsOnceAndOneServer(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Start(t)
+	s := open(t, url)
+	defer s.Close()
+	var runs int
+	err := s.Update(ctx, func(tx store.Tx) error {
+		runs++
+		_, err := tx.(*txn).exec(ctx, `DO $$ BEGIN RAISE EXCEPTION 'forced' USING ERRCODE = 'serialization_failure'; END $$`)
+		return err
+	})
+	if err == nil || runs != 1 {
+		t.Errorf("Update = %v after %d runs, want the failure after 1", err, runs)
+	}
+	if err := s.LockServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other := open(t, url)
+	defer other.Close()
+	if err := other.LockServer(ctx); !errors.Is(err, ErrServerRunning) {
+		t.Errorf("second server: %v", err)
+	}
+	s.Close()
+	if err := other.LockServer(ctx); err != nil {
+		t.Errorf("after the first closed: %v", err)
+	}
+}
+
+// escape keeps byte order and is undone by unescape.
+func TestEscape(t *testing.T) {
+	var all []string
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		all = append(all, prefix)
+		if n > 0 {
+			for _, c := range "\x00\x01\x02a" {
+				gen(prefix+string(c), n-1)
+			}
+		}
+	}
+	gen("", 4)
+	for _, a := range all {
+		if unescape(escape(a)) != a || strings.IndexByte(escape(a), 0) >= 0 {
+			t.Fatalf("escape(%q) = %q, unescaped %q", a, escape(a), unescape(escape(a)))
+		}
+		for _, b := range all {
+			if strings.Compare(a, b) != strings.Compare(escape(a), escape(b)) {
+				t.Fatalf("%q, %q: escaped %q, %q compare otherwise", a, b, escape(a), escape(b))
+			}
+		}
+	}
+	if escape("plain") != "plain" || unescape("plain") != "plain" {
+		t.Error("plain strings change")
+	}
+}
+
+func mustUpdate(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.Update(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+}
