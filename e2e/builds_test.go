@@ -661,7 +661,8 @@ reports:
 	if len(second.ReportArns) != 1 || second.ReportArns[0] != want {
 		t.Errorf("reportArns = %v, want [%s]", second.ReportArns, want)
 	}
-	if _, err := os.Stat(filepath.Join(s.DataDir, "artifacts", "buildbatch-reports", "000000000000", "us-east-1", "cached-junit", uuid, "report.xml")); err != nil {
-		t.Errorf("report file: %v", err)
+	rep, err := c.BatchGetReports(ctx, &codebuild.BatchGetReportsInput{ReportArns: []string{want}})
+	if err != nil || len(rep.Reports) != 1 || rep.Reports[0].Status != types.ReportStatusTypeSucceeded {
+		t.Errorf("BatchGetReports: %+v %v", rep, err)
 	}
 }

@@ -72,6 +72,18 @@ func (a *API) Register(s *awsjson.Server) {
 	awsjson.Handle(s, "StopBuildBatch", a.StopBuildBatch)
 	awsjson.Handle(s, "RetryBuildBatch", a.RetryBuildBatch)
 	awsjson.Handle(s, "DeleteBuildBatch", a.DeleteBuildBatch)
+	awsjson.Handle(s, "CreateReportGroup", a.CreateReportGroup)
+	awsjson.Handle(s, "UpdateReportGroup", a.UpdateReportGroup)
+	awsjson.Handle(s, "DeleteReportGroup", a.DeleteReportGroup)
+	awsjson.Handle(s, "BatchGetReportGroups", a.BatchGetReportGroups)
+	awsjson.Handle(s, "ListReportGroups", a.ListReportGroups)
+	awsjson.Handle(s, "BatchGetReports", a.BatchGetReports)
+	awsjson.Handle(s, "ListReports", a.ListReports)
+	awsjson.Handle(s, "ListReportsForReportGroup", a.ListReportsForReportGroup)
+	awsjson.Handle(s, "DeleteReport", a.DeleteReport)
+	awsjson.Handle(s, "DescribeTestCases", a.DescribeTestCases)
+	awsjson.Handle(s, "DescribeCodeCoverages", a.DescribeCodeCoverages)
+	awsjson.Handle(s, "GetReportGroupTrend", a.GetReportGroupTrend)
 	awsjson.HandleExtension(s, GetBuildLogTarget, a.GetBuildLog)
 }
 

@@ -465,7 +465,7 @@ func parseReports(n *yaml.Node) []Report {
 				r.FileFormat = strings.ToUpper(str(v, where+".file-format"))
 				switch r.FileFormat {
 				case "CUCUMBERJSON", "JUNITXML", "NUNITXML", "NUNIT3XML", "TESTNGXML", "VISUALSTUDIOTRX",
-					"CLOVERXML", "COBERTURAXML", "JACOCOXML", "SIMPLECOV":
+					"CLOVERXML", "COBERTURAXML", "JACOCOXML", "SIMPLECOV", "SIMPLECOVJSON", "LCOVINFO":
 				default:
 					fail(v, "unknown %s.file-format '%s'", where, r.FileFormat)
 				}

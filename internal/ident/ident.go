@@ -85,3 +85,13 @@ func Hash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:8])
 }
+
+// ReportGroupARN is a report group's ARN.
+func ReportGroupARN(region, account, name string) string {
+	return ARN("codebuild", region, account, "report-group/"+name)
+}
+
+// ReportARN is a report's ARN: report/<group name>:<uuid>.
+func ReportARN(region, account, group, uuid string) string {
+	return ARN("codebuild", region, account, "report/"+group+":"+uuid)
+}

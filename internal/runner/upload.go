@@ -17,9 +17,6 @@ import (
 	"github.com/buildbatch/buildbatch/internal/source"
 )
 
-// ReportsBucket is the blob bucket that keeps report files.
-const ReportsBucket = "buildbatch-reports"
-
 // uploadArtifacts packages and stores the primary and secondary artifacts
 // and the report files.
 func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
@@ -138,33 +135,6 @@ func (x *run) expand(ctx context.Context, s string) (string, error) {
 		return "", err
 	}
 	return vals[v], nil
-}
-
-// uploadReports keeps the report files of the buildspec's reports section
-// in the reports bucket and records the reports' ARNs. Report groups and
-// test-case parsing are not implemented; a report without files is logged.
-func (x *run) uploadReports(ctx context.Context) {
-	project := cb.Deref(x.doc.ProjectName)
-	for _, rep := range x.spec.Reports {
-		files, err := artifact.Select(x.src, artifact.Selection{Files: rep.Files, BaseDirectory: rep.BaseDirectory, DiscardPaths: rep.DiscardPaths})
-		if err != nil {
-			x.log.Printf("Report %s: %v", rep.Name, err)
-			continue
-		}
-		group := rep.Name
-		if !strings.HasPrefix(group, "arn:") {
-			group = project + "-" + group
-		} else {
-			group = group[strings.LastIndex(group, "/")+1:]
-		}
-		key := path.Join(x.b.Scope.Account, x.b.Scope.Region, group, x.uuid)
-		if _, err := artifact.Upload(ctx, x.r.cfg.Blob, files, artifact.Target{Bucket: ReportsBucket, Key: key}, x.tmp); err != nil {
-			x.log.Printf("Report %s: %v", rep.Name, err)
-			continue
-		}
-		x.log.Printf("Report %s: kept %d %s files", rep.Name, len(files), rep.FileFormat)
-		x.doc.ReportArns = append(x.doc.ReportArns, ident.ARN("codebuild", x.b.Scope.Region, x.b.Scope.Account, "report/"+group+":"+x.uuid))
-	}
 }
 
 // The cache: project cache LOCAL or S3 keeps the buildspec's cache.paths

@@ -136,6 +136,26 @@ type Batch struct {
 	Seq   int64
 }
 
+// ReportGroup is a stored report group, found by its name within its scope
+// (its ARN ends in report-group/<name>).
+type ReportGroup struct {
+	Scope Scope
+	Doc   *codebuild.ReportGroup
+}
+
+// Report is a stored report with what it found: its test cases (a test
+// report) or its files' coverages (a code coverage report), in file order.
+type Report struct {
+	Scope Scope
+	Doc   *codebuild.Report
+	// Group is the name of the report group the report belongs to.
+	Group     string
+	TestCases []codebuild.TestCase     `json:"testCases,omitempty"`
+	Coverages []codebuild.CodeCoverage `json:"coverages,omitempty"`
+	// Seq orders reports by creation; the store assigns it on insert.
+	Seq int64
+}
+
 // Tx is one transaction. Methods are named ResourceVerb; a miss returns an
 // error wrapping ErrNotFound, a duplicate one wrapping ErrConflict.
 type Tx interface {
@@ -185,6 +205,29 @@ type Tx interface {
 	ProjectDocs(ctx context.Context, s Scope, names []string) ([][]byte, error)
 	BuildDocs(ctx context.Context, s Scope, ids []string) ([][]byte, error)
 	BatchDocs(ctx context.Context, s Scope, ids []string) ([][]byte, error)
+
+	// ReportGroupInsert adds a report group (ErrConflict if its name is
+	// taken in the scope); ReportGroupGet, ReportGroupPut and
+	// ReportGroupDelete find it by name.
+	ReportGroupInsert(ctx context.Context, g *ReportGroup) error
+	ReportGroupGet(ctx context.Context, s Scope, name string) (*ReportGroup, error)
+	ReportGroupPut(ctx context.Context, g *ReportGroup) error
+	ReportGroupDelete(ctx context.Context, s Scope, name string) error
+	// ReportGroupList lists report group names by name (ProjectsByName),
+	// creation or last modification time, as ProjectList does.
+	ReportGroupList(ctx context.Context, s Scope, by ProjectSort, p Page) ([]string, *Cursor, error)
+
+	// ReportInsert adds a report (found by its ARN; ErrConflict if taken),
+	// with its test cases or coverages.
+	ReportInsert(ctx context.Context, r *Report) error
+	ReportGet(ctx context.Context, s Scope, arn string) (*Report, error)
+	// ReportPut replaces a report's document, test cases and coverages.
+	ReportPut(ctx context.Context, r *Report) error
+	ReportDelete(ctx context.Context, s Scope, arn string) error
+	// ReportList lists report ARNs, of one report group or (group "") all,
+	// optionally only those whose status is status, in creation order
+	// (Page.Descending: newest first).
+	ReportList(ctx context.Context, s Scope, group, status string, p Page) ([]string, *Cursor, error)
 
 	// IdempotencyGet returns what an earlier request with this token
 	// created, if the token is younger than its expiry.

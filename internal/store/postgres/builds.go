@@ -115,14 +115,20 @@ func (t *txn) BuildList(ctx context.Context, s store.Scope, project string, p st
 // listIDs lists the ids of a table's rows in creation (seq) order, of one
 // scope and optionally one project and one status, a page at a time.
 func (t *txn) listIDs(ctx context.Context, table string, s store.Scope, project, status string, p store.Page) ([]string, *store.Cursor, error) {
-	q := `SELECT seq, id FROM ` + table + ` WHERE account = $1 AND region = $2`
+	return t.listSeq(ctx, table, "id", "project", s, project, status, p)
+}
+
+// listSeq is listIDs of a table whose key column is idCol and whose
+// owner's (project, report group) column is ownerCol.
+func (t *txn) listSeq(ctx context.Context, table, idCol, ownerCol string, s store.Scope, owner, status string, p store.Page) ([]string, *store.Cursor, error) {
+	q := `SELECT seq, ` + idCol + ` FROM ` + table + ` WHERE account = $1 AND region = $2`
 	args := []any{s.Account, s.Region}
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if project != "" {
-		q += ` AND project = ` + arg(project)
+	if owner != "" {
+		q += ` AND ` + ownerCol + ` = ` + arg(owner)
 	}
 	if status != "" {
 		q += ` AND status = ` + arg(status)

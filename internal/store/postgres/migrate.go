@@ -11,7 +11,8 @@ import (
 // migrations are applied in order; schema_version has a row for each one
 // applied. Never edit a released migration: append a new one.
 //
-// The tables are those of the SQLite store at its version 4, with
+// The tables are those of the SQLite store (version 1 here is SQLite's 4,
+// version 2 SQLite's 5), with
 // PostgreSQL types: documents and meta data as bytea (kept byte for byte),
 // Unix nanoseconds as bigint, text in the "C" collation (byte order, as
 // SQLite's BINARY), Seq from an identity column (never reused, as SQLite's
@@ -83,6 +84,34 @@ var migrations = []string{
 	CREATE INDEX batches_by_scope ON batches (account, region, seq) INCLUDE (id, status);
 	CREATE INDEX batches_by_project ON batches (account, region, project, seq) INCLUDE (id, status);
 	CREATE INDEX batches_incomplete ON batches (seq) WHERE NOT complete;`,
+
+	// 2: report groups and reports (SQLite's version 5).
+	`CREATE TABLE report_groups (
+		account       text COLLATE "C" NOT NULL,
+		region        text COLLATE "C" NOT NULL,
+		name          text COLLATE "C" NOT NULL,
+		created       bigint NOT NULL,
+		last_modified bigint NOT NULL,
+		doc           bytea NOT NULL,
+		PRIMARY KEY (account, region, name)
+	);
+	CREATE INDEX report_groups_by_created ON report_groups (account, region, created, name);
+	CREATE INDEX report_groups_by_modified ON report_groups (account, region, last_modified, name);
+
+	CREATE TABLE reports (
+		seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		account      text COLLATE "C" NOT NULL,
+		region       text COLLATE "C" NOT NULL,
+		arn          text COLLATE "C" NOT NULL,
+		report_group text COLLATE "C" NOT NULL,
+		status       text COLLATE "C" NOT NULL,
+		doc          bytea NOT NULL,
+		test_cases   bytea NOT NULL,
+		coverages    bytea NOT NULL,
+		UNIQUE (account, region, arn)
+	);
+	CREATE INDEX reports_by_scope ON reports (account, region, seq) INCLUDE (arn, status);
+	CREATE INDEX reports_by_group ON reports (account, region, report_group, seq) INCLUDE (arn, status);`,
 }
 
 // SchemaVersion is the version this code migrates to.

@@ -12,10 +12,11 @@
 // aborted either. A deadlock or serialization failure, should one happen
 // anyway, is returned, not retried.
 //
-// Builds and batches are numbered (Seq) in commit order, as in SQLite,
-// which has one writer at a time: a transaction takes an advisory lock,
-// held until it ends, before its first insert of a build or a batch, so
-// that a listing paged by Seq never finds a row appear behind its cursor.
+// Builds, batches and reports are numbered (Seq) in commit order, as in
+// SQLite, which has one writer at a time: a transaction takes an advisory
+// lock, held until it ends, before its first insert of a build, a batch or
+// a report, so that a listing paged by Seq never finds a row appear behind
+// its cursor.
 //
 // Text columns use the "C" collation, so listings order by bytes as
 // SQLite's default BINARY collation does, whatever the database's locale;
@@ -218,8 +219,8 @@ func (t *txn) query(ctx context.Context, q string, args []any, each func(pgx.Row
 	return t.note(rows.Err())
 }
 
-// lockSeq takes the lock that makes inserts of builds and batches, and so
-// their Seq, follow commit order.
+// lockSeq takes the lock that makes inserts of builds, batches and
+// reports, and so their Seq, follow commit order.
 func (t *txn) lockSeq(ctx context.Context) error {
 	if t.seqLocked {
 		return nil

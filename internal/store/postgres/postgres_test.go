@@ -180,8 +180,16 @@ func TestConflictThenContinue(t *testing.T) {
 	defer s.Close()
 	p := &cb.Project{Name: cb.String("a"), Created: cb.At(t0), LastModified: cb.At(t0)}
 	b := &store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String("a:1"), ProjectName: cb.String("a"), BuildNumber: cb.Int64(1)}}
+	g := &store.ReportGroup{Scope: scope, Doc: &cb.ReportGroup{Name: cb.String("g")}}
+	r := &store.Report{Scope: scope, Group: "g", Doc: &cb.Report{Arn: cb.String("arn:report/g:1")}}
 	mustUpdate(t, s, func(tx store.Tx) error {
 		if err := tx.ProjectInsert(ctx, scope, p); err != nil {
+			return err
+		}
+		if err := tx.ReportGroupInsert(ctx, g); err != nil {
+			return err
+		}
+		if err := tx.ReportInsert(ctx, r); err != nil {
 			return err
 		}
 		return tx.BuildInsert(ctx, b)
@@ -192,6 +200,15 @@ func TestConflictThenContinue(t *testing.T) {
 		}
 		if err := tx.BuildInsert(ctx, b); !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("BuildInsert = %v, want ErrConflict", err)
+		}
+		if err := tx.ReportGroupInsert(ctx, g); !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("ReportGroupInsert = %v, want ErrConflict", err)
+		}
+		if err := tx.ReportInsert(ctx, r); !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("ReportInsert = %v, want ErrConflict", err)
+		}
+		if _, err := tx.ReportGet(ctx, scope, "nope"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("ReportGet = %v, want ErrNotFound", err)
 		}
 		if _, err := tx.ProjectGet(ctx, scope, "nope"); !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("ProjectGet = %v, want ErrNotFound", err)
@@ -210,49 +227,59 @@ func TestConflictThenContinue(t *testing.T) {
 	}
 }
 
-// Builds are numbered in commit order: an insert waits for a transaction
-// that inserted before it to end.
+// Builds and reports are numbered in commit order: an insert waits for a
+// transaction that inserted before it to end.
 func TestSeqFollowsCommits(t *testing.T) {
 	t.Parallel()
 	s := open(t, pgtest.Start(t))
 	defer s.Close()
-	inserted, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	var first, second store.Build
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Update(ctx, func(tx store.Tx) error {
-			first = store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String("p:1"), ProjectName: cb.String("p")}}
-			if err := tx.BuildInsert(ctx, &first); err != nil {
-				return err
-			}
-			once.Do(func() { close(inserted) })
-			<-release
-			return nil
-		})
-	}()
-	<-inserted
-	secondDone := make(chan error, 1)
-	go func() {
-		secondDone <- s.Update(ctx, func(tx store.Tx) error {
-			second = store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String("p:2"), ProjectName: cb.String("p")}}
-			return tx.BuildInsert(ctx, &second)
-		})
-	}()
-	select {
-	case err := <-secondDone:
-		t.Fatalf("second insert ended (%v) while the first transaction was open", err)
-	case <-time.After(300 * time.Millisecond):
+	kinds := map[string]func(tx store.Tx, n int) (int64, error){
+		"build": func(tx store.Tx, n int) (int64, error) {
+			b := store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String(fmt.Sprintf("p:%d", n)), ProjectName: cb.String("p")}}
+			err := tx.BuildInsert(ctx, &b)
+			return b.Seq, err
+		},
+		"report": func(tx store.Tx, n int) (int64, error) {
+			r := store.Report{Scope: scope, Group: "g", Doc: &cb.Report{Arn: cb.String(fmt.Sprintf("arn:report/g:%d", n))}}
+			err := tx.ReportInsert(ctx, &r)
+			return r.Seq, err
+		},
 	}
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if err := <-secondDone; err != nil {
-		t.Fatal(err)
-	}
-	if first.Seq >= second.Seq {
-		t.Errorf("seq %d committed first, %d second", first.Seq, second.Seq)
+	for kind, insert := range kinds {
+		inserted, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		var first, second int64
+		done := make(chan error, 1)
+		go func() {
+			done <- s.Update(ctx, func(tx store.Tx) (err error) {
+				if first, err = insert(tx, 1); err != nil {
+					return err
+				}
+				once.Do(func() { close(inserted) })
+				<-release
+				return nil
+			})
+		}()
+		<-inserted
+		secondDone := make(chan error, 1)
+		go func() {
+			secondDone <- s.Update(ctx, func(tx store.Tx) (err error) { second, err = insert(tx, 2); return err })
+		}()
+		select {
+		case err := <-secondDone:
+			t.Fatalf("second %s insert ended (%v) while the first transaction was open", kind, err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-secondDone; err != nil {
+			t.Fatal(err)
+		}
+		if first >= second {
+			t.Errorf("%s seq %d committed first, %d second", kind, first, second)
+		}
 	}
 }
 
@@ -290,6 +317,21 @@ func TestSameAsSQLite(t *testing.T) {
 					return err
 				}
 			}
+			for i, n := range names {
+				g := &cb.ReportGroup{Name: cb.String(n), Created: cb.At(t0.Add(time.Duration(i%3) * time.Second)), LastModified: cb.At(t0)}
+				if err := tx.ReportGroupInsert(ctx, &store.ReportGroup{Scope: scope, Doc: g}); err != nil {
+					return err
+				}
+			}
+			for i := range 9 {
+				group := []string{"g", "g\x00", "h"}[i%3]
+				r := &store.Report{Scope: scope, Group: group, Doc: &cb.Report{Arn: cb.String(fmt.Sprintf("arn:report/%s:%d", group, i)),
+					Status: cb.String([]string{"FAILED", "SUCCEEDED"}[i%2])},
+					TestCases: []cb.TestCase{{Name: cb.String(fmt.Sprintf("t\x00%d", i))}}}
+				if err := tx.ReportInsert(ctx, r); err != nil {
+					return err
+				}
+			}
 			return nil
 		})
 	}
@@ -318,6 +360,22 @@ func TestSameAsSQLite(t *testing.T) {
 						return tx.ProjectList(ctx, scope, by, p(after))
 					})
 				})
+			}
+			for _, by := range []store.ProjectSort{store.ProjectsByName, store.ProjectsByCreated, store.ProjectsByModified, 7} {
+				compare(t, fmt.Sprintf("ReportGroupList(by %d, limit %d, desc %v)", by, limit, desc), stores, func(s store.Store) any {
+					return listAll(s, func(tx store.Tx, after *store.Cursor) ([]string, *store.Cursor, error) {
+						return tx.ReportGroupList(ctx, scope, by, p(after))
+					})
+				})
+			}
+			for _, group := range []string{"", "g", "g\x00", "none"} {
+				for _, status := range []string{"", "FAILED"} {
+					compare(t, fmt.Sprintf("ReportList(%q, %q, limit %d, desc %v)", group, status, limit, desc), stores, func(s store.Store) any {
+						return listAll(s, func(tx store.Tx, after *store.Cursor) ([]string, *store.Cursor, error) {
+							return tx.ReportList(ctx, scope, group, status, p(after))
+						})
+					})
+				}
 			}
 			for _, project := range []string{"", "p", "none"} {
 				// A zero limit's cursor is {Key: 0}, which SQLite's page
@@ -401,6 +459,24 @@ func TestSameAsSQLite(t *testing.T) {
 			return scopes, err
 		})}
 	})
+	compare(t, "ReportGroupGet", stores, func(s store.Store) any {
+		return view(s, func(tx store.Tx) (any, error) {
+			g, err := tx.ReportGroupGet(ctx, scope, "a\x00b")
+			if err != nil {
+				return nil, err
+			}
+			return fmt.Sprintf("%q %q", g.Scope, cb.Deref(g.Doc.Name)), nil
+		})
+	})
+	compare(t, "ReportGet", stores, func(s store.Store) any {
+		return view(s, func(tx store.Tx) (any, error) {
+			r, err := tx.ReportGet(ctx, scope, "arn:report/g\x00:4")
+			if err != nil {
+				return nil, err
+			}
+			return fmt.Sprintf("%q %q %q %q %v", r.Scope, r.Group, cb.Deref(r.Doc.Arn), cb.Deref(r.TestCases[0].Name), r.Coverages), nil
+		})
+	})
 	compare(t, "ProjectDocs of none", stores, func(s store.Store) any {
 		return view(s, func(tx store.Tx) (any, error) { return tx.ProjectDocs(ctx, scope, nil) })
 	})
@@ -441,6 +517,22 @@ func TestSameAsSQLite(t *testing.T) {
 			s.Update(ctx, func(tx store.Tx) error {
 				return tx.BuildPut(ctx, &store.Build{Scope: store.Scope{Account: "other"}, Doc: &cb.Build{Id: cb.String("p:0")}})
 			}),
+			s.Update(ctx, func(tx store.Tx) error { return tx.ReportGroupDelete(ctx, scope, "nope") }),
+			s.Update(ctx, func(tx store.Tx) error { return tx.ReportDelete(ctx, scope, "nope") }),
+			s.View(ctx, func(tx store.Tx) error { _, err := tx.ReportGroupGet(ctx, scope, "nope"); return err }),
+			s.View(ctx, func(tx store.Tx) error { _, err := tx.ReportGet(ctx, scope, "nope"); return err }),
+			s.Update(ctx, func(tx store.Tx) error {
+				return tx.ReportGroupInsert(ctx, &store.ReportGroup{Scope: scope, Doc: &cb.ReportGroup{Name: cb.String("a")}})
+			}),
+			s.Update(ctx, func(tx store.Tx) error {
+				return tx.ReportInsert(ctx, &store.Report{Scope: scope, Doc: &cb.Report{Arn: cb.String("arn:report/g:0")}})
+			}),
+			s.Update(ctx, func(tx store.Tx) error {
+				return tx.ReportGroupPut(ctx, &store.ReportGroup{Scope: store.Scope{Account: "other"}, Doc: &cb.ReportGroup{Name: cb.String("a")}})
+			}),
+			s.Update(ctx, func(tx store.Tx) error {
+				return tx.ReportPut(ctx, &store.Report{Scope: store.Scope{Account: "other"}, Doc: &cb.Report{Arn: cb.String("arn:report/g:0")}})
+			}),
 		} {
 			out = append(out, fmt.Sprint(err, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict)))
 		}
@@ -464,14 +556,18 @@ func TestFirstSeq(t *testing.T) {
 	defer s.Close()
 	b := &store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String("p:1")}}
 	x := &store.Batch{Scope: scope, Doc: &cb.BuildBatch{Id: cb.String("p:b1")}}
+	r := &store.Report{Scope: scope, Group: "g", Doc: &cb.Report{Arn: cb.String("arn:report/g:1")}}
 	mustUpdate(t, s, func(tx store.Tx) error {
 		if err := tx.BuildInsert(ctx, b); err != nil {
 			return err
 		}
-		return tx.BatchInsert(ctx, x)
+		if err := tx.BatchInsert(ctx, x); err != nil {
+			return err
+		}
+		return tx.ReportInsert(ctx, r)
 	})
-	if b.Seq != 1 || x.Seq != 1 {
-		t.Errorf("first seqs %d %d, want 1 1", b.Seq, x.Seq)
+	if b.Seq != 1 || x.Seq != 1 || r.Seq != 1 {
+		t.Errorf("first seqs %d %d %d, want 1 1 1", b.Seq, x.Seq, r.Seq)
 	}
 }
 

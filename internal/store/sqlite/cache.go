@@ -23,6 +23,8 @@ type docCache struct {
 	// which every committed insert or delete of a build bumps.
 	gens  map[store.Scope]uint64
 	pages map[string]listPage
+	// writes counts commits that changed documents (see putRead).
+	writes uint64
 }
 
 type listPage struct {
@@ -84,6 +86,32 @@ func (c *docCache) get(key string) []byte {
 	return nil
 }
 
+// wrote counts a commit that changes documents.
+func (c *docCache) wrote() {
+	c.mu.Lock()
+	c.writes++
+	c.mu.Unlock()
+}
+
+// writeCount is the number of commits that changed documents so far.
+func (c *docCache) writeCount() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes
+}
+
+// putRead caches a document read from SQLite, unless a commit changed
+// documents since the read began (at writeCount() == since): the read may
+// then be older than what that commit put in the cache.
+func (c *docCache) putRead(key string, doc []byte, since uint64) {
+	c.mu.Lock()
+	stale := c.writes != since
+	c.mu.Unlock()
+	if !stale {
+		c.put(key, doc)
+	}
+}
+
 // put stores a document; a nil doc removes the key.
 func (c *docCache) put(key string, doc []byte) {
 	c.mu.Lock()
@@ -127,6 +155,7 @@ func (t *txn) docs(ctx context.Context, kind, table, keyCol string, s store.Scop
 	if len(missing) == 0 {
 		return out, nil
 	}
+	since := t.cache.writeCount()
 	found := map[string][]byte{}
 	for start := 0; start < len(missing); start += 100 {
 		part := missing[start:min(start+100, len(missing))]
@@ -166,7 +195,9 @@ func (t *txn) docs(ctx context.Context, kind, table, keyCol string, s store.Scop
 		if out[i] == nil {
 			if d, ok := found[id]; ok {
 				out[i] = d
-				t.cache.put(cacheKey(kind, s, id), d)
+				if t.readOnly {
+					t.cache.putRead(cacheKey(kind, s, id), d, since)
+				}
 			}
 		}
 	}

@@ -86,6 +86,36 @@ var migrations = []string{
 	DROP INDEX batches_by_project;
 	CREATE INDEX batches_by_scope ON batches (account, region, seq, id, status);
 	CREATE INDEX batches_by_project ON batches (account, region, project, seq, id, status);`,
+
+	// 5: report groups (as projects) and reports (as batches, by ARN within
+	// the scope), with each report's test cases and coverages beside its
+	// document, as JSON arrays (after the document: reading a listing or
+	// the document does not need the pages of a large array).
+	`CREATE TABLE report_groups (
+		account       TEXT NOT NULL,
+		region        TEXT NOT NULL,
+		name          TEXT NOT NULL,
+		created       INTEGER NOT NULL,
+		last_modified INTEGER NOT NULL,
+		doc           BLOB NOT NULL,
+		PRIMARY KEY (account, region, name)
+	) WITHOUT ROWID;
+	CREATE INDEX report_groups_by_created ON report_groups (account, region, created, name);
+	CREATE INDEX report_groups_by_modified ON report_groups (account, region, last_modified, name);
+	CREATE TABLE reports (
+		seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+		account      TEXT NOT NULL,
+		region       TEXT NOT NULL,
+		arn          TEXT NOT NULL,
+		report_group TEXT NOT NULL,
+		status       TEXT NOT NULL,
+		doc          BLOB NOT NULL,
+		test_cases   BLOB NOT NULL,
+		coverages    BLOB NOT NULL,
+		UNIQUE (account, region, arn)
+	);
+	CREATE INDEX reports_by_scope ON reports (account, region, seq, arn, status);
+	CREATE INDEX reports_by_group ON reports (account, region, report_group, seq, arn, status);`,
 }
 
 // SchemaVersion is the version this code migrates to.

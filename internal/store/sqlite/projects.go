@@ -83,6 +83,12 @@ func (t *txn) ProjectDelete(ctx context.Context, s store.Scope, name string) err
 }
 
 func (t *txn) ProjectList(ctx context.Context, s store.Scope, by store.ProjectSort, p store.Page) ([]string, *store.Cursor, error) {
+	return t.listNames(ctx, "projects", s, by, p)
+}
+
+// listNames lists the names of a table's rows of one scope (projects,
+// report_groups) in the order by, a page at a time.
+func (t *txn) listNames(ctx context.Context, table string, s store.Scope, by store.ProjectSort, p store.Page) ([]string, *store.Cursor, error) {
 	col := map[store.ProjectSort]string{store.ProjectsByName: "", store.ProjectsByCreated: "created", store.ProjectsByModified: "last_modified"}[by]
 	dir, cmp := "ASC", ">"
 	if p.Descending {
@@ -94,7 +100,7 @@ func (t *txn) ProjectList(ctx context.Context, s store.Scope, by store.ProjectSo
 	if col != "" {
 		q.WriteString(", " + col)
 	}
-	q.WriteString(` FROM projects WHERE account = ? AND region = ?`)
+	q.WriteString(` FROM ` + table + ` WHERE account = ? AND region = ?`)
 	if p.After != nil {
 		if col == "" {
 			q.WriteString(` AND name ` + cmp + ` ?`)

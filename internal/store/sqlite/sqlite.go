@@ -100,6 +100,9 @@ func run(ctx context.Context, db *sql.DB, stmts *stmtCache, cache *docCache, rea
 			return err
 		}
 	}
+	if len(t.pending) > 0 {
+		cache.wrote()
+	}
 	for _, p := range t.pending {
 		cache.put(p.key, p.doc)
 	}

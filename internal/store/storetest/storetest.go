@@ -29,6 +29,10 @@ func Run(t *testing.T, newStore Opener) {
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore(t)()) })
 	t.Run("Batches", func(t *testing.T) { testBatches(t, newStore(t)()) })
 	t.Run("Docs", func(t *testing.T) { testDocs(t, newStore(t)()) })
+	t.Run("ReportGroups", func(t *testing.T) { testReportGroups(t, newStore(t)()) })
+	t.Run("ReportGroupList", func(t *testing.T) { testReportGroupList(t, newStore(t)()) })
+	t.Run("Reports", func(t *testing.T) { testReports(t, newStore(t)()) })
+	t.Run("ReportList", func(t *testing.T) { testReportList(t, newStore(t)()) })
 }
 
 var (
