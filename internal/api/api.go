@@ -60,6 +60,12 @@ func (a *API) Register(s *awsjson.Server) {
 	awsjson.Handle(s, "ListProjects", a.ListProjects)
 	awsjson.Handle(s, "StartBuild", a.StartBuild)
 	awsjson.HandleRaw(s, "BatchGetBuilds", a.BatchGetBuilds)
+	awsjson.Precheck(s, "BatchGetBuilds", func(req map[string]any) *awsjson.Error {
+		if ids, ok := req["ids"].([]any); ok && len(ids) == 0 {
+			return &awsjson.Error{Type: awsjson.InvalidInput, Message: "The input build ID list cannot be empty.", Status: 400}
+		}
+		return nil
+	})
 	awsjson.Handle(s, "ListBuilds", a.ListBuilds)
 	awsjson.Handle(s, "ListBuildsForProject", a.ListBuildsForProject)
 	awsjson.Handle(s, "StopBuild", a.StopBuild)

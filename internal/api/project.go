@@ -62,6 +62,9 @@ func (a *API) CreateProject(ctx context.Context, in *cb.CreateProjectInput) (*cb
 	if err := a.checkConcurrentLimit(p.ConcurrentBuildLimit, false); err != nil {
 		return nil, err
 	}
+	if err := checkServiceRole(p.ServiceRole); err != nil {
+		return nil, err
+	}
 	a.applyProjectDefaults(p, c)
 	if err := checkProject(p); err != nil {
 		return nil, err
@@ -84,6 +87,11 @@ func (a *API) UpdateProject(ctx context.Context, in *cb.UpdateProjectInput) (*cb
 	name := ident.ResourceName(cb.Deref(in.Name), "project")
 	if err := a.checkConcurrentLimit(in.ConcurrentBuildLimit, true); err != nil {
 		return nil, err
+	}
+	if in.ServiceRole != nil {
+		if err := checkServiceRole(in.ServiceRole); err != nil {
+			return nil, err
+		}
 	}
 	var out *cb.Project
 	err := a.st.Update(ctx, func(tx store.Tx) error {
@@ -385,6 +393,29 @@ func checkEnvVars(vars []cb.EnvironmentVariable, what string) error {
 		}
 	}
 	return nil
+}
+
+// A project's service role is the ARN of an IAM role
+// (arn:<partition>:iam::<account>:role/<path/><name>) or, as CodeBuild also
+// takes (CloudFormation's Ref of a role gives its name), the name of a role
+// whose path is /.
+var (
+	roleARNRE  = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/([\x21-\x7e]{0,510}/)?[\w+=,.@-]{1,64}$`)
+	roleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+)
+
+// checkServiceRole answers a service role that is neither with AWS's
+// InvalidInputException "Invalid service role" (AWS also refuses roles it
+// cannot assume, which buildbatch does not check).
+func checkServiceRole(role *string) error {
+	r := cb.Deref(role)
+	if role == nil || roleARNRE.MatchString(r) || roleNameRE.MatchString(r) {
+		return nil
+	}
+	if strings.HasPrefix(r, "arn:") {
+		return invalid("Invalid service role: %s is not the ARN of an IAM role (arn:aws:iam::<account>:role/<name>)", r)
+	}
+	return invalid("Invalid service role: %s is neither the ARN nor the name of an IAM role", r)
 }
 
 // checkProject validates what the model cannot express.

@@ -77,6 +77,14 @@ func TestSelect(t *testing.T) {
 		{"one level", Selection{Files: []string{"dist/*"}}, []string{"dist/.map", "dist/app.js"}, ""},
 		{"nothing", Selection{Files: []string{"*.exe"}}, nil, "no matching artifact paths"},
 		{"missing base", Selection{Files: []string{"**/*"}, BaseDirectory: "nope"}, nil, "no matching base directory"},
+		{"base is a file", Selection{Files: []string{"**/*"}, BaseDirectory: "README.md"}, nil, "no matching base directory"},
+		{"base-directory .", Selection{Files: []string{"*.md", "src/*"}, BaseDirectory: "."}, []string{"README.md", "src/main.go"}, ""},
+		{"base-directory ./", Selection{Files: []string{"*.md"}, BaseDirectory: "./"}, []string{"README.md"}, ""},
+		{"base-directory ./dist/", Selection{Files: []string{"**/*"}, BaseDirectory: "./dist/"}, []string{".map", "app.js", "lib/util.js"}, ""},
+		{"base-directory dist/", Selection{Files: []string{"*.js"}, BaseDirectory: "dist/"}, []string{"app.js"}, ""},
+		{"base-directory ./dist/lib", Selection{Files: []string{"*"}, BaseDirectory: "./dist/lib"}, []string{"util.js"}, ""},
+		{"base-directory glob with slashes", Selection{Files: []string{"**/*"}, BaseDirectory: "./build-*/"}, []string{"out.bin", "sub/out2.bin"}, ""},
+		{"base-directory never leaves the root", Selection{Files: []string{"*.js"}, BaseDirectory: "../dist"}, []string{"app.js"}, ""},
 		{"discard collision", Selection{Files: []string{"**/out*.bin", "**/app.js", "**/*.md", "dist/**/*"}, DiscardPaths: true}, nil, ""},
 	}
 	for _, tt := range tests {
@@ -97,6 +105,19 @@ func TestSelect(t *testing.T) {
 	root2 := tree(t, "a/x.txt", "b/x.txt")
 	if _, err := Select(root2, Selection{Files: []string{"**/*"}, DiscardPaths: true}); err == nil || !strings.Contains(err.Error(), "both be stored as x.txt") {
 		t.Errorf("discard-paths collision: %v", err)
+	}
+}
+
+func TestCleanBase(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""}, {".", ""}, {"./", ""}, {"/", ""}, {"./.", ""},
+		{"out", "out"}, {"out/", "out"}, {"./out/", "out"}, {"./out//sub/", "out/sub"},
+		{"/out", "out"}, {"../out", "out"}, {"a/../b", "b"}, {"build-*/", "build-*"},
+	}
+	for _, tt := range tests {
+		if got := CleanBase(tt.in); got != tt.want {
+			t.Errorf("CleanBase(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 

@@ -71,10 +71,15 @@ func matchSegs(pat, name []string) bool {
 // two files would get the same name.
 func Select(root string, sel Selection) ([]File, error) {
 	bases := []string{root}
-	if sel.BaseDirectory != "" {
-		matches, err := matchDirs(root, sel.BaseDirectory)
-		if err != nil {
-			return nil, err
+	if base := CleanBase(sel.BaseDirectory); base != "" {
+		var matches []string
+		if strings.ContainsAny(base, "*?[") {
+			var err error
+			if matches, err = matchDirs(root, base); err != nil {
+				return nil, err
+			}
+		} else if p := filepath.Join(root, filepath.FromSlash(base)); isDir(p) {
+			matches = []string{p}
 		}
 		if len(matches) == 0 {
 			return nil, fmt.Errorf("no matching base directory path found for %s", sel.BaseDirectory)
@@ -147,7 +152,29 @@ func matchesAny(patterns []string, rel string) bool {
 	return false
 }
 
+// CleanBase normalises a base-directory relative to the root it applies
+// to: "", ".", "./" and "/" are the root itself (""), "./out/" is "out".
+// A leading slash or ".." never leaves the root.
+func CleanBase(base string) string {
+	return strings.Trim(path.Clean("/"+filepath.ToSlash(base)), "/")
+}
+
+func isDir(p string) bool {
+	info, err := os.Stat(p) // follows symlinks, as the walk of the base does
+	return err == nil && info.IsDir()
+}
+
+// matchDirs returns the directories below root that a base-directory glob
+// matches, outermost first; it descends no deeper than the pattern can
+// match.
 func matchDirs(root, pattern string) ([]string, error) {
+	segs := splitPath(pattern)
+	deep := false
+	for _, s := range segs {
+		if s == "**" {
+			deep = true
+		}
+	}
 	var out []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -157,8 +184,12 @@ func matchDirs(root, pattern string) ([]string, error) {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
-		if Match(pattern, filepath.ToSlash(rel)) {
+		rel = filepath.ToSlash(rel)
+		if Match(pattern, rel) {
 			out = append(out, p)
+			return filepath.SkipDir
+		}
+		if !deep && len(splitPath(rel)) >= len(segs) {
 			return filepath.SkipDir
 		}
 		return nil

@@ -76,6 +76,18 @@ const (
 type handler struct {
 	input *codebuild.Shape
 	call  func(ctx context.Context, raw []byte) (any, error)
+	// precheck, when set, sees the decoded request before the model's
+	// validation, for the few requests AWS answers with its own message
+	// where the model's would apply.
+	precheck func(req map[string]any) *Error
+}
+
+// Precheck registers a check of an operation's decoded request that runs
+// before the model's validation (the operation must be registered).
+func Precheck(s *Server, name string, f func(req map[string]any) *Error) {
+	h := s.handlers[s.prefix+name]
+	h.precheck = f
+	s.handlers[s.prefix+name] = h
 }
 
 // Server routes AWS JSON requests to registered operations.
@@ -214,6 +226,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if dec.More() {
 			s.writeError(w, reqID, Errorf(Serialization, "Malformed JSON request body: trailing data after the JSON object"))
 			return
+		}
+		if m, ok := v.(map[string]any); ok && h.precheck != nil {
+			if err := h.precheck(m); err != nil {
+				s.writeError(w, reqID, err)
+				return
+			}
 		}
 		if err := h.input.Validate(v); err != nil {
 			var te *codebuild.TypeError

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/buildbatch/buildbatch/internal/buildspec"
+	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 )
 
 // ErrNotRetryable is returned when retrying a batch that is running or
@@ -76,6 +77,9 @@ func Make(b *buildspec.Batch, r Restrictions) (*Plan, error) {
 	if b == nil {
 		return nil, errorf(0, "the buildspec has no batch section")
 	}
+	if err := checkEnvs(b); err != nil {
+		return nil, err
+	}
 	p := &Plan{Kind: b.Kind, FastFail: b.FastFail}
 	var err error
 	switch b.Kind {
@@ -95,6 +99,74 @@ func Make(b *buildspec.Batch, r Restrictions) (*Plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// overrides are the StartBuild members that a batch build's env values
+// stand for: a value must satisfy the model's constraints on them, as an
+// override given to the API must.
+var overrides = map[string]string{
+	"compute-type": "computeTypeOverride",
+	"image":        "imageOverride",
+	"type":         "environmentTypeOverride",
+}
+
+// checkValue checks one env value (given at line; 0: not given) against
+// the constraints of the override it stands for; what names the value in
+// the message.
+func checkValue(what, key, value string, line int) error {
+	if line == 0 && value == "" {
+		return nil
+	}
+	shape, _ := cb.LookupShape("StartBuildInput")
+	member := overrides[key]
+	err := shape.Validate(map[string]any{"projectName": "p", member: value})
+	var ce *cb.ConstraintError
+	if errors.As(err, &ce) && len(ce.Violations) > 0 {
+		return errorf(line, "%s: invalid env.%s '%s': %s", what, key, value, ce.Violations[0])
+	}
+	return nil
+}
+
+func checkEnv(what string, e buildspec.TaskEnv) error {
+	for _, v := range []struct {
+		key, value string
+		line       int
+	}{{"compute-type", e.ComputeType, e.Lines.ComputeType}, {"image", e.Image, e.Lines.Image}, {"type", e.Type, e.Lines.Type}} {
+		if err := checkValue(what, v.key, v.value, v.line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkEnvs checks the env values of every build of the batch section.
+func checkEnvs(b *buildspec.Batch) error {
+	for i, t := range b.Tasks {
+		if err := checkEnv(fmt.Sprintf("build %s (batch.%s[%d])", t.Identifier, b.Kind, i), t.Env); err != nil {
+			return err
+		}
+	}
+	if m := b.Matrix; m != nil {
+		if err := checkEnv("batch.build-matrix.static", m.Static.Env); err != nil {
+			return err
+		}
+		for _, d := range []struct {
+			key    string
+			values []string
+			lines  []int
+		}{{"compute-type", m.Dynamic.ComputeType, m.Dynamic.ComputeTypeLines}, {"image", m.Dynamic.Image, m.Dynamic.ImageLines}} {
+			for i, v := range d.values {
+				line := m.Line
+				if i < len(d.lines) {
+					line = d.lines[i]
+				}
+				if err := checkValue(fmt.Sprintf("batch.build-matrix.dynamic.env.%s[%d]", d.key, i), d.key, v, line); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (p *Plan) tasks(b *buildspec.Batch) error {

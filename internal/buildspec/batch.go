@@ -33,6 +33,14 @@ type TaskEnv struct {
 	Type           string `json:"type,omitempty"`
 	PrivilegedMode *bool  `json:"privilegedMode,omitempty"`
 	Variables      []KV   `json:"variables,omitempty"`
+	// Lines are where the values are (0: not given, or null), for the
+	// messages of planning.
+	Lines TaskEnvLines `json:"-"`
+}
+
+// TaskEnvLines are the lines of a TaskEnv's values.
+type TaskEnvLines struct {
+	ComputeType, Fleet, Image, Type int
 }
 
 // Task is one build-list or build-graph entry.
@@ -65,6 +73,8 @@ type Matrix struct {
 		ComputeType []string
 		Image       []string
 		Variables   []Dimension
+		// The lines of the compute-type and image values.
+		ComputeTypeLines, ImageLines []int
 	}
 }
 
@@ -143,11 +153,14 @@ func parseTasks(n *yaml.Node, kind string) []Task {
 
 func parseTaskEnv(n *yaml.Node, where string) TaskEnv {
 	var e TaskEnv
+	value := func(dst *string, line *int, name string) func(k, v *yaml.Node) {
+		return func(k, v *yaml.Node) { *dst, *line = str(v, where+"."+name), valueLine(v) }
+	}
 	fields(n, where, map[string]func(k, v *yaml.Node){
-		"compute-type":    func(k, v *yaml.Node) { e.ComputeType = str(v, where+".compute-type") },
-		"fleet":           func(k, v *yaml.Node) { e.Fleet = str(v, where+".fleet") },
-		"image":           func(k, v *yaml.Node) { e.Image = str(v, where+".image") },
-		"type":            func(k, v *yaml.Node) { e.Type = str(v, where+".type") },
+		"compute-type":    value(&e.ComputeType, &e.Lines.ComputeType, "compute-type"),
+		"fleet":           value(&e.Fleet, &e.Lines.Fleet, "fleet"),
+		"image":           value(&e.Image, &e.Lines.Image, "image"),
+		"type":            value(&e.Type, &e.Lines.Type, "type"),
 		"privileged-mode": func(k, v *yaml.Node) { p := boolean(v, where+".privileged-mode"); e.PrivilegedMode = &p },
 		"variables":       func(k, v *yaml.Node) { e.Variables = kvs(v, where+".variables") },
 	})
@@ -174,8 +187,14 @@ func parseMatrix(key, n *yaml.Node) *Matrix {
 				"buildspec": func(k, v *yaml.Node) { m.Dynamic.Buildspec = nonEmptyList(v, where+".buildspec") },
 				"env": func(k, v *yaml.Node) {
 					fields(v, where+".env", map[string]func(k, v *yaml.Node){
-						"compute-type": func(k, v *yaml.Node) { m.Dynamic.ComputeType = nonEmptyList(v, where+".env.compute-type") },
-						"image":        func(k, v *yaml.Node) { m.Dynamic.Image = nonEmptyList(v, where+".env.image") },
+						"compute-type": func(k, v *yaml.Node) {
+							m.Dynamic.ComputeType = nonEmptyList(v, where+".env.compute-type")
+							m.Dynamic.ComputeTypeLines = itemLines(v)
+						},
+						"image": func(k, v *yaml.Node) {
+							m.Dynamic.Image = nonEmptyList(v, where+".env.image")
+							m.Dynamic.ImageLines = itemLines(v)
+						},
 						"variables": func(k, v *yaml.Node) {
 							v = deref(v)
 							if v.Kind != yaml.MappingNode {
@@ -198,6 +217,28 @@ func parseMatrix(key, n *yaml.Node) *Matrix {
 		fail(key, "batch.build-matrix needs a dynamic section")
 	}
 	return m
+}
+
+// valueLine is the line of a scalar value, 0 for null.
+func valueLine(n *yaml.Node) int {
+	if n = deref(n); n.Tag == "!!null" {
+		return 0
+	}
+	return n.Line
+}
+
+// itemLines are the lines of a list's values (strList's), or of the one
+// scalar that stands for a list.
+func itemLines(n *yaml.Node) []int {
+	n = deref(n)
+	if n.Kind != yaml.SequenceNode {
+		return []int{n.Line}
+	}
+	lines := make([]int, len(n.Content))
+	for i, e := range n.Content {
+		lines[i] = deref(e).Line
+	}
+	return lines
 }
 
 func nonEmptyList(n *yaml.Node, where string) []string {

@@ -54,7 +54,7 @@ func (x *run) makeReport(ctx context.Context, rep *buildspec.Report) string {
 		}
 		name = ident.ResourceName(rep.Name, "report-group")
 	}
-	files, err := artifact.Select(x.src, artifact.Selection{Files: rep.Files, BaseDirectory: rep.BaseDirectory, DiscardPaths: rep.DiscardPaths})
+	files, err := x.selectFiles(ctx, artifact.Selection{Files: rep.Files, BaseDirectory: rep.BaseDirectory, DiscardPaths: rep.DiscardPaths})
 	if err != nil {
 		x.log.Printf("Report %s: %v", rep.Name, err)
 		files = nil

@@ -2,10 +2,14 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -80,7 +84,7 @@ func (x *run) hasUploads() bool {
 
 // upload stores one artifact and returns what the build reports of it.
 func (x *run) upload(ctx context.Context, cfg *cb.ProjectArtifacts, sel *buildspec.Artifacts) (*cb.BuildArtifacts, error) {
-	files, err := artifact.Select(x.src, artifact.Selection{Files: sel.Files, BaseDirectory: sel.BaseDirectory,
+	files, err := x.selectFiles(ctx, artifact.Selection{Files: sel.Files, BaseDirectory: sel.BaseDirectory,
 		DiscardPaths: sel.DiscardPaths, ExcludePaths: sel.ExcludePaths, Symlinks: sel.EnableSymlinks})
 	if err != nil {
 		return nil, err
@@ -117,6 +121,117 @@ func (x *run) upload(ctx context.Context, cfg *cb.ProjectArtifacts, sel *buildsp
 		ArtifactIdentifier:   cfg.ArtifactIdentifier,
 		BucketOwnerAccess:    cfg.BucketOwnerAccess,
 	}, nil
+}
+
+// selectFiles selects the files a buildspec section names, reading its
+// paths as CodeBuild does: environment variables in files and
+// base-directory are expanded in the build's shell, and base-directory is
+// a directory of the build environment, relative to the primary source
+// directory unless absolute ($CODEBUILD_SRC_DIR_<id> for a secondary
+// source, say). A base under the primary source is read from its copy on
+// this machine; one elsewhere is copied out of the environment first
+// (unless the environment's paths are this machine's).
+func (x *run) selectFiles(ctx context.Context, sel artifact.Selection) ([]artifact.File, error) {
+	orig := sel.BaseDirectory
+	base, err := x.expandPath(ctx, sel.BaseDirectory)
+	if err != nil {
+		return nil, fmt.Errorf("base-directory %q: %v", orig, err)
+	}
+	files := make([]string, 0, len(sel.Files))
+	for _, f := range sel.Files {
+		e, err := x.expandPath(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("files %q: %v", f, err)
+		}
+		files = append(files, e)
+	}
+	root, envRoot := x.src, x.layout.Src
+	sel.BaseDirectory = ""
+	if artifact.CleanBase(base) != "" || path.IsAbs(base) {
+		envBase := base
+		if !path.IsAbs(envBase) {
+			envBase = path.Join(x.layout.Src, base)
+		}
+		top, pattern := splitStatic(envBase)
+		host, err := x.hostDir(ctx, top)
+		if err != nil {
+			return nil, err
+		}
+		if host == "" {
+			return nil, fmt.Errorf("no matching base directory path found for %s", orig)
+		}
+		root, sel.BaseDirectory = host, pattern
+		envRoot = top
+		if pattern != "" {
+			envRoot = "" // absolute files entries cannot be relative to a glob
+		}
+	}
+	for i, f := range files {
+		if path.IsAbs(f) && envRoot != "" {
+			if rel, ok := within(envRoot, f); ok {
+				files[i] = rel
+			}
+		}
+	}
+	sel.Files = files
+	return artifact.Select(root, sel)
+}
+
+// hostDir returns the directory on this machine that holds the
+// environment's directory dir: the source's copy, the directory itself
+// (environments whose paths are this machine's) or a copy taken out of the
+// environment. It returns "" when dir does not exist or is not a
+// directory.
+func (x *run) hostDir(ctx context.Context, dir string) (string, error) {
+	host := dir
+	if rel, ok := within(x.layout.Src, dir); ok {
+		host = filepath.Join(x.src, filepath.FromSlash(rel))
+	} else if !x.local() {
+		if x.env == nil {
+			return "", nil
+		}
+		tmp, err := os.MkdirTemp(x.tmp, "out-")
+		if err != nil {
+			return "", err
+		}
+		host = filepath.Join(tmp, "d")
+		if err := x.env.CopyOut(ctx, dir, host); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return "", nil
+			}
+			return "", fmt.Errorf("copying %s out of the build environment: %v", dir, err)
+		}
+	}
+	if info, err := os.Stat(host); err != nil || !info.IsDir() {
+		return "", nil
+	}
+	return host, nil
+}
+
+// within returns p relative to dir ("" for dir itself) if p is dir or
+// below it; both are slash-separated absolute paths.
+func within(dir, p string) (string, bool) {
+	dir, p = path.Clean(dir), path.Clean(p)
+	if p == dir {
+		return "", true
+	}
+	if dir == "/" {
+		return strings.TrimPrefix(p, "/"), true
+	}
+	if rest, ok := strings.CutPrefix(p, dir+"/"); ok {
+		return rest, true
+	}
+	return "", false
+}
+
+// expandPath expands a buildspec path as the build's shell would ($VAR,
+// ${VAR}, $(command)); globs are left alone. Paths without $ or ` need no
+// shell.
+func (x *run) expandPath(ctx context.Context, s string) (string, error) {
+	if !strings.ContainsAny(s, "$`") {
+		return s, nil
+	}
+	return x.expand(ctx, s)
 }
 
 // expand evaluates a buildspec value with shell semantics in the session
@@ -180,16 +295,51 @@ func (x *run) collect(ctx context.Context) error {
 // local tells whether the environment's source directory is this machine's.
 func (x *run) local() bool { return filepath.Clean(x.layout.Src) == filepath.Clean(x.src) }
 
-// splitGlob splits an absolute cache path into the directory before its
-// first wildcard and the pattern after it.
-func splitGlob(p string) (dir, pattern string) {
-	parts := strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
+// splitStatic splits a slash-separated path into its leading part without
+// wildcards and the rest ("" when the path has none): /root/.m2/**/* is
+// /root/.m2 and **/*.
+func splitStatic(p string) (dir, pattern string) {
+	abs := path.IsAbs(p)
+	parts := strings.Split(strings.Trim(path.Clean(p), "/"), "/")
 	for i, part := range parts {
-		if strings.ContainsAny(part, "*?[{") {
-			return "/" + strings.Join(parts[:i], "/"), strings.Join(parts[i:], "/")
+		if hasGlob(part) {
+			dir = strings.Join(parts[:i], "/")
+			pattern = strings.Join(parts[i:], "/")
+			break
 		}
 	}
-	return path.Dir("/" + strings.Join(parts, "/")), parts[len(parts)-1]
+	if pattern == "" {
+		dir = strings.Join(parts, "/")
+	}
+	if abs {
+		dir = "/" + dir
+	} else if dir == "" {
+		dir = "."
+	}
+	return dir, pattern
+}
+
+func hasGlob(s string) bool { return strings.ContainsAny(s, "*?[{") }
+
+// cacheRoot is where one cache path's files come from and go back to: the
+// path's leading directory without wildcards (the path itself when it has
+// none) in the build environment, relative to the primary source unless
+// absolute, with the pattern to select below it (everything, for a path
+// without wildcards) and the name it has in the cache's zip: src/<path in
+// the primary source> or abs/<absolute path>. Nothing above that
+// directory is ever walked.
+func (x *run) cacheRoot(p string) (top, pattern, name string) {
+	if !path.IsAbs(p) {
+		p = path.Join(x.layout.Src, p)
+	}
+	top, pattern = splitStatic(p)
+	if pattern == "" {
+		pattern = "**/*"
+	}
+	if rel, ok := within(x.layout.Src, top); ok {
+		return top, pattern, path.Join("src", rel)
+	}
+	return top, pattern, path.Join("abs", top)
 }
 
 func (x *run) restoreCache(ctx context.Context) {
@@ -210,20 +360,50 @@ func (x *run) restoreCache(ctx context.Context) {
 		x.log.Printf("Could not restore the cache: %v", err)
 		return
 	}
-	// Entries are stored as abs/<path> or src/<path>.
+	// Each cache path goes back to its own directory, so that nothing is
+	// unpacked above it; a path inside another one comes with it.
+	tops := map[string]string{} // name in the zip -> directory in the environment
+	var names []string
+	for _, p := range x.spec.Cache.Paths {
+		top, _, name := x.cacheRoot(p)
+		if _, dup := tops[name]; !dup {
+			tops[name] = top
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
 	n := 0
-	for top, dst := range map[string]string{"src": x.layout.Src, "abs": "/"} {
-		root := filepath.Join(tmp, top)
-		if _, err := os.Stat(root); err != nil {
+	var done []string
+	for _, name := range names {
+		if slices.ContainsFunc(done, func(d string) bool { _, in := within("/"+d, "/"+name); return in }) {
 			continue
 		}
-		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		done = append(done, name)
+		local := filepath.Join(tmp, filepath.FromSlash(name))
+		info, err := os.Stat(local)
+		if err != nil {
+			continue
+		}
+		dst := tops[name]
+		if !info.IsDir() {
+			// A cached file: copied into its directory on its own.
+			dir, err := os.MkdirTemp(tmp, "file-")
+			if err == nil {
+				err = os.Rename(local, filepath.Join(dir, path.Base(dst)))
+			}
+			if err != nil {
+				x.log.Printf("Could not restore the cache: %v", err)
+				return
+			}
+			local, dst = dir, path.Dir(dst)
+		}
+		filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
 				n++
 			}
 			return nil
 		})
-		if err := x.env.CopyIn(ctx, root, dst); err != nil {
+		if err := x.env.CopyIn(ctx, local, dst); err != nil {
 			x.log.Printf("Could not restore the cache: %v", err)
 			return
 		}
@@ -241,29 +421,38 @@ func (x *run) saveCache(ctx context.Context, status string) {
 		return
 	}
 	var files []artifact.File
+	seen := map[string]bool{}
 	for i, p := range x.spec.Cache.Paths {
-		dir, rel, prefix := x.src, p, "src/"
-		if path.IsAbs(p) {
-			var top string
-			top, rel = splitGlob(p)
-			dir, prefix = top, "abs/"+strings.TrimPrefix(top, "/")+"/"
-			if prefix == "abs//" {
-				prefix = "abs/"
-			}
-			if !x.local() {
-				dir = filepath.Join(x.tmp, "cache-save", strconv.Itoa(i))
-				if err := x.env.CopyOut(ctx, top, dir); err != nil {
-					continue
-				}
+		top, pattern, name := x.cacheRoot(p)
+		dir := top
+		if rel, ok := within(x.layout.Src, top); ok {
+			dir = filepath.Join(x.src, filepath.FromSlash(rel))
+		} else if !x.local() {
+			dir = filepath.Join(x.tmp, "cache-save", strconv.Itoa(i))
+			if err := x.env.CopyOut(ctx, top, dir); err != nil {
+				continue // nothing there
 			}
 		}
-		sel, err := artifact.Select(dir, artifact.Selection{Files: []string{rel}})
+		info, err := os.Stat(dir)
 		if err != nil {
 			continue
 		}
+		var sel []artifact.File
+		if info.IsDir() {
+			if sel, err = artifact.Select(dir, artifact.Selection{Files: []string{pattern}}); err != nil {
+				continue
+			}
+			for j := range sel {
+				sel[j].Name = name + "/" + sel[j].Name
+			}
+		} else {
+			sel = []artifact.File{{Src: dir, Name: name, Mode: info.Mode()}}
+		}
 		for _, f := range sel {
-			f.Name = prefix + f.Name
-			files = append(files, f)
+			if !seen[f.Name] {
+				seen[f.Name] = true
+				files = append(files, f)
+			}
 		}
 	}
 	if len(files) == 0 {

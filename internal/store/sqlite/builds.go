@@ -108,7 +108,7 @@ func (t *txn) BuildList(ctx context.Context, s store.Scope, project string, p st
 	if !t.readOnly {
 		return t.buildList(ctx, s, project, p) // the cache knows only what is committed
 	}
-	gen := t.cache.gen(s)
+	gen, bumps := t.cache.gen(s), t.cache.bumpCount()
 	var after int64
 	if p.After != nil {
 		after = p.After.Key
@@ -118,7 +118,7 @@ func (t *txn) BuildList(ctx context.Context, s store.Scope, project string, p st
 		return pg.ids, pg.next, nil
 	}
 	ids, next, err := t.buildList(ctx, s, project, p)
-	if err == nil {
+	if err == nil && t.beganBumps == bumps {
 		t.cache.putPage(key, listPage{gen: gen, ids: ids, next: next})
 	}
 	return ids, next, err

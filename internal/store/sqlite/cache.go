@@ -23,8 +23,9 @@ type docCache struct {
 	// which every committed insert or delete of a build bumps.
 	gens  map[store.Scope]uint64
 	pages map[string]listPage
-	// writes counts commits that changed documents (see putRead).
-	writes uint64
+	// writes counts commits that changed documents (see putRead), bumps
+	// the bumps of every scope.
+	writes, bumps uint64
 }
 
 type listPage struct {
@@ -45,6 +46,14 @@ func (c *docCache) bump(s store.Scope) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gens[s]++
+	c.bumps++
+}
+
+// bumpCount is the number of bumps so far, in every scope.
+func (c *docCache) bumpCount() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bumps
 }
 
 func (c *docCache) page(key string, gen uint64) (listPage, bool) {

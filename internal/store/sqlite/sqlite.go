@@ -123,10 +123,15 @@ type txn struct {
 	cache    *docCache
 	pending  []cacheEntry  // document changes, applied to the cache on commit
 	bumps    []store.Scope // scopes whose build listings changed
+	// beganBumps is the cache's bump count when the SQLite transaction
+	// began: a listing read in it is cached only if nothing was bumped
+	// since (so the page is not older than its generation).
+	beganBumps uint64
 }
 
 func (t *txn) sqlTx(ctx context.Context) (*sql.Tx, error) {
 	if t.tx == nil && t.err == nil {
+		t.beganBumps = t.cache.bumpCount()
 		t.tx, t.err = t.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: t.readOnly})
 	}
 	return t.tx, t.err
