@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -223,6 +224,13 @@ func TestDockerServerKilledMidBuild(t *testing.T) {
 		t.Errorf("build after the crash: %s", done.BuildStatus)
 	}
 	noContainer(t, cli, id)
+	// Nor its workspace.
+	ents, _ := os.ReadDir(filepath.Join(s.DataDir, "builds"))
+	for _, e := range ents {
+		if e.Name() != ".bin" {
+			t.Errorf("workspace left after the crash: %s", e.Name())
+		}
+	}
 }
 
 func TestDockerBoto3AndAWSCLI(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -141,7 +142,11 @@ func (x *run) loadBuildspec(ctx context.Context, src *cb.ProjectSource) ([]byte,
 		if cb.Deref(src.Type) == cb.SourceTypeNoSource {
 			return nil, "", fmt.Errorf("the project has no source, so it needs an inline buildspec")
 		}
-		return nil, "", fmt.Errorf("stat %s: no such file or directory", p)
+		shown := bs
+		if !filepath.IsAbs(shown) {
+			shown = path.Join(x.layout.Src, bs) // where the build sees it
+		}
+		return nil, "", fmt.Errorf("stat %s: no such file or directory", shown)
 	}
 	return data, bs, nil
 }

@@ -47,6 +47,7 @@ type Server struct {
 
 	execInfo  string
 	storeInfo string
+	fatal     chan error // the server must stop (it lost its database)
 	closeExec func()
 
 	pprofLn net.Listener // with pprof: --pprof-listen
@@ -77,6 +78,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err := checkWritable(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("data directory %s is not usable: %w", cfg.DataDir, err)
 	}
+	if !cfg.KeepWorkspaces {
+		// No build runs yet: what is in builds/ was left by a server that
+		// died (its builds end FAULT in recovery).
+		removeWorkspaces(filepath.Join(cfg.DataDir, "builds"))
+	}
 	logs, err := buildlog.NewStore(filepath.Join(cfg.DataDir, "logs"))
 	if err != nil {
 		return nil, err
@@ -85,7 +91,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	st, storeInfo, err := openStore(ctx, cfg)
+	fatal := make(chan error, 1)
+	st, storeInfo, err := openStore(ctx, cfg, func(err error) {
+		select {
+		case fatal <- err:
+		default:
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		}
 		pprofLn, pprofSrv = pln, &http.Server{Handler: pm, ReadHeaderTimeout: 30 * time.Second}
 	}
-	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, storeInfo: storeInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
+	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, storeInfo: storeInfo, fatal: fatal, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -176,8 +188,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	return s, nil
 }
 
-// openStore opens the configured store and says what it is.
-func openStore(ctx context.Context, cfg config.Config) (store.Store, string, error) {
+// openStore opens the configured store and says what it is; lost is called
+// if the server loses its exclusive hold on a shared database.
+func openStore(ctx context.Context, cfg config.Config, lost func(error)) (store.Store, string, error) {
 	if cfg.Store == "" {
 		path := filepath.Join(cfg.DataDir, "buildbatch.db")
 		st, err := sqlite.Open(ctx, path)
@@ -187,7 +200,7 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, string, err
 	if err != nil {
 		return nil, "", fmt.Errorf("--store: %w", err)
 	}
-	if err := st.LockServer(ctx); err != nil {
+	if err := st.LockServer(ctx, lost); err != nil {
 		st.Close()
 		return nil, "", fmt.Errorf("--store: %w", err)
 	}
@@ -264,10 +277,17 @@ func (s *Server) Run(ctx context.Context) error {
 		close(pprofDone)
 	}
 	var serveErr error
+	stopping := ctx.Done()
 	select {
 	case err := <-errc:
 		serveErr = err
-	case <-ctx.Done():
+	case err := <-s.fatal:
+		s.log.Error("stopping", "err", err)
+		serveErr = err
+		stopping = nil
+	case <-stopping:
+	}
+	if stopping == nil || ctx.Err() != nil {
 		s.log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		if err := s.http.Shutdown(sctx); err != nil {
@@ -290,6 +310,17 @@ func (s *Server) Run(ctx context.Context) error {
 		return serveErr
 	}
 	return nil
+}
+
+// removeWorkspaces removes the build directories under dir (not the
+// helper commands in .bin).
+func removeWorkspaces(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != ".bin" {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func checkWritable(dir string) error {

@@ -300,8 +300,9 @@ func boot(tmp, token string) string {
 __bb_r ` + q("boot.sh") + ` ` + session.Quote(bootEnd(token)) + ` || exit 0
 __bb_r ` + q("driver.sh") + ` ` + session.Quote(driverEnd(token)) + ` || exit 0
 . ` + q("boot.sh") + `
+__bb_sp=$(command -v "$__bb_shell"); case "$__bb_sp" in /*) ;; *) __bb_sp=/bin/$__bb_shell;; esac
 while :; do
-  if [ -n "$__bb_user" ]; then su "$__bb_user" -s "$__bb_shell" -c ". ` + q("boot.sh") + `; . ` + q("driver.sh") + `"; else "$__bb_shell" ` + q("driver.sh") + `; fi
+  if [ -n "$__bb_user" ]; then su "$__bb_user" -s "$__bb_sp" -c ". ` + q("boot.sh") + `; . ` + q("driver.sh") + `"; else "$__bb_shell" ` + q("driver.sh") + `; fi
   __bb_rc=$?
   if [ -f ` + q("eof") + ` ]; then exit 0; fi
   printf '\036%s:%d\036\n' "$__bb_tok" "$__bb_rc"

@@ -137,3 +137,30 @@ func TestUnsupportedEnvironmentTypes(t *testing.T) {
 		}
 	}
 }
+
+// The buildspec's run-as runs the whole session as that user of the image.
+func TestSessionUser(t *testing.T) {
+	x := engine(t)
+	ctx := context.Background()
+	for _, shell := range []string{"sh", "bash"} {
+		id := "user:session-" + shell
+		env, err := x.Open(ctx, executor.Spec{BuildID: id, Layout: x.Layout(id, "", nil), Image: dockertest.ImageA, EnvironmentType: "LINUX_CONTAINER"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { env.Close() })
+		var out executortest.Buffer
+		if err := env.Start(ctx, executor.Shell{Shell: shell, User: "codebuild-user", Output: &out, Env: []string{"A=1"}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range []string{"export B=2; cd /tmp", `echo "uid=$(id -u) A=$A B=$B pwd=$(pwd)"`} {
+			if rc, err := env.Exec(ctx, cmd, ""); rc != 0 || err != nil {
+				t.Fatalf("%s: %q: %d %v: %s", shell, cmd, rc, err, out.String())
+			}
+		}
+		env.Close()
+		if !strings.Contains(out.String(), "uid=1000 A=1 B=2 pwd=/tmp") {
+			t.Errorf("%s: %s", shell, out.String())
+		}
+	}
+}

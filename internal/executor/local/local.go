@@ -235,6 +235,10 @@ func (e *env) Start(ctx context.Context, sh executor.Shell) error {
 		if cred, err = credential(sh.User); err != nil {
 			return err
 		}
+		// The session's private directory must be the user's to write.
+		if err := os.Chown(e.spec.Layout.Tmp, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("run-as user %s: %w", sh.User, err)
+		}
 	}
 	vars := e.environ(sh.Env)
 	cur, _ := user.Current()

@@ -173,3 +173,35 @@ func TestLargeOutputAndLongLines(t *testing.T) {
 		t.Errorf("output of %d bytes is mangled: %q...%q", len(s), s[:20], s[len(s)-20:])
 	}
 }
+
+// The buildspec's run-as runs the whole session as that user (the server
+// must be root, as the tests are in CI).
+func TestSessionUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run as another user")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755) // the user must reach the build's directory
+	out := &executortest.Buffer{}
+	x := &Executor{KillGrace: 200 * time.Millisecond, Base: []string{"PATH=" + os.Getenv("PATH")}}
+	id := "test:user-" + filepath.Base(dir)
+	layout := x.Layout(id, dir, nil)
+	env, err := x.Open(context.Background(), executor.Spec{BuildID: id, Layout: layout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	os.Chmod(layout.Src, 0o777)
+	if err := env.Start(context.Background(), executor.Shell{User: "nobody", Output: out, Env: []string{"CODEBUILD_BUILD_ID=" + id}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"export B=2; cd /tmp", `echo "uid=$(id -u) B=$B pwd=$(pwd)"`} {
+		if rc, err := env.Exec(context.Background(), cmd, ""); rc != 0 || err != nil {
+			t.Fatalf("%q: %d %v: %s", cmd, rc, err, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "uid=65534 B=2 pwd=/tmp") {
+		t.Errorf("%s", out.String())
+	}
+}

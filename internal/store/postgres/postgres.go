@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -43,8 +44,10 @@ import (
 // Store is a store.Store on one PostgreSQL database.
 type Store struct {
 	pool   *pgxpool.Pool
-	server *pgxpool.Conn // holds the server lock (LockServer)
-	where  string        // user@host:port/database
+	server *pgxpool.Conn // holds the server lock (LockServer); the watchdog's
+	// stopWatch ends the watchdog, which closes watchDone.
+	stopWatch, watchDone chan struct{}
+	where                string // user@host:port/database
 }
 
 // Describe says which database the store uses (no password).
@@ -102,8 +105,14 @@ func redact(cfg *pgxpool.Config) string {
 // Close closes the connection pool, waiting for connections in use to be
 // returned.
 func (s *Store) Close() error {
+	if s.stopWatch != nil {
+		close(s.stopWatch)
+		<-s.watchDone
+		s.stopWatch = nil
+	}
 	if s.server != nil {
 		s.server.Release()
+		s.server = nil
 	}
 	s.pool.Close()
 	return nil
@@ -115,22 +124,74 @@ var ErrServerRunning = errors.New("another buildbatch server is using this datab
 // LockServer makes this process the only buildbatch server on the
 // database, for as long as the store is open: the server's recovery ends
 // every unfinished build, which would end another live server's builds.
-func (s *Store) LockServer(ctx context.Context) error {
-	conn, err := s.pool.Acquire(ctx)
+// The lock lives on one connection; a watchdog checks it every second and,
+// when the connection was lost (PostgreSQL restarted, say), takes the lock
+// again as soon as the database answers. If another server took it in the
+// meantime, lost is called (once) and the watchdog ends.
+func (s *Store) LockServer(ctx context.Context, lost func(error)) error {
+	conn, err := s.lockServer(ctx)
 	if err != nil {
 		return err
+	}
+	s.server = conn
+	s.stopWatch = make(chan struct{})
+	s.watchDone = make(chan struct{})
+	go s.watch(lost)
+	return nil
+}
+
+func (s *Store) lockServer(ctx context.Context) (*pgxpool.Conn, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var ok bool
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, serverLockKey).Scan(&ok); err != nil {
 		conn.Release()
-		return err
+		return nil, err
 	}
 	if !ok {
 		conn.Release()
-		return ErrServerRunning
+		return nil, ErrServerRunning
 	}
-	s.server = conn
-	return nil
+	return conn, nil
+}
+
+// watch keeps the server lock (see LockServer); it owns s.server until
+// stopWatch is closed.
+func (s *Store) watch(lost func(error)) {
+	defer close(s.watchDone)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopWatch:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if s.server != nil {
+			if err := s.server.Ping(ctx); err == nil {
+				cancel()
+				continue
+			}
+			s.server.Conn().Close(ctx) // the lock went with it
+			s.server.Release()
+			s.server = nil
+		}
+		conn, err := s.lockServer(ctx)
+		cancel()
+		switch {
+		case err == nil:
+			s.server = conn
+		case errors.Is(err, ErrServerRunning):
+			if lost != nil {
+				lost(fmt.Errorf("lost the database to another server after losing its connection: %w", err))
+			}
+			return
+		}
+		// Otherwise the database does not answer yet: try again.
+	}
 }
 
 // Update implements store.Store.
