@@ -111,6 +111,12 @@ func (s *Store) Close() error {
 		s.stopWatch = nil
 	}
 	if s.server != nil {
+		// Unlock now: a pooled connection would keep the lock until the
+		// server notices the connection is gone.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.server.Exec(ctx, `SELECT pg_advisory_unlock($1)`, serverLockKey)
+		s.server.Conn().Close(ctx)
+		cancel()
 		s.server.Release()
 		s.server = nil
 	}

@@ -651,7 +651,7 @@ func TestServerLockWatchdog(t *testing.T) {
 	defer admin.Close()
 	holder := func() int {
 		var pid int
-		admin.pool.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted`, serverLockKey&0xffffffff).Scan(&pid)
+		admin.pool.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, serverLockKey&0xffffffff).Scan(&pid)
 		return pid
 	}
 	kill := func() int {
