@@ -159,7 +159,7 @@ func unknown(format string) error {
 // testRawDataPath (left unset when empty). Cases come in file order.
 // Names are cut to MaxNameLength and messages to MaxMessageLength
 // characters; the 500-case limit is the caller's (see LimitTests).
-func ParseTests(format string, data []byte, rawPath string) (cases []cb.TestCase, err error) {
+func ParseTests(format string, data []byte, rawPath string) ([]cb.TestCase, error) {
 	f, ok := Canonical(format)
 	if !ok {
 		return nil, unknown(format)
@@ -181,21 +181,30 @@ func ParseTests(format string, data []byte, rawPath string) (cases []cb.TestCase
 	default:
 		return nil, fmt.Errorf("%w: %s is a code coverage format, not a test report format", ErrWrongKind, f)
 	}
+	return parseWith(f, data, parse, func(t testCase) (cb.TestCase, bool) { return t.model(rawPath), true })
+}
+
+// parseWith runs a format's parser on data and turns what it found into the
+// model (keep false drops an item); an empty file, a parse error and a
+// panic in the parser are ParseErrors.
+func parseWith[T, M any](format string, data []byte, parse func([]byte) ([]T, error), model func(T) (M, bool)) (out []M, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			cases, err = nil, &ParseError{Format: f, Err: fmt.Errorf("internal parser error: %v", r)}
+			out, err = nil, &ParseError{Format: format, Err: fmt.Errorf("internal parser error: %v", r)}
 		}
 	}()
 	if isBlank(data) {
-		return nil, &ParseError{Format: f, Err: errors.New("file is empty")}
+		return nil, &ParseError{Format: format, Err: errors.New("file is empty")}
 	}
-	tcs, err := parse(data)
+	items, err := parse(data)
 	if err != nil {
-		return nil, &ParseError{Format: f, Err: err}
+		return nil, &ParseError{Format: format, Err: err}
 	}
-	out := make([]cb.TestCase, 0, len(tcs))
-	for _, t := range tcs {
-		out = append(out, t.model(rawPath))
+	out = make([]M, 0, len(items))
+	for _, it := range items {
+		if m, keep := model(it); keep {
+			out = append(out, m)
+		}
 	}
 	return out, nil
 }
@@ -203,7 +212,7 @@ func ParseTests(format string, data []byte, rawPath string) (cases []cb.TestCase
 // ParseCoverage parses a code coverage file into one entry per source
 // file, in file order. Files with neither lines nor branches to cover are
 // left out. Entries for the same path are merged.
-func ParseCoverage(format string, data []byte) (files []cb.CodeCoverage, err error) {
+func ParseCoverage(format string, data []byte) ([]cb.CodeCoverage, error) {
 	f, ok := Canonical(format)
 	if !ok {
 		return nil, unknown(format)
@@ -223,26 +232,9 @@ func ParseCoverage(format string, data []byte) (files []cb.CodeCoverage, err err
 	default:
 		return nil, fmt.Errorf("%w: %s is a test report format, not a code coverage format", ErrWrongKind, f)
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			files, err = nil, &ParseError{Format: f, Err: fmt.Errorf("internal parser error: %v", r)}
-		}
-	}()
-	if isBlank(data) {
-		return nil, &ParseError{Format: f, Err: errors.New("file is empty")}
-	}
-	fcs, err := parse(data)
-	if err != nil {
-		return nil, &ParseError{Format: f, Err: err}
-	}
-	out := make([]cb.CodeCoverage, 0, len(fcs))
-	for _, c := range fcs {
-		if c.linesCovered+c.linesMissed+c.branchesCovered+c.branchesMissed == 0 {
-			continue
-		}
-		out = append(out, c.model())
-	}
-	return out, nil
+	return parseWith(f, data, parse, func(c fileCoverage) (cb.CodeCoverage, bool) {
+		return c.model(), c.linesCovered+c.linesMissed+c.branchesCovered+c.branchesMissed > 0
+	})
 }
 
 // SummarizeTests returns the report's test summary: total (every case),

@@ -424,8 +424,8 @@ func (e *dockerEnv) CopyOut(ctx context.Context, p, hostPath string) error {
 	if err := archive.Unpack(res.Content, tmp, 0); err != nil {
 		return err
 	}
-	defer removeAll(tmp)
-	return rename(path.Join(tmp, res.Stat.Name), hostPath)
+	defer os.RemoveAll(tmp)
+	return os.Rename(path.Join(tmp, res.Stat.Name), hostPath)
 }
 
 // Start implements executor.Env: it copies the session's files in and

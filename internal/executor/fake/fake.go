@@ -33,8 +33,6 @@ func New(root string, base []string) *Executor {
 	return &Executor{Root: root, ex: &local.Executor{Base: base}}
 }
 
-func (x *Executor) local() *local.Executor { return x.ex }
-
 // Name implements executor.Executor.
 func (x *Executor) Name() string { return "fake" }
 
@@ -44,7 +42,7 @@ func (x *Executor) dir(buildID string) string {
 
 // Layout implements executor.Executor.
 func (x *Executor) Layout(buildID, hostDir string, secondary []string) executor.Layout {
-	return x.local().Layout(buildID, x.dir(buildID), secondary)
+	return x.ex.Layout(buildID, x.dir(buildID), secondary)
 }
 
 // Open implements executor.Executor.
@@ -52,7 +50,7 @@ func (x *Executor) Open(ctx context.Context, spec executor.Spec) (executor.Env, 
 	if strings.HasPrefix(spec.Image, "missing/") {
 		return nil, executor.ImageError("Unable to pull customer's container image. %s is not on this machine", spec.Image)
 	}
-	e, err := x.local().Open(ctx, spec)
+	e, err := x.ex.Open(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +59,7 @@ func (x *Executor) Open(ctx context.Context, spec executor.Spec) (executor.Env, 
 
 // Reap implements executor.Executor.
 func (x *Executor) Reap(ctx context.Context, buildID string) error {
-	err := x.local().Reap(ctx, buildID)
+	err := x.ex.Reap(ctx, buildID)
 	os.RemoveAll(x.dir(buildID))
 	return err
 }

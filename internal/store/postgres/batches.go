@@ -43,19 +43,11 @@ const batchSelect = `SELECT account, region, seq, doc, meta FROM batches`
 
 func scanBatch(row pgx.Row) (*store.Batch, error) {
 	var b store.Batch
-	var doc, meta []byte
-	if err := row.Scan(&b.Scope.Account, &b.Scope.Region, &b.Seq, &doc, &meta); err != nil {
-		return nil, err
-	}
-	b.Scope.Account, b.Scope.Region = unescape(b.Scope.Account), unescape(b.Scope.Region)
-	d, err := decode[codebuild.BuildBatch](doc)
+	d, err := scanStored[codebuild.BuildBatch](row, "batch", &b.Scope, &b.Seq, &b.Meta)
 	if err != nil {
 		return nil, err
 	}
 	b.Doc = d
-	if err := json.Unmarshal(meta, &b.Meta); err != nil {
-		return nil, fmt.Errorf("corrupt batch meta data: %w", err)
-	}
 	return &b, nil
 }
 

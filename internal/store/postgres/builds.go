@@ -55,20 +55,30 @@ const buildSelect = `SELECT account, region, seq, doc, meta FROM builds`
 
 func scanBuild(row pgx.Row) (*store.Build, error) {
 	var b store.Build
-	var doc, meta []byte
-	if err := row.Scan(&b.Scope.Account, &b.Scope.Region, &b.Seq, &doc, &meta); err != nil {
-		return nil, err
-	}
-	b.Scope.Account, b.Scope.Region = unescape(b.Scope.Account), unescape(b.Scope.Region)
-	d, err := decode[codebuild.Build](doc)
+	d, err := scanStored[codebuild.Build](row, "build", &b.Scope, &b.Seq, &b.Meta)
 	if err != nil {
 		return nil, err
 	}
 	b.Doc = d
-	if err := json.Unmarshal(meta, &b.Meta); err != nil {
-		return nil, fmt.Errorf("corrupt build meta data: %w", err)
-	}
 	return &b, nil
+}
+
+// scanStored reads the columns a build or batch row is selected with:
+// scope, seq, document and meta data.
+func scanStored[D, M any](row pgx.Row, kind string, s *store.Scope, seq *int64, meta *M) (*D, error) {
+	var doc, m []byte
+	if err := row.Scan(&s.Account, &s.Region, seq, &doc, &m); err != nil {
+		return nil, err
+	}
+	s.Account, s.Region = unescape(s.Account), unescape(s.Region)
+	d, err := decode[D](doc)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(m, meta); err != nil {
+		return nil, fmt.Errorf("corrupt %s meta data: %w", kind, err)
+	}
+	return d, nil
 }
 
 func (t *txn) BuildGet(ctx context.Context, s store.Scope, id string) (*store.Build, error) {
