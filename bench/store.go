@@ -9,9 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/buildbatch/buildbatch/internal/builddoc"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
-	"github.com/buildbatch/buildbatch/internal/phase"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/store"
 	"github.com/buildbatch/buildbatch/internal/store/sqlite"
 )
@@ -106,7 +105,7 @@ func populate(dir string, ids []string, n int) []string {
 	}
 	defer st.Close()
 	scope := store.Scope{Account: "000000000000", Region: "us-east-1"}
-	settings := &builddoc.Settings{
+	settings := &document.Settings{
 		Source:      &cb.ProjectSource{Type: cb.String("NO_SOURCE"), Buildspec: cb.String("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hello\n"), InsecureSsl: cb.Bool(false)},
 		Artifacts:   &cb.ProjectArtifacts{Type: cb.String("NO_ARTIFACTS")},
 		Environment: &cb.ProjectEnvironment{Type: cb.String("LINUX_CONTAINER"), Image: cb.String("aws/codebuild/standard:7.0"), ComputeType: cb.String("BUILD_GENERAL1_SMALL"), EnvironmentVariables: []cb.EnvironmentVariable{}, PrivilegedMode: cb.Bool(false), ImagePullCredentialsType: cb.String("CODEBUILD")},
@@ -120,13 +119,13 @@ func populate(dir string, ids []string, n int) []string {
 		err := st.Update(ctx, func(tx store.Tx) error {
 			for i := 0; i < 5000 && len(ids) < n; i++ {
 				num := int64(len(ids) + 1)
-				doc := builddoc.New(builddoc.Spec{Scope: scope, Project: "scale", Settings: settings, Initiator: "bench"}, num, now)
-				for _, p := range []string{phase.Provisioning, phase.DownloadSource, phase.Install, phase.PreBuild, phase.Build, phase.PostBuild, phase.UploadArtifacts, phase.Finalizing} {
-					phase.End(doc, cb.StatusTypeSucceeded, nil, now)
-					phase.Start(doc, p, now)
+				doc := document.NewBuild(document.Spec{Scope: scope, Project: "scale", Settings: settings, Initiator: "bench"}, num, now)
+				for _, p := range []string{document.Provisioning, document.DownloadSource, document.Install, document.PreBuild, document.Build, document.PostBuild, document.UploadArtifacts, document.Finalizing} {
+					document.End(doc, cb.StatusTypeSucceeded, nil, now)
+					document.Start(doc, p, now)
 				}
-				phase.End(doc, cb.StatusTypeSucceeded, nil, now)
-				phase.Complete(doc, cb.StatusTypeSucceeded, now)
+				document.End(doc, cb.StatusTypeSucceeded, nil, now)
+				document.Complete(doc, cb.StatusTypeSucceeded, now)
 				b := &store.Build{Scope: scope, Doc: doc}
 				if err := tx.BuildInsert(ctx, b); err != nil {
 					return err

@@ -9,8 +9,8 @@ import (
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
 	"github.com/buildbatch/buildbatch/internal/batch"
-	"github.com/buildbatch/buildbatch/internal/builddoc"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
@@ -26,8 +26,8 @@ func batchNotFound(id string) string { return "Build batch not found for id: " +
 
 func batchID(s string) string { return ident.ResourceName(s, "build-batch") }
 
-func batchOverrides(in *cb.StartBuildBatchInput) overrides {
-	return overrides{
+func batchOverrides(in *cb.StartBuildBatchInput) document.Overrides {
+	return document.Overrides{
 		SourceVersion: in.SourceVersion, SecondarySources: in.SecondarySourcesOverride, SecondarySourcesVersions: in.SecondarySourcesVersionOverride,
 		Artifacts: in.ArtifactsOverride, SecondaryArtifacts: in.SecondaryArtifactsOverride, EnvironmentVariables: in.EnvironmentVariablesOverride,
 		SourceType: in.SourceTypeOverride, SourceLocation: in.SourceLocationOverride, SourceAuth: in.SourceAuthOverride,
@@ -136,12 +136,12 @@ func startView(doc *cb.BuildBatch) *cb.BuildBatch {
 	return v
 }
 
-func (a *API) batchDoc(scope store.Scope, project string, number int64, e *builddoc.Settings, cfg *cb.ProjectBuildBatchConfig,
+func (a *API) batchDoc(scope store.Scope, project string, number int64, e *document.Settings, cfg *cb.ProjectBuildBatchConfig,
 	in *cb.StartBuildBatchInput, initiator string) *cb.BuildBatch {
 	uuid := ident.UUID()
 	id := project + ":" + uuid
 	now := ts(a.now())
-	art := builddoc.ArtifactLocation(scope.Region, e.Artifacts, uuid)
+	art := document.ArtifactLocation(scope.Region, e.Artifacts, uuid)
 	if !cb.Deref(cfg.CombineArtifacts) {
 		art = &cb.BuildArtifacts{Location: cb.String("")}
 	}

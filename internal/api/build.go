@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
-	"github.com/buildbatch/buildbatch/internal/builddoc"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
@@ -41,8 +41,8 @@ func requestHash(v any) string {
 // buildID normalises a build id or ARN to `<project>:<uuid>`.
 func buildID(s string) string { return ident.ResourceName(s, "build") }
 
-func startOverrides(in *cb.StartBuildInput) overrides {
-	return overrides{
+func startOverrides(in *cb.StartBuildInput) document.Overrides {
+	return document.Overrides{
 		SourceVersion: in.SourceVersion, SecondarySources: in.SecondarySourcesOverride, SecondarySourcesVersions: in.SecondarySourcesVersionOverride,
 		Artifacts: in.ArtifactsOverride, SecondaryArtifacts: in.SecondaryArtifactsOverride, EnvironmentVariables: in.EnvironmentVariablesOverride,
 		SourceType: in.SourceTypeOverride, SourceLocation: in.SourceLocationOverride, SourceAuth: in.SourceAuthOverride,
@@ -57,7 +57,7 @@ func startOverrides(in *cb.StartBuildInput) overrides {
 
 // insertBuild numbers and stores a new build; limit enforces the project's
 // concurrentBuildLimit.
-func (a *API) insertBuild(ctx context.Context, tx store.Tx, spec builddoc.Spec, meta store.BuildMeta, limit *int32) (*store.Build, error) {
+func (a *API) insertBuild(ctx context.Context, tx store.Tx, spec document.Spec, meta store.BuildMeta, limit *int32) (*store.Build, error) {
 	if limit != nil && *limit > 0 {
 		n, err := tx.BuildCountIncomplete(ctx, spec.Scope, spec.Project)
 		if err != nil {
@@ -68,7 +68,7 @@ func (a *API) insertBuild(ctx context.Context, tx store.Tx, spec builddoc.Spec, 
 				"Build could not be started: project %s has reached its concurrent build limit of %d", spec.Project, *limit)
 		}
 	}
-	return builddoc.Insert(ctx, tx, spec, meta, a.now())
+	return document.Insert(ctx, tx, spec, meta, a.now())
 }
 
 func caller(c awsjson.Caller) string {
@@ -116,7 +116,7 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 		}
 		autoRetry := p.AutoRetryLimit
 		set(&autoRetry, in.AutoRetryLimitOverride)
-		spec := builddoc.Spec{Scope: scope, Project: name, Settings: eff, Initiator: caller(c), Debug: in.DebugSessionEnabled, AutoRetry: autoRetry}
+		spec := document.Spec{Scope: scope, Project: name, Settings: eff, Initiator: caller(c), Debug: in.DebugSessionEnabled, AutoRetry: autoRetry}
 		b, err = a.insertBuild(ctx, tx, spec, store.BuildMeta{Request: request, IdempotencyToken: token, User: caller(c)}, p.ConcurrentBuildLimit)
 		if err != nil {
 			return err
@@ -377,9 +377,9 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 }
 
 // retrySpec is a new build with the settings of an old one.
-func retrySpec(old *store.Build, initiator string) builddoc.Spec {
+func retrySpec(old *store.Build, initiator string) document.Spec {
 	d := old.Doc
-	eff := &builddoc.Settings{Source: d.Source, SourceVersion: d.SourceVersion, SecondarySources: d.SecondarySources, SecondarySourceVersions: d.SecondarySourceVersions,
+	eff := &document.Settings{Source: d.Source, SourceVersion: d.SourceVersion, SecondarySources: d.SecondarySources, SecondarySourceVersions: d.SecondarySourceVersions,
 		Artifacts: old.Meta.Artifacts, SecondaryArtifacts: old.Meta.SecondaryArtifacts, Environment: d.Environment, Cache: d.Cache, ServiceRole: d.ServiceRole,
 		Timeout: d.TimeoutInMinutes, QueuedTimeout: d.QueuedTimeoutInMinutes, EncryptionKey: d.EncryptionKey, VpcConfig: d.VpcConfig,
 		FileSystemLocations: d.FileSystemLocations}
@@ -390,7 +390,7 @@ func retrySpec(old *store.Build, initiator string) builddoc.Spec {
 	if d.DebugSession != nil {
 		debug = d.DebugSession.SessionEnabled
 	}
-	return builddoc.Spec{Scope: old.Scope, Project: cb.Deref(d.ProjectName), Settings: clone(eff), Initiator: initiator, Debug: debug}
+	return document.Spec{Scope: old.Scope, Project: cb.Deref(d.ProjectName), Settings: clone(eff), Initiator: initiator, Debug: debug}
 }
 
 // AutoRetry starts the next automatic retry of a build that did not
@@ -420,7 +420,7 @@ func (a *API) AutoRetry(ctx context.Context, done *store.Build) {
 		meta.IdempotencyToken = ""
 		spec := retrySpec(old, cb.Deref(old.Doc.Initiator))
 		spec.AutoRetry = arc.AutoRetryLimit
-		if b, err = builddoc.Insert(ctx, tx, spec, meta, a.now()); err != nil {
+		if b, err = document.Insert(ctx, tx, spec, meta, a.now()); err != nil {
 			return err
 		}
 		b.Doc.AutoRetryConfig = &cb.AutoRetryConfig{AutoRetryLimit: arc.AutoRetryLimit, AutoRetryNumber: cb.Int32(cb.Deref(arc.AutoRetryNumber) + 1),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
@@ -220,19 +221,19 @@ func (a *API) checkConcurrentLimit(limit *int32, update bool) error {
 func (a *API) applyProjectDefaults(p *cb.Project, c awsjson.Caller) {
 	name := cb.Deref(p.Name)
 	if p.Source != nil {
-		normalizeSource(p.Source)
+		document.NormalizeSource(p.Source)
 	}
 	for i := range p.SecondarySources {
-		normalizeSource(&p.SecondarySources[i])
+		document.NormalizeSource(&p.SecondarySources[i])
 	}
 	if p.Artifacts != nil {
-		normalizeArtifacts(p.Artifacts, name)
+		document.NormalizeArtifacts(p.Artifacts, name)
 	}
 	for i := range p.SecondaryArtifacts {
-		normalizeArtifacts(&p.SecondaryArtifacts[i], name)
+		document.NormalizeArtifacts(&p.SecondaryArtifacts[i], name)
 	}
 	if p.Environment != nil {
-		normalizeEnvironment(p.Environment)
+		document.NormalizeEnvironment(p.Environment)
 	}
 	if p.Cache == nil {
 		p.Cache = &cb.ProjectCache{Type: cb.String(cb.CacheTypeNoCache)}
@@ -246,7 +247,7 @@ func (a *API) applyProjectDefaults(p *cb.Project, c awsjson.Caller) {
 	if p.EncryptionKey == nil {
 		p.EncryptionKey = cb.String(defaultEncryptionKey(c.Region, c.Account))
 	}
-	p.LogsConfig = normalizeLogsConfig(p.LogsConfig)
+	p.LogsConfig = document.NormalizeLogsConfig(p.LogsConfig)
 	for _, l := range []*[]cb.ProjectSource{&p.SecondarySources} {
 		if *l == nil {
 			*l = []cb.ProjectSource{}
@@ -277,63 +278,6 @@ func (a *API) applyProjectDefaults(p *cb.Project, c awsjson.Caller) {
 
 func defaultEncryptionKey(region, account string) string {
 	return ident.ARN("kms", region, account, "alias/aws/s3")
-}
-
-func normalizeSource(s *cb.ProjectSource) {
-	if s.InsecureSsl == nil {
-		s.InsecureSsl = cb.Bool(false)
-	}
-}
-
-func normalizeArtifacts(a *cb.ProjectArtifacts, project string) {
-	if cb.Deref(a.Type) != cb.ArtifactsTypeS3 {
-		return
-	}
-	if a.Name == nil || *a.Name == "" {
-		a.Name = cb.String(project)
-	}
-	if a.NamespaceType == nil {
-		a.NamespaceType = cb.String(cb.ArtifactNamespaceNone)
-	}
-	if a.Packaging == nil {
-		a.Packaging = cb.String(cb.ArtifactPackagingNone)
-	}
-	if a.EncryptionDisabled == nil {
-		a.EncryptionDisabled = cb.Bool(false)
-	}
-}
-
-func normalizeEnvironment(e *cb.ProjectEnvironment) {
-	if e.ImagePullCredentialsType == nil {
-		e.ImagePullCredentialsType = cb.String(cb.ImagePullCredentialsTypeCodebuild)
-	}
-	if e.PrivilegedMode == nil {
-		e.PrivilegedMode = cb.Bool(false)
-	}
-	if e.EnvironmentVariables == nil {
-		e.EnvironmentVariables = []cb.EnvironmentVariable{}
-	}
-	for i := range e.EnvironmentVariables {
-		if e.EnvironmentVariables[i].Type == nil {
-			e.EnvironmentVariables[i].Type = cb.String(cb.EnvironmentVariableTypePlaintext)
-		}
-	}
-}
-
-func normalizeLogsConfig(l *cb.LogsConfig) *cb.LogsConfig {
-	if l == nil {
-		l = &cb.LogsConfig{}
-	}
-	if l.CloudWatchLogs == nil {
-		l.CloudWatchLogs = &cb.CloudWatchLogsConfig{Status: cb.String(cb.LogsConfigStatusTypeEnabled)}
-	}
-	if l.S3Logs == nil {
-		l.S3Logs = &cb.S3LogsConfig{Status: cb.String(cb.LogsConfigStatusTypeDisabled)}
-	}
-	if l.S3Logs.EncryptionDisabled == nil {
-		l.S3Logs.EncryptionDisabled = cb.Bool(false)
-	}
-	return l
 }
 
 var gitSourceTypes = map[string]bool{cb.SourceTypeCodecommit: true, cb.SourceTypeGithub: true, cb.SourceTypeGithubEnterprise: true,

@@ -23,8 +23,8 @@ import (
 
 	"github.com/buildbatch/buildbatch/internal/batch"
 	"github.com/buildbatch/buildbatch/internal/blob"
-	"github.com/buildbatch/buildbatch/internal/builddoc"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
 
@@ -217,7 +217,7 @@ func (c *Coordinator) Plan(ctx context.Context, b *store.Build, spec []byte, src
 
 // Stop stops a batch and returns it once it is complete.
 func (c *Coordinator) Stop(ctx context.Context, scope store.Scope, id string) (*cb.BuildBatch, error) {
-	r := c.request(ctx, event{kind: evStop, scope: scope, batchID: id, ending: Stopped})
+	r := c.request(ctx, event{kind: evStop, scope: scope, batchID: id, ending: document.Stopped})
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -269,7 +269,7 @@ func (c *Coordinator) load(ctx context.Context, scope store.Scope, id string) (*
 type state struct {
 	b        *store.Batch
 	plan     *batch.Plan
-	settings *builddoc.Settings
+	settings *document.Settings
 	start    []*store.Build // builds to enqueue once saved
 	stop     []string       // build ids to stop once saved
 
@@ -392,7 +392,7 @@ func (st *state) decode() error {
 			return fmt.Errorf("corrupt batch plan: %w", err)
 		}
 	}
-	st.settings = new(builddoc.Settings)
+	st.settings = new(document.Settings)
 	if len(st.b.Meta.Settings) > 0 {
 		if err := json.Unmarshal(st.b.Meta.Settings, st.settings); err != nil {
 			return fmt.Errorf("corrupt batch settings: %w", err)
@@ -418,7 +418,7 @@ func (c *Coordinator) apply(tx store.Tx, st *state, e event) error {
 	complete := cb.Deref(doc.Complete)
 	switch e.kind {
 	case evSubmit:
-		if openPhase(doc) == Submitted {
+		if document.BatchOpen(doc) == document.Submitted {
 			return c.submit(tx, st)
 		}
 	case evPlan:

@@ -16,6 +16,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/artifact"
 	"github.com/buildbatch/buildbatch/internal/blob"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/source"
 )
@@ -67,7 +68,7 @@ func (c *Coordinator) combine(st *state) error {
 	for _, g := range doc.BuildGroups {
 		id := cb.Deref(g.Identifier)
 		s := g.CurrentBuildSummary
-		if id == DownloadSource || s == nil || s.PrimaryArtifact == nil || cb.Deref(s.PrimaryArtifact.Location) == "" ||
+		if id == document.DownloadSource || s == nil || s.PrimaryArtifact == nil || cb.Deref(s.PrimaryArtifact.Location) == "" ||
 			cb.Deref(s.BuildStatus) != cb.StatusTypeSucceeded {
 			continue
 		}

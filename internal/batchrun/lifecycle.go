@@ -2,7 +2,6 @@ package batchrun
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,9 +11,9 @@ import (
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/batch"
-	"github.com/buildbatch/buildbatch/internal/builddoc"
 	"github.com/buildbatch/buildbatch/internal/buildspec"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
@@ -40,7 +39,7 @@ func initiator(doc *cb.BuildBatch) string {
 // newMember stores a build of the batch for a group.
 func (c *Coordinator) newMember(tx store.Tx, st *state, g *batch.Group, identifier, uuid string) (*store.Build, error) {
 	doc := st.b.Doc
-	s := clone(st.settings)
+	s := document.Clone(st.settings)
 	meta := store.BuildMeta{BatchID: cb.Deref(doc.Id), BatchIdentifier: identifier, Internal: true, User: st.b.Meta.User}
 	debug := doc.DebugSessionEnabled
 	if g != nil {
@@ -71,7 +70,7 @@ func (c *Coordinator) newMember(tx store.Tx, st *state, g *batch.Group, identifi
 			env.Fleet = &cb.ProjectFleet{FleetArn: cb.String(g.Env.Fleet)}
 		}
 		for _, kv := range g.Env.Variables {
-			env.EnvironmentVariables = setVar(env.EnvironmentVariables, kv.Name, kv.Value)
+			env.EnvironmentVariables = document.SetVar(env.EnvironmentVariables, kv.Name, kv.Value)
 		}
 		if g.DebugSession != nil {
 			debug = g.DebugSession
@@ -80,32 +79,14 @@ func (c *Coordinator) newMember(tx store.Tx, st *state, g *batch.Group, identifi
 	}
 	s.Timeout = doc.BuildTimeoutInMinutes
 	s.QueuedTimeout = doc.QueuedTimeoutInMinutes
-	spec := builddoc.Spec{Scope: st.b.Scope, Project: cb.Deref(doc.ProjectName), Settings: s, Initiator: initiator(doc), Debug: debug,
+	spec := document.Spec{Scope: st.b.Scope, Project: cb.Deref(doc.ProjectName), Settings: s, Initiator: initiator(doc), Debug: debug,
 		BatchArn: cb.Deref(doc.Arn), UUID: uuid}
-	b, err := builddoc.Insert(context.Background(), tx, spec, meta, c.now())
+	b, err := document.Insert(context.Background(), tx, spec, meta, c.now())
 	if err != nil {
 		return nil, err
 	}
 	st.start = append(st.start, b)
 	return b, nil
-}
-
-func setVar(vars []cb.EnvironmentVariable, name, value string) []cb.EnvironmentVariable {
-	for i := range vars {
-		if cb.Deref(vars[i].Name) == name {
-			vars[i].Value = cb.String(value)
-			vars[i].Type = cb.String(cb.EnvironmentVariableTypePlaintext)
-			return vars
-		}
-	}
-	return append(vars, cb.EnvironmentVariable{Name: cb.String(name), Value: cb.String(value), Type: cb.String(cb.EnvironmentVariableTypePlaintext)})
-}
-
-func clone[T any](v T) T {
-	var out T
-	b, _ := json.Marshal(v)
-	json.Unmarshal(b, &out)
-	return out
 }
 
 func group(doc *cb.BuildBatch, id string) *cb.BuildGroup {
@@ -119,19 +100,19 @@ func group(doc *cb.BuildBatch, id string) *cb.BuildGroup {
 
 func status(g *cb.BuildGroup) string {
 	if g.CurrentBuildSummary == nil {
-		return Pending
+		return document.Pending
 	}
 	return cb.Deref(g.CurrentBuildSummary.BuildStatus)
 }
 
-func terminal(s string) bool { return s != Pending && s != cb.StatusTypeInProgress }
+func terminal(s string) bool { return s != document.Pending && s != cb.StatusTypeInProgress }
 
 // submit starts DOWNLOAD_BATCHSPEC with the batch's DOWNLOAD_SOURCE build.
 func (c *Coordinator) submit(tx store.Tx, st *state) error {
 	doc := st.b.Doc
 	now := c.now()
-	endPhase(doc, cb.StatusTypeSucceeded, nil, now)
-	startPhase(doc, DownloadBatchspec, now)
+	document.BatchEnd(doc, cb.StatusTypeSucceeded, nil, now)
+	document.BatchStart(doc, document.DownloadBatchspec, now)
 	if t := timeoutMins(doc); t > 0 && st.b.Meta.Deadline == 0 {
 		st.b.Meta.Deadline = cb.Deref(doc.StartTime).Add(time.Duration(t) * c.o.Minute).UnixNano()
 	}
@@ -147,16 +128,16 @@ func timeoutMins(doc *cb.BuildBatch) int32 {
 
 func (c *Coordinator) startBootstrap(tx store.Tx, st *state) error {
 	doc := st.b.Doc
-	b, err := c.newMember(tx, st, nil, DownloadSource, "")
+	b, err := c.newMember(tx, st, nil, document.DownloadSource, "")
 	if err != nil {
 		return err
 	}
 	summary := &cb.BuildSummary{Arn: b.Doc.Arn, RequestedOn: b.Doc.StartTime, BuildStatus: cb.String(cb.StatusTypeInProgress)}
-	if g := group(doc, DownloadSource); g != nil {
+	if g := group(doc, document.DownloadSource); g != nil {
 		g.PriorBuildSummaryList = append(g.PriorBuildSummaryList, *g.CurrentBuildSummary)
 		g.CurrentBuildSummary = summary
 	} else {
-		doc.BuildGroups = append([]cb.BuildGroup{{Identifier: cb.String(DownloadSource), IgnoreFailure: cb.Bool(false), CurrentBuildSummary: summary}}, doc.BuildGroups...)
+		doc.BuildGroups = append([]cb.BuildGroup{{Identifier: cb.String(document.DownloadSource), IgnoreFailure: cb.Bool(false), CurrentBuildSummary: summary}}, doc.BuildGroups...)
 	}
 	return nil
 }
@@ -214,7 +195,7 @@ func (c *Coordinator) buildDone(tx store.Tx, st *state, b *store.Build) error {
 		return nil // a build a retry replaced
 	}
 	c.summarize(g, b)
-	if b.Meta.BatchIdentifier == DownloadSource {
+	if b.Meta.BatchIdentifier == document.DownloadSource {
 		return c.bootstrapDone(tx, st, b)
 	}
 	c.groupDone(st, g)
@@ -252,11 +233,11 @@ func (c *Coordinator) bootstrapDone(tx store.Tx, st *state, b *store.Build) erro
 		if status == cb.StatusTypeSucceeded {
 			status = cb.StatusTypeStopped
 		}
-		endPhase(doc, status, failureContexts(b.Doc), now)
+		document.BatchEnd(doc, status, failureContexts(b.Doc), now)
 		return c.finish(st, now)
 	}
-	endPhase(doc, cb.StatusTypeSucceeded, nil, now)
-	startPhase(doc, InProgress, now)
+	document.BatchEnd(doc, cb.StatusTypeSucceeded, nil, now)
+	document.BatchStart(doc, document.InProgress, now)
 	c.addGroups(st, now)
 	return c.advance(tx, st)
 }
@@ -285,7 +266,7 @@ func (c *Coordinator) addGroups(st *state, now time.Time) {
 			DependsOn:     slices.Clone(g.DependsOn),
 			IgnoreFailure: cb.Bool(g.IgnoreFailure),
 			CurrentBuildSummary: &cb.BuildSummary{Arn: cb.String(ident.BuildARN(st.b.Scope.Region, st.b.Scope.Account, id)),
-				RequestedOn: cb.At(now), BuildStatus: cb.String(Pending)},
+				RequestedOn: cb.At(now), BuildStatus: cb.String(document.Pending)},
 			PriorBuildSummaryList: []cb.BuildSummary{},
 		})
 	}
@@ -309,7 +290,7 @@ func (c *Coordinator) groupDone(st *state, g *cb.BuildGroup) {
 	}
 	st.b.Meta.Failed = true
 	for _, dep := range st.plan.Dependents(cb.Deref(g.Identifier)) {
-		if d := group(st.b.Doc, dep); d != nil && status(d) == Pending {
+		if d := group(st.b.Doc, dep); d != nil && status(d) == document.Pending {
 			d.CurrentBuildSummary.BuildStatus = cb.String(cb.StatusTypeStopped)
 		}
 	}
@@ -323,7 +304,7 @@ func (c *Coordinator) stopAll(st *state) {
 	for i := range st.b.Doc.BuildGroups {
 		g := &st.b.Doc.BuildGroups[i]
 		switch status(g) {
-		case Pending:
+		case document.Pending:
 			g.CurrentBuildSummary.BuildStatus = cb.String(cb.StatusTypeStopped)
 		case cb.StatusTypeInProgress:
 			st.stop = append(st.stop, ident.ResourceName(cb.Deref(g.CurrentBuildSummary.Arn), "build"))
@@ -339,7 +320,7 @@ func (c *Coordinator) advance(tx store.Tx, st *state) error {
 	if st.plan != nil && st.b.Meta.Ending == "" && !(st.b.Meta.Failed && st.plan.FastFail) {
 		for i := range doc.BuildGroups {
 			g := &doc.BuildGroups[i]
-			if cb.Deref(g.Identifier) == DownloadSource || status(g) != Pending {
+			if cb.Deref(g.Identifier) == document.DownloadSource || status(g) != document.Pending {
 				continue
 			}
 			ready, blocked := true, false
@@ -396,36 +377,36 @@ func (c *Coordinator) finish(st *state, now time.Time) error {
 	m := st.b.Meta
 	final := cb.StatusTypeSucceeded
 	switch {
-	case m.Ending == Stopped:
+	case m.Ending == document.Stopped:
 		final = cb.StatusTypeStopped
 	case m.Ending == "TIMED_OUT":
 		final = cb.StatusTypeTimedOut
 	case m.Failed || st.plan == nil:
 		final = cb.StatusTypeFailed
 	}
-	if open := openPhase(doc); open != "" {
+	if open := document.BatchOpen(doc); open != "" {
 		ps := final
-		if open == DownloadBatchspec && final == cb.StatusTypeSucceeded {
+		if open == document.DownloadBatchspec && final == cb.StatusTypeSucceeded {
 			ps = cb.StatusTypeFailed
 			final = cb.StatusTypeFailed
 		}
-		endPhase(doc, ps, nil, now)
+		document.BatchEnd(doc, ps, nil, now)
 	}
 	if final == cb.StatusTypeSucceeded {
-		startPhase(doc, CombineArtifacts, now)
+		document.BatchStart(doc, document.CombineArtifacts, now)
 		if err := c.combine(st); err != nil {
 			c.o.Log.Warn("combining artifacts", "batch", cb.Deref(doc.Id), "err", err)
-			endPhase(doc, cb.StatusTypeFailed, []cb.PhaseContext{{StatusCode: cb.String("CLIENT_ERROR"), Message: cb.String(err.Error())}}, c.now())
+			document.BatchEnd(doc, cb.StatusTypeFailed, []cb.PhaseContext{{StatusCode: cb.String("CLIENT_ERROR"), Message: cb.String(err.Error())}}, c.now())
 			final = cb.StatusTypeFailed
 		} else {
-			endPhase(doc, cb.StatusTypeSucceeded, nil, c.now())
+			document.BatchEnd(doc, cb.StatusTypeSucceeded, nil, c.now())
 		}
 	}
-	marker := map[string]string{cb.StatusTypeSucceeded: Succeeded, cb.StatusTypeStopped: Stopped}[final]
+	marker := map[string]string{cb.StatusTypeSucceeded: document.Succeeded, cb.StatusTypeStopped: document.Stopped}[final]
 	if marker == "" {
-		marker = Failed
+		marker = document.Failed
 	}
-	startPhase(doc, marker, c.now())
+	document.BatchStart(doc, marker, c.now())
 	doc.BuildBatchStatus = cb.String(final)
 	doc.Complete = cb.Bool(true)
 	doc.EndTime = doc.Phases[len(doc.Phases)-1].StartTime
@@ -449,7 +430,7 @@ func (c *Coordinator) retry(tx store.Tx, st *state, retryType string) error {
 		p.EndTime = cb.At(now)
 		p.DurationInSeconds = cb.Int64(int64(now.Sub(p.StartTime.Time) / time.Second))
 	}
-	startPhase(doc, Submitted, now)
+	document.BatchStart(doc, document.Submitted, now)
 	doc.EndTime = nil
 	doc.Complete = cb.Bool(false)
 	doc.BuildBatchStatus = cb.String(cb.StatusTypeInProgress)
@@ -458,19 +439,19 @@ func (c *Coordinator) retry(tx store.Tx, st *state, retryType string) error {
 	if t := timeoutMins(doc); t > 0 {
 		st.b.Meta.Deadline = now.Add(time.Duration(t) * c.o.Minute).UnixNano()
 	}
-	st.retryView = clone(doc)
+	st.retryView = document.Clone(doc)
 
-	endPhase(doc, cb.StatusTypeSucceeded, nil, now)
+	document.BatchEnd(doc, cb.StatusTypeSucceeded, nil, now)
 	if st.plan == nil {
 		// The batch never got past DOWNLOAD_BATCHSPEC: start there again.
-		startPhase(doc, DownloadBatchspec, now)
+		document.BatchStart(doc, document.DownloadBatchspec, now)
 		return c.startBootstrap(tx, st)
 	}
-	startPhase(doc, InProgress, now)
+	document.BatchStart(doc, document.InProgress, now)
 	for i := range doc.BuildGroups {
 		g := &doc.BuildGroups[i]
 		id := cb.Deref(g.Identifier)
-		if id == DownloadSource {
+		if id == document.DownloadSource {
 			continue
 		}
 		if retryType == RetryFailed && status(g) == cb.StatusTypeSucceeded {
@@ -483,7 +464,7 @@ func (c *Coordinator) retry(tx store.Tx, st *state, retryType string) error {
 		st.b.Meta.GroupUUIDs[id] = uuid
 		bid := cb.Deref(doc.ProjectName) + ":" + uuid
 		g.CurrentBuildSummary = &cb.BuildSummary{Arn: cb.String(ident.BuildARN(st.b.Scope.Region, st.b.Scope.Account, bid)),
-			RequestedOn: cb.At(now), BuildStatus: cb.String(Pending)}
+			RequestedOn: cb.At(now), BuildStatus: cb.String(document.Pending)}
 	}
 	return c.advance(tx, st)
 }
@@ -492,7 +473,7 @@ func (c *Coordinator) retry(tx store.Tx, st *state, retryType string) error {
 // with its builds, then moves it on.
 func (c *Coordinator) reconcile(tx store.Tx, st *state) error {
 	doc := st.b.Doc
-	if openPhase(doc) == Submitted {
+	if document.BatchOpen(doc) == document.Submitted {
 		return c.submit(tx, st)
 	}
 	builds, err := tx.BuildListByBatch(context.Background(), st.b.Scope, cb.Deref(doc.Id))
@@ -503,7 +484,7 @@ func (c *Coordinator) reconcile(tx store.Tx, st *state) error {
 	for _, b := range builds {
 		byArn[cb.Deref(b.Doc.Arn)] = b
 	}
-	if g := group(doc, DownloadSource); g != nil && status(g) == cb.StatusTypeInProgress {
+	if g := group(doc, document.DownloadSource); g != nil && status(g) == cb.StatusTypeInProgress {
 		if b := byArn[cb.Deref(g.CurrentBuildSummary.Arn)]; b != nil && cb.Deref(b.Doc.BuildComplete) {
 			return c.buildDone(tx, st, b)
 		}

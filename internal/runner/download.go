@@ -12,9 +12,9 @@ import (
 
 	"github.com/buildbatch/buildbatch/internal/buildspec"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/executor"
 	"github.com/buildbatch/buildbatch/internal/ident"
-	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/source"
 )
 
@@ -28,7 +28,7 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 	}
 	resolved, err := f.Fetch(ctx, sourceOf(primary, cb.Deref(x.doc.SourceVersion)), x.src)
 	if err != nil {
-		return true, phase.Context(phase.ClientError, sourceError(err))
+		return true, document.Context(document.ClientError, sourceError(err))
 	}
 	if resolved != "" {
 		x.doc.ResolvedSourceVersion = cb.String(resolved)
@@ -41,7 +41,7 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 		s := &x.doc.SecondarySources[i]
 		id := cb.Deref(s.SourceIdentifier)
 		if _, err := f.Fetch(ctx, sourceOf(s, versions[id]), x.secondaryDir(id)); err != nil {
-			return true, phase.Context(phase.ClientError, fmt.Sprintf("secondary source %s: %s", id, sourceError(err)))
+			return true, document.Context(document.ClientError, fmt.Sprintf("secondary source %s: %s", id, sourceError(err)))
 		}
 	}
 	if resolved != "" {
@@ -49,23 +49,23 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 	}
 	if x.env != nil {
 		if err := x.env.CopyIn(ctx, x.src, x.layout.Src); err != nil {
-			return true, phase.Context(phase.ClientError, fmt.Sprintf("copying the source into the build environment: %v", err))
+			return true, document.Context(document.ClientError, fmt.Sprintf("copying the source into the build environment: %v", err))
 		}
 		for id, dir := range x.layout.Secondary {
 			if err := x.env.CopyIn(ctx, x.secondaryDir(id), dir); err != nil {
-				return true, phase.Context(phase.ClientError, fmt.Sprintf("copying secondary source %s into the build environment: %v", id, err))
+				return true, document.Context(document.ClientError, fmt.Sprintf("copying secondary source %s into the build environment: %v", id, err))
 			}
 		}
 	}
 
 	data, where, err := x.loadBuildspec(ctx, primary)
 	if err != nil {
-		return true, phase.Context(phase.YAMLFileError, err.Error())
+		return true, document.Context(document.YAMLFileError, err.Error())
 	}
 	if x.b.Meta.BatchIdentifier == batchBootstrap && x.r.cfg.BatchSpec != nil {
 		x.log.Printf("Reading the batch section of %s", where)
 		if err := x.r.cfg.BatchSpec(ctx, x.b, data, x.src); err != nil {
-			return true, phase.Context(phase.YAMLFileError, err.Error())
+			return true, document.Context(document.YAMLFileError, err.Error())
 		}
 		return false, nil
 	}
@@ -77,12 +77,12 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 			msg = strings.TrimPrefix(be.Error(), "YAML_FILE_ERROR: ")
 		}
 		x.log.Printf("Phase context status code: YAML_FILE_ERROR Message: %s in %s", msg, where)
-		return true, phase.Context(phase.YAMLFileError, msg)
+		return true, document.Context(document.YAMLFileError, msg)
 	}
 	x.spec = spec
 	x.restoreCache(ctx)
 	if err := x.openEnv(ctx); err != nil {
-		return true, phase.Context(phase.ClientError, err.Error())
+		return true, document.Context(document.ClientError, err.Error())
 	}
 	return false, nil
 }

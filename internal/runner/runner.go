@@ -24,9 +24,9 @@ import (
 	"github.com/buildbatch/buildbatch/internal/buildlog"
 	"github.com/buildbatch/buildbatch/internal/buildspec"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/executor"
 	"github.com/buildbatch/buildbatch/internal/ident"
-	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/secrets"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
@@ -125,8 +125,8 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 	defer x.cleanup()
 
 	now := r.now()
-	phase.End(x.doc, cb.StatusTypeSucceeded, nil, now)
-	phase.Start(x.doc, phase.Provisioning, now)
+	document.End(x.doc, cb.StatusTypeSucceeded, nil, now)
+	document.Start(x.doc, document.Provisioning, now)
 	x.setLogs()
 	x.persist()
 
@@ -134,41 +134,41 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 		var pe *executor.ProvisionError
 		if errors.As(err, &pe) && !x.interrupted(ctx) {
 			x.log.Printf("Phase context status code: %s Message: %s", pe.Code, pe.Msg)
-			x.endPhase(phase.Provisioning, cb.StatusTypeFailed, phase.Context(pe.Code, pe.Msg))
+			x.endPhase(document.Provisioning, cb.StatusTypeFailed, document.Context(pe.Code, pe.Msg))
 			x.finish(ctx, cb.StatusTypeFailed)
 			return b
 		}
 		if x.interrupted(ctx) {
 			return b
 		}
-		x.fault(phase.Provisioning, err)
+		x.fault(document.Provisioning, err)
 		return b
 	}
 	x.log.Printf("Waiting for agent ping")
 	x.log.Printf("Waiting for DOWNLOAD_SOURCE")
-	if !x.next(ctx, phase.Provisioning, phase.DownloadSource) {
+	if !x.next(ctx, document.Provisioning, document.DownloadSource) {
 		return b
 	}
 	if failed, ctxs := x.downloadSource(ctx); failed {
 		if x.interrupted(ctx) {
 			return b
 		}
-		x.endPhase(phase.DownloadSource, cb.StatusTypeFailed, ctxs)
+		x.endPhase(document.DownloadSource, cb.StatusTypeFailed, ctxs)
 		x.finish(ctx, cb.StatusTypeFailed)
 		return b
 	}
 	if x.b.Meta.BatchIdentifier == batchBootstrap {
 		// A batch's DOWNLOAD_SOURCE build ends once the batch is planned.
-		x.endPhase(phase.DownloadSource, cb.StatusTypeSucceeded, nil)
+		x.endPhase(document.DownloadSource, cb.StatusTypeSucceeded, nil)
 		x.finish(ctx, cb.StatusTypeSucceeded)
 		return b
 	}
-	x.endPhase(phase.DownloadSource, cb.StatusTypeSucceeded, nil)
+	x.endPhase(document.DownloadSource, cb.StatusTypeSucceeded, nil)
 
 	// The phases. Table: a failed INSTALL or PRE_BUILD goes to FINALIZING; a
 	// failed BUILD still runs POST_BUILD; UPLOAD_ARTIFACTS is attempted
 	// unless the build was aborted before BUILD.
-	order := []string{phase.Install, phase.PreBuild, phase.Build, phase.PostBuild}
+	order := []string{document.Install, document.PreBuild, document.Build, document.PostBuild}
 	status := cb.StatusTypeSucceeded
 	skipToFinalize := false
 	postBuildRan := false
@@ -207,16 +207,16 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 		x.exportVariables(ctx)
 	}
 	if !skipToFinalize {
-		x.startPhase(phase.UploadArtifacts, x.hasUploads())
+		x.startPhase(document.UploadArtifacts, x.hasUploads())
 		failed, ctxs := x.uploadArtifacts(ctx)
 		if x.interrupted(ctx) {
 			return b
 		}
 		if failed {
 			status = cb.StatusTypeFailed
-			x.endPhase(phase.UploadArtifacts, cb.StatusTypeFailed, ctxs)
+			x.endPhase(document.UploadArtifacts, cb.StatusTypeFailed, ctxs)
 		} else {
-			x.endPhase(phase.UploadArtifacts, cb.StatusTypeSucceeded, nil)
+			x.endPhase(document.UploadArtifacts, cb.StatusTypeSucceeded, nil)
 		}
 	}
 	x.finish(ctx, status)
@@ -237,7 +237,7 @@ func (x *run) markFailing(ctx context.Context) {
 // startPhase opens a phase; save stores the build at once (phases that
 // have nothing to do are stored with their end, by the next save).
 func (x *run) startPhase(typ string, save bool) {
-	phase.Start(x.doc, typ, x.r.now())
+	document.Start(x.doc, typ, x.r.now())
 	if save {
 		x.persist()
 	}
@@ -246,7 +246,7 @@ func (x *run) startPhase(typ string, save bool) {
 
 // endPhase closes a phase; the next startPhase (or COMPLETED) saves it.
 func (x *run) endPhase(typ, status string, ctxs []cb.PhaseContext) {
-	phase.End(x.doc, status, ctxs, x.r.now())
+	document.End(x.doc, status, ctxs, x.r.now())
 	code, msg := "", ""
 	if len(ctxs) > 0 {
 		code, msg = cb.Deref(ctxs[0].StatusCode), cb.Deref(ctxs[0].Message)
@@ -275,25 +275,25 @@ func (x *run) interrupted(ctx context.Context) bool {
 	switch {
 	case errors.Is(cause, ErrStopped):
 		x.log.Printf("Build was stopped")
-		phase.End(x.doc, cb.StatusTypeStopped, nil, now)
+		document.End(x.doc, cb.StatusTypeStopped, nil, now)
 		x.closeEnv()
-		phase.Complete(x.doc, cb.StatusTypeStopped, now)
+		document.Complete(x.doc, cb.StatusTypeStopped, now)
 	case errors.Is(cause, ErrTimedOut):
 		x.log.Printf("Build timed out after %d minutes", cb.Deref(x.doc.TimeoutInMinutes))
-		phase.End(x.doc, cb.StatusTypeTimedOut, phase.Context(phase.BuildTimedOut, "Build has timed out. "), now)
+		document.End(x.doc, cb.StatusTypeTimedOut, document.Context(document.BuildTimedOut, "Build has timed out. "), now)
 		x.closeEnv()
-		phase.Start(x.doc, phase.Finalizing, now)
-		phase.End(x.doc, cb.StatusTypeSucceeded, nil, x.r.now())
-		phase.Complete(x.doc, cb.StatusTypeTimedOut, x.r.now())
+		document.Start(x.doc, document.Finalizing, now)
+		document.End(x.doc, cb.StatusTypeSucceeded, nil, x.r.now())
+		document.Complete(x.doc, cb.StatusTypeTimedOut, x.r.now())
 	default:
 		msg := ErrShutdown.Error()
 		if !errors.Is(cause, ErrShutdown) {
 			msg = cause.Error()
 		}
 		x.log.Printf("%s", msg)
-		phase.End(x.doc, cb.StatusTypeFault, phase.Context(phase.InternalError, msg), now)
+		document.End(x.doc, cb.StatusTypeFault, document.Context(document.InternalError, msg), now)
 		x.closeEnv()
-		phase.Complete(x.doc, cb.StatusTypeFault, now)
+		document.Complete(x.doc, cb.StatusTypeFault, now)
 	}
 	x.persist()
 	return true
@@ -306,22 +306,22 @@ func (x *run) fault(typ string, err error) {
 		x.log.Printf("Phase complete: %s State: FAULT", typ)
 	}
 	now := x.r.now()
-	phase.End(x.doc, cb.StatusTypeFault, phase.Context(phase.InternalError, err.Error()), now)
+	document.End(x.doc, cb.StatusTypeFault, document.Context(document.InternalError, err.Error()), now)
 	x.closeEnv()
-	phase.Complete(x.doc, cb.StatusTypeFault, now)
+	document.Complete(x.doc, cb.StatusTypeFault, now)
 	x.persist()
 }
 
 // finish runs FINALIZING and appends COMPLETED.
 func (x *run) finish(ctx context.Context, status string) {
-	x.startPhase(phase.Finalizing, false)
+	x.startPhase(document.Finalizing, false)
 	x.saveCache(ctx, status)
 	x.closeEnv()
 	if x.interrupted(ctx) {
 		return
 	}
-	x.endPhase(phase.Finalizing, cb.StatusTypeSucceeded, nil)
-	phase.Complete(x.doc, status, x.r.now())
+	x.endPhase(document.Finalizing, cb.StatusTypeSucceeded, nil)
+	document.Complete(x.doc, status, x.r.now())
 	x.persist()
 	x.log.Printf("Build completed with status %s", status)
 }
@@ -461,7 +461,7 @@ func (x *run) runPhase(ctx context.Context, idx int) (bool, []cb.PhaseContext) {
 		if p.OnFailure.Pattern != "" {
 			var err error
 			if re, err = regexp.Compile(p.OnFailure.Pattern); err != nil {
-				return true, phase.Context(phase.YAMLFileError, fmt.Sprintf("invalid on-failure retry pattern %q: %v", p.OnFailure.Pattern, err))
+				return true, document.Context(document.YAMLFileError, fmt.Sprintf("invalid on-failure retry pattern %q: %v", p.OnFailure.Pattern, err))
 			}
 		}
 	}
@@ -494,7 +494,7 @@ func (x *run) runPhase(ctx context.Context, idx int) (bool, []cb.PhaseContext) {
 		}
 		break
 	}
-	return true, phase.Context(phase.CommandExecutionError, msg)
+	return true, document.Context(document.CommandExecutionError, msg)
 }
 
 // runCommand runs one command; it returns the failure message and whether

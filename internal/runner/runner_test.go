@@ -12,10 +12,10 @@ import (
 	"github.com/buildbatch/buildbatch/internal/blob/fs"
 	"github.com/buildbatch/buildbatch/internal/buildlog"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/executor"
 	"github.com/buildbatch/buildbatch/internal/executor/fake"
 	"github.com/buildbatch/buildbatch/internal/executor/local"
-	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/secrets"
 	"github.com/buildbatch/buildbatch/internal/store"
 	"github.com/buildbatch/buildbatch/internal/store/sqlite"
@@ -59,9 +59,9 @@ func queuedBuild(t *testing.T, st store.Store, buildspec string) *store.Build {
 	doc := &cb.Build{Id: cb.String("p:" + strings.ReplaceAll(t.Name(), "/", "-")), ProjectName: cb.String("p"), BuildNumber: cb.Int64(1),
 		StartTime: cb.At(now), BuildStatus: cb.String(cb.StatusTypeInProgress), BuildComplete: cb.Bool(false),
 		Source: &cb.ProjectSource{Type: cb.String("NO_SOURCE"), Buildspec: cb.String(buildspec)}, TimeoutInMinutes: cb.Int32(60)}
-	phase.Start(doc, phase.Submitted, now)
-	phase.End(doc, cb.StatusTypeSucceeded, nil, now)
-	phase.Start(doc, phase.Queued, now)
+	document.Start(doc, document.Submitted, now)
+	document.End(doc, cb.StatusTypeSucceeded, nil, now)
+	document.Start(doc, document.Queued, now)
 	b := &store.Build{Scope: store.Scope{Account: "000000000000", Region: "us-east-1"}, Doc: doc}
 	if err := st.Update(context.Background(), func(tx store.Tx) error { return tx.BuildInsert(context.Background(), b) }); err != nil {
 		t.Fatal(err)

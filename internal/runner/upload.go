@@ -16,8 +16,8 @@ import (
 	"github.com/buildbatch/buildbatch/internal/artifact"
 	"github.com/buildbatch/buildbatch/internal/buildspec"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/ident"
-	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/source"
 )
 
@@ -28,17 +28,17 @@ func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
 		return false, nil
 	}
 	if err := x.collect(ctx); err != nil {
-		return true, phase.Context(phase.ClientError, fmt.Sprintf("copying the build's files out of its environment: %v", err))
+		return true, document.Context(document.ClientError, fmt.Sprintf("copying the build's files out of its environment: %v", err))
 	}
 	x.uploadReports(ctx)
 	if cfg := x.b.Meta.Artifacts; cfg != nil && cb.Deref(cfg.Type) == cb.ArtifactsTypeS3 {
 		if x.spec.Artifacts == nil {
-			return true, phase.Context(phase.ClientError, "no artifacts section in the buildspec, but the project's artifacts type is S3")
+			return true, document.Context(document.ClientError, "no artifacts section in the buildspec, but the project's artifacts type is S3")
 		}
 		res, err := x.upload(ctx, cfg, x.spec.Artifacts)
 		if err != nil {
 			x.log.Printf("Phase context status code: CLIENT_ERROR Message: %v", err)
-			return true, phase.Context(phase.ClientError, err.Error())
+			return true, document.Context(document.ClientError, err.Error())
 		}
 		x.doc.Artifacts = res
 	}
@@ -59,11 +59,11 @@ func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
 			}
 		}
 		if sel == nil {
-			return true, phase.Context(phase.ClientError, fmt.Sprintf("secondary artifact %s is not in the buildspec's artifacts.secondary-artifacts", id))
+			return true, document.Context(document.ClientError, fmt.Sprintf("secondary artifact %s is not in the buildspec's artifacts.secondary-artifacts", id))
 		}
 		res, err := x.upload(ctx, cfg, sel)
 		if err != nil {
-			return true, phase.Context(phase.ClientError, fmt.Sprintf("secondary artifact %s: %v", id, err))
+			return true, document.Context(document.ClientError, fmt.Sprintf("secondary artifact %s: %v", id, err))
 		}
 		secondary = append(secondary, *res)
 	}

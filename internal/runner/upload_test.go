@@ -14,8 +14,8 @@ import (
 	"time"
 
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/executor/fake"
-	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
 
@@ -337,9 +337,9 @@ func newBuild(t *testing.T, st store.Store, id, buildspec string) *store.Build {
 	doc := &cb.Build{Id: cb.String(id), ProjectName: cb.String("p"), BuildNumber: cb.Int64(1),
 		StartTime: cb.At(now), BuildStatus: cb.String(cb.StatusTypeInProgress), BuildComplete: cb.Bool(false),
 		Source: &cb.ProjectSource{Type: cb.String("NO_SOURCE"), Buildspec: cb.String(buildspec)}, TimeoutInMinutes: cb.Int32(60)}
-	phase.Start(doc, phase.Submitted, now)
-	phase.End(doc, cb.StatusTypeSucceeded, nil, now)
-	phase.Start(doc, phase.Queued, now)
+	document.Start(doc, document.Submitted, now)
+	document.End(doc, cb.StatusTypeSucceeded, nil, now)
+	document.Start(doc, document.Queued, now)
 	b := &store.Build{Scope: store.Scope{Account: "000000000000", Region: "us-east-1"}, Doc: doc}
 	if err := st.Update(context.Background(), func(tx store.Tx) error { return tx.BuildInsert(context.Background(), b) }); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
-	"github.com/buildbatch/buildbatch/internal/phase"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/runner"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
@@ -91,7 +91,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}
 	var faulted []*store.Build
 	for _, b := range builds {
-		if phase.Open(b.Doc) == phase.Queued {
+		if document.Open(b.Doc) == document.Queued {
 			s.enqueueLocked(b)
 			continue
 		}
@@ -100,9 +100,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 			s.o.Reap(id)
 		}
 		now := s.o.Now()
-		phase.End(b.Doc, cb.StatusTypeFault, phase.Context(phase.InternalError,
+		document.End(b.Doc, cb.StatusTypeFault, document.Context(document.InternalError,
 			"buildbatch stopped while the build was running; the build was ended when it restarted"), now)
-		phase.Complete(b.Doc, cb.StatusTypeFault, now)
+		document.Complete(b.Doc, cb.StatusTypeFault, now)
 		if err := s.put(b); err != nil {
 			return err
 		}
@@ -238,7 +238,7 @@ func (s *Scheduler) step() time.Duration {
 	}
 	s.mu.Unlock()
 	for _, b := range expired {
-		s.endQueued(b, cb.StatusTypeTimedOut, phase.Context(phase.BuildTimedOut, "Build has timed out in the queue. "))
+		s.endQueued(b, cb.StatusTypeTimedOut, document.Context(document.BuildTimedOut, "Build has timed out in the queue. "))
 	}
 	return max(next, time.Millisecond)
 }
@@ -249,8 +249,8 @@ func (s *Scheduler) endQueued(b *store.Build, status string, ctxs []cb.PhaseCont
 	if status == cb.StatusTypeStopped {
 		ctxs = nil
 	}
-	phase.End(b.Doc, status, ctxs, now)
-	phase.Complete(b.Doc, status, now)
+	document.End(b.Doc, status, ctxs, now)
+	document.Complete(b.Doc, status, now)
 	if err := s.put(b); err != nil {
 		s.o.Log.Error("saving build", "build", cb.Deref(b.Doc.Id), "err", err)
 	}

@@ -107,7 +107,7 @@ type Build struct {
 // BatchMeta is what buildbatch keeps of a batch beside its document.
 type BatchMeta struct {
 	// Settings are the effective settings member builds start from
-	// (builddoc.Settings, as JSON).
+	// (document.Settings, as JSON).
 	Settings json.RawMessage `json:"settings,omitempty"`
 	// Plan is the planned batch (batch.Plan, as JSON); empty until the
 	// DOWNLOAD_SOURCE build has read the batch section.

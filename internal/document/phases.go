@@ -1,7 +1,4 @@
-// Package phase keeps the phases of a build document: each phase starts when
-// the previous one ended, ends with a status, a duration and contexts, and
-// COMPLETED closes the build.
-package phase
+package document
 
 import (
 	"time"
@@ -9,7 +6,7 @@ import (
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 )
 
-// Phase types, in order.
+// Build phase types, in order.
 const (
 	Submitted       = "SUBMITTED"
 	Queued          = "QUEUED"
@@ -97,4 +94,62 @@ func Open(doc *cb.Build) string {
 // Context returns a one-element phase context list.
 func Context(code, msg string) []cb.PhaseContext {
 	return []cb.PhaseContext{{StatusCode: cb.String(code), Message: cb.String(msg)}}
+}
+
+// Batch phase types. A batch starts in SUBMITTED (as a build does),
+// fetches its buildspec in DOWNLOAD_BATCHSPEC, runs its groups in
+// IN_PROGRESS, combines artifacts in COMBINE_ARTIFACTS and ends with a
+// terminal marker that, like a build's COMPLETED, carries only a start.
+const (
+	DownloadBatchspec = "DOWNLOAD_BATCHSPEC"
+	InProgress        = "IN_PROGRESS"
+	CombineArtifacts  = "COMBINE_ARTIFACTS"
+	Succeeded         = "SUCCEEDED"
+	Failed            = "FAILED"
+	Stopped           = "STOPPED"
+)
+
+// Pending is the status AWS shows for a batch's groups still waiting
+// (outside the model's enum, which clients do not check). A batch's first
+// group is DownloadSource: the build that fetches the source and reads the
+// batch section.
+const Pending = "PENDING"
+
+// BatchStart appends an open phase to a batch document, starting when the
+// previous phase ended.
+func BatchStart(doc *cb.BuildBatch, typ string, now time.Time) {
+	start := cb.At(now)
+	if n := len(doc.Phases); n > 0 && doc.Phases[n-1].EndTime != nil {
+		start = doc.Phases[n-1].EndTime
+	}
+	doc.Phases = append(doc.Phases, cb.BuildBatchPhase{PhaseType: cb.String(typ), StartTime: start})
+	doc.CurrentPhase = cb.String(typ)
+}
+
+// BatchEnd closes a batch's open phase with a status and contexts.
+func BatchEnd(doc *cb.BuildBatch, status string, ctxs []cb.PhaseContext, now time.Time) {
+	n := len(doc.Phases)
+	if n == 0 || doc.Phases[n-1].EndTime != nil || isMarker(cb.Deref(doc.Phases[n-1].PhaseType)) {
+		return
+	}
+	p := &doc.Phases[n-1]
+	end := cb.At(now)
+	if end.Before(p.StartTime.Time) {
+		end = p.StartTime
+	}
+	p.EndTime = end
+	p.PhaseStatus = cb.String(status)
+	p.DurationInSeconds = cb.Int64(int64(end.Sub(p.StartTime.Time) / time.Second))
+	p.Contexts = ctxs
+}
+
+func isMarker(typ string) bool { return typ == Succeeded || typ == Failed || typ == Stopped }
+
+// BatchOpen is the type of a batch's phase still running, or "".
+func BatchOpen(doc *cb.BuildBatch) string {
+	n := len(doc.Phases)
+	if n == 0 || doc.Phases[n-1].EndTime != nil || isMarker(cb.Deref(doc.Phases[n-1].PhaseType)) {
+		return ""
+	}
+	return cb.Deref(doc.Phases[n-1].PhaseType)
 }

@@ -1,8 +1,4 @@
-// Package builddoc forms the document of a new build (in QUEUED) from a
-// project's effective settings, and stores it with the next build number.
-// The API uses it for StartBuild and RetryBuild, the batch coordinator for
-// the builds of a batch.
-package builddoc
+package document
 
 import (
 	"context"
@@ -12,28 +8,8 @@ import (
 
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/ident"
-	"github.com/buildbatch/buildbatch/internal/phase"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
-
-// Settings are a project's settings with a request's overrides applied.
-type Settings struct {
-	Source                  *cb.ProjectSource              `json:"source,omitempty"`
-	SourceVersion           *string                        `json:"sourceVersion,omitempty"`
-	SecondarySources        []cb.ProjectSource             `json:"secondarySources,omitempty"`
-	SecondarySourceVersions []cb.ProjectSourceVersion      `json:"secondarySourceVersions,omitempty"`
-	Artifacts               *cb.ProjectArtifacts           `json:"artifacts,omitempty"`
-	SecondaryArtifacts      []cb.ProjectArtifacts          `json:"secondaryArtifacts,omitempty"`
-	Environment             *cb.ProjectEnvironment         `json:"environment,omitempty"`
-	Cache                   *cb.ProjectCache               `json:"cache,omitempty"`
-	ServiceRole             *string                        `json:"serviceRole,omitempty"`
-	Timeout                 *int32                         `json:"timeout,omitempty"`
-	QueuedTimeout           *int32                         `json:"queuedTimeout,omitempty"`
-	EncryptionKey           *string                        `json:"encryptionKey,omitempty"`
-	LogsConfig              *cb.LogsConfig                 `json:"logsConfig,omitempty"`
-	VpcConfig               *cb.VpcConfig                  `json:"vpcConfig,omitempty"`
-	FileSystemLocations     []cb.ProjectFileSystemLocation `json:"fileSystemLocations,omitempty"`
-}
 
 // Spec is what a new build is made of.
 type Spec struct {
@@ -48,8 +24,8 @@ type Spec struct {
 	UUID string
 }
 
-// New returns the document of a new build in QUEUED.
-func New(spec Spec, number int64, now time.Time) *cb.Build {
+// NewBuild returns the document of a new build in QUEUED.
+func NewBuild(spec Spec, number int64, now time.Time) *cb.Build {
 	uuid := spec.UUID
 	if uuid == "" {
 		uuid = ident.UUID()
@@ -98,9 +74,9 @@ func New(spec Spec, number int64, now time.Time) *cb.Build {
 	if spec.AutoRetry != nil && *spec.AutoRetry > 0 {
 		doc.AutoRetryConfig = &cb.AutoRetryConfig{AutoRetryLimit: spec.AutoRetry, AutoRetryNumber: cb.Int32(0)}
 	}
-	phase.Start(doc, phase.Submitted, now)
-	phase.End(doc, cb.StatusTypeSucceeded, nil, now)
-	phase.Start(doc, phase.Queued, now)
+	Start(doc, Submitted, now)
+	End(doc, cb.StatusTypeSucceeded, nil, now)
+	Start(doc, Queued, now)
 	return doc
 }
 
@@ -112,7 +88,7 @@ func Insert(ctx context.Context, tx store.Tx, spec Spec, meta store.BuildMeta, n
 	}
 	meta.Artifacts = spec.Settings.Artifacts
 	meta.SecondaryArtifacts = spec.Settings.SecondaryArtifacts
-	b := &store.Build{Scope: spec.Scope, Doc: New(spec, number, now), Meta: meta}
+	b := &store.Build{Scope: spec.Scope, Doc: NewBuild(spec, number, now), Meta: meta}
 	if err := tx.BuildInsert(ctx, b); err != nil {
 		return nil, err
 	}
