@@ -23,6 +23,10 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("already exists")
+	// ErrStale is returned by a revision-checked write (BuildPut,
+	// BatchPut) when the stored revision is not the one the writer read:
+	// someone else wrote it since (or claimed the build).
+	ErrStale = errors.New("changed since it was read")
 )
 
 // Scope is the namespace of a resource: accounts and regions never see each
@@ -102,6 +106,36 @@ type Build struct {
 	Meta  BuildMeta
 	// Seq orders builds by creation; the store assigns it on insert.
 	Seq int64
+	// Rev is the build's revision: 1 on insert, incremented by every
+	// BuildPut and claim. BuildPut writes only if the stored revision is
+	// still Rev (else ErrStale), and then increments Rev.
+	Rev int64
+	// Node holds the build's lease until LeaseUntil: the node running it
+	// (or ending it). "" for a build never claimed. Set by the store.
+	Node       string
+	LeaseUntil time.Time
+	// StopRequested is set by BuildRequestStop (StopBuild on any node):
+	// the node holding the build stops it. Set by the store.
+	StopRequested bool
+}
+
+// Claim asks for builds to run: see Tx.BuildClaim.
+type Claim struct {
+	Node string
+	// Now decides which leases have expired; Until is the new leases' end.
+	Now, Until time.Time
+	// Limit bounds the QUEUED builds claimed (orphans are not bounded).
+	Limit int
+	// Own also claims the incomplete builds Node already holds, whatever
+	// their lease: a node that restarted takes back what it held before.
+	Own bool
+}
+
+// Lease is one build a node holds, as BuildRenew reports it.
+type Lease struct {
+	Scope         Scope
+	ID            string
+	StopRequested bool
 }
 
 // BatchMeta is what buildbatch keeps of a batch beside its document.
@@ -134,6 +168,9 @@ type Batch struct {
 	Doc   *codebuild.BuildBatch
 	Meta  BatchMeta
 	Seq   int64
+	// Rev is the batch's revision, checked and incremented by BatchPut as
+	// a build's is by BuildPut.
+	Rev int64
 }
 
 // ReportGroup is a stored report group, found by its name within its scope
@@ -173,8 +210,25 @@ type Tx interface {
 
 	BuildInsert(ctx context.Context, b *Build) error
 	BuildGet(ctx context.Context, s Scope, id string) (*Build, error)
-	// BuildPut replaces a build's document and meta data.
+	// BuildPut replaces a build's document and meta data if its stored
+	// revision is b.Rev (else ErrStale), and increments b.Rev. A complete
+	// build's lease ends (LeaseUntil zero; Node is kept).
 	BuildPut(ctx context.Context, b *Build) error
+	// BuildClaim takes builds for node c.Node, leasing them until c.Until:
+	// first every incomplete build whose lease expired before c.Now (an
+	// orphan of a node that died; with c.Own also those c.Node holds),
+	// then up to c.Limit unclaimed builds whose open phase is QUEUED, in
+	// creation order. Each claimed build's Rev is incremented (so a former
+	// holder's BuildPut fails with ErrStale) and its Node and LeaseUntil
+	// set; they are returned in that order.
+	BuildClaim(ctx context.Context, c Claim) ([]*Build, error)
+	// BuildRenew extends to until the leases of every incomplete build
+	// node holds and returns them (a build the node runs that is not
+	// returned was taken by another node).
+	BuildRenew(ctx context.Context, node string, until time.Time) ([]Lease, error)
+	// BuildRequestStop marks a build to be stopped by whoever holds it
+	// (it does not change the build's revision).
+	BuildRequestStop(ctx context.Context, s Scope, id string) error
 	BuildDelete(ctx context.Context, s Scope, id string) error
 	// BuildList lists build ids, of one project or (project "") all, in
 	// creation order (Page.Descending: newest first).
@@ -189,6 +243,8 @@ type Tx interface {
 
 	BatchInsert(ctx context.Context, b *Batch) error
 	BatchGet(ctx context.Context, s Scope, id string) (*Batch, error)
+	// BatchPut replaces a batch if its stored revision is b.Rev (else
+	// ErrStale), and increments b.Rev.
 	BatchPut(ctx context.Context, b *Batch) error
 	BatchDelete(ctx context.Context, s Scope, id string) error
 	// BatchList lists batch ids, of one project or (project "") all,
