@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/buildbatch/buildbatch/internal/batchrun"
 	"strings"
+	"time"
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
 	"github.com/buildbatch/buildbatch/internal/batch"
@@ -17,9 +19,9 @@ import (
 
 // Coordinator is what the API needs of the batch coordinator.
 type Coordinator interface {
-	Submit(scope store.Scope, id string)
-	Stop(ctx context.Context, scope store.Scope, id string) (*cb.BuildBatch, error)
-	Retry(ctx context.Context, scope store.Scope, id, retryType string) (*cb.BuildBatch, error)
+	Submit(ctx context.Context, tx store.Tx, b *store.Batch, fx *batchrun.Effects) error
+	Apply(ctx context.Context, tx store.Tx, scope store.Scope, id string, e batch.Event, fx *batchrun.Effects) (batch.Step, error)
+	StopBuild(ctx context.Context, tx store.Tx, scope store.Scope, id string, fx *batchrun.Effects) error
 }
 
 func batchNotFound(id string) string { return "Build batch not found for id: " + id }
@@ -91,7 +93,10 @@ func (a *API) StartBuildBatch(ctx context.Context, in *cb.StartBuildBatchInput) 
 		return nil, err
 	}
 	var b *store.Batch
+	var view *cb.BuildBatch
+	var fx batchrun.Effects
 	err := a.st.Update(ctx, func(tx store.Tx) error {
+		fx = batchrun.Effects{}
 		p, err := tx.ProjectGet(ctx, scope, name)
 		if err != nil {
 			return err
@@ -114,6 +119,10 @@ func (a *API) StartBuildBatch(ctx context.Context, in *cb.StartBuildBatchInput) 
 		if err := tx.BatchInsert(ctx, b); err != nil {
 			return err
 		}
+		view = startView(b.Doc)
+		if err := a.opts.Coordinator.Submit(ctx, tx, b, &fx); err != nil {
+			return err
+		}
 		if token != "" {
 			return tx.IdempotencyPut(ctx, scope, "StartBuildBatch", token, hash, cb.Deref(b.Doc.Id), a.now().Add(idempotencyWindow))
 		}
@@ -122,8 +131,7 @@ func (a *API) StartBuildBatch(ctx context.Context, in *cb.StartBuildBatchInput) 
 	if err != nil {
 		return nil, translate(err, projectNotFound(c.Region, c.Account, name))
 	}
-	view := startView(b.Doc)
-	a.opts.Coordinator.Submit(scope, cb.Deref(b.Doc.Id))
+	a.opts.Scheduler.Handle(fx)
 	return &cb.StartBuildBatchOutput{BuildBatch: view}, nil
 }
 
@@ -277,11 +285,38 @@ func (a *API) StopBuildBatch(ctx context.Context, in *cb.StopBuildBatchInput) (*
 	if cb.Deref(b.Doc.Complete) {
 		return &cb.StopBuildBatchOutput{BuildBatch: b.Doc}, nil
 	}
-	doc, err := a.opts.Coordinator.Stop(ctx, scope, id)
+	var fx batchrun.Effects
+	err = a.st.Update(ctx, func(tx store.Tx) error {
+		fx = batchrun.Effects{}
+		_, err := a.opts.Coordinator.Apply(ctx, tx, scope, id, batch.Event{Kind: batch.Stop}, &fx)
+		return err
+	})
 	if err != nil {
 		return nil, translate(err, batchNotFound(id))
 	}
-	return &cb.StopBuildBatchOutput{BuildBatch: doc}, nil
+	a.opts.Scheduler.Handle(fx)
+	if b, err = a.waitBatch(ctx, scope, id); err != nil {
+		return nil, err
+	}
+	return &cb.StopBuildBatchOutput{BuildBatch: b.Doc}, nil
+}
+
+// waitBatch returns the batch once it is complete (or after stopWait, as
+// it is then).
+func (a *API) waitBatch(ctx context.Context, scope store.Scope, id string) (*store.Batch, error) {
+	ctx, cancel := context.WithTimeout(ctx, stopWait)
+	defer cancel()
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		b, err := a.getBatch(context.WithoutCancel(ctx), scope, id)
+		if err != nil || cb.Deref(b.Doc.Complete) {
+			return b, err
+		}
+		select {
+		case <-ctx.Done():
+			return b, nil
+		case <-time.After(wait):
+		}
+	}
 }
 
 // RetryBuildBatch reruns a failed batch's builds (RETRY_ALL_BUILDS, the
@@ -310,7 +345,18 @@ func (a *API) RetryBuildBatch(ctx context.Context, in *cb.RetryBuildBatchInput) 
 	if _, err := a.getBatch(ctx, scope, id); err != nil {
 		return nil, err
 	}
-	doc, err := a.opts.Coordinator.Retry(ctx, scope, id, retryType)
+	var fx batchrun.Effects
+	var doc *cb.BuildBatch
+	err := a.st.Update(ctx, func(tx store.Tx) error {
+		fx = batchrun.Effects{}
+		step, err := a.opts.Coordinator.Apply(ctx, tx, scope, id, batch.Event{Kind: batch.Retry, RetryType: retryType}, &fx)
+		if err == nil && step.Err != nil {
+			return step.Err
+		}
+		doc = step.RetryView
+		return err
+	})
+	a.opts.Scheduler.Handle(fx)
 	if errors.Is(err, batch.ErrNotRetryable) {
 		return nil, invalid("Invalid input: batch %s cannot be retried: only batch builds that have failed can be retried", id)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/buildbatch/buildbatch/internal/batchrun"
 	"strings"
 	"time"
 
@@ -19,12 +20,12 @@ import (
 
 // Scheduler is what the API needs of the scheduler.
 type Scheduler interface {
-	// Reserve holds a place in the queue or says why there is none.
-	Reserve() (release func(), err error)
-	Enqueue(b *store.Build)
-	// Stop stops a queued or running build and returns once its final state
-	// is stored; false if the build is not active.
-	Stop(ctx context.Context, id string) bool
+	// Admit says, in the transaction that would insert a build, whether
+	// the queue has room for it.
+	Admit(ctx context.Context, tx store.Tx) error
+	// Handle carries out what a committed transaction decided (new builds
+	// queued, builds to stop, combines).
+	Handle(fx batchrun.Effects)
 }
 
 const idempotencyWindow = 5 * time.Minute
@@ -58,6 +59,13 @@ func startOverrides(in *cb.StartBuildInput) document.Overrides {
 // insertBuild numbers and stores a new build; limit enforces the project's
 // concurrentBuildLimit.
 func (a *API) insertBuild(ctx context.Context, tx store.Tx, spec document.Spec, meta store.BuildMeta, limit *int32) (*store.Build, error) {
+	if err := a.opts.Scheduler.Admit(ctx, tx); err != nil {
+		var full interface{ QueueFull() bool }
+		if errors.As(err, &full) && full.QueueFull() {
+			return nil, awsjson.Errorf(awsjson.AccountLimitExceeded, "%s", err.Error())
+		}
+		return nil, err
+	}
 	if limit != nil && *limit > 0 {
 		n, err := tx.BuildCountIncomplete(ctx, spec.Scope, spec.Project)
 		if err != nil {
@@ -98,14 +106,9 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 	if err := a.checkReportStatus(in.ReportBuildStatusOverride, in.SourceTypeOverride); err != nil {
 		return nil, err
 	}
-	release, err := a.opts.Scheduler.Reserve()
-	if err != nil {
-		return nil, awsjson.Errorf(awsjson.AccountLimitExceeded, "%s", err.Error())
-	}
-	defer release()
 	request, _ := json.Marshal(in)
 	var b *store.Build
-	err = a.st.Update(ctx, func(tx store.Tx) error {
+	err := a.st.Update(ctx, func(tx store.Tx) error {
 		p, err := tx.ProjectGet(ctx, scope, name)
 		if err != nil {
 			return err
@@ -129,8 +132,8 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 	if err != nil {
 		return nil, translate(err, projectNotFound(c.Region, c.Account, name))
 	}
-	doc := clone(b.Doc) // the scheduler owns b from here on
-	a.opts.Scheduler.Enqueue(b)
+	doc := b.Doc
+	a.opts.Scheduler.Handle(batchrun.Effects{Queued: 1})
 	return &cb.StartBuildOutput{Build: doc}, nil
 }
 
@@ -310,12 +313,42 @@ func (a *API) StopBuild(ctx context.Context, in *cb.StopBuildInput) (*cb.StopBui
 		return nil, err
 	}
 	if !cb.Deref(b.Doc.BuildComplete) {
-		a.opts.Scheduler.Stop(ctx, id)
-		if b, err = a.getBuild(ctx, scope, id); err != nil {
+		var fx batchrun.Effects
+		err := a.st.Update(ctx, func(tx store.Tx) error {
+			fx = batchrun.Effects{}
+			return a.opts.Coordinator.StopBuild(ctx, tx, scope, id, &fx)
+		})
+		if err != nil {
+			return nil, translate(err, buildNotFound(id))
+		}
+		a.opts.Scheduler.Handle(fx)
+		if b, err = a.waitBuild(ctx, scope, id, stopWait); err != nil {
 			return nil, err
 		}
 	}
 	return &cb.StopBuildOutput{Build: b.Doc}, nil
+}
+
+// stopWait bounds how long StopBuild and StopBuildBatch wait for the end
+// (a build held by a node that died ends when its lease expires).
+const stopWait = 20 * time.Second
+
+// waitBuild returns the build once it is complete (or after limit, as it
+// is then).
+func (a *API) waitBuild(ctx context.Context, scope store.Scope, id string, limit time.Duration) (*store.Build, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		b, err := a.getBuild(context.WithoutCancel(ctx), scope, id)
+		if err != nil || cb.Deref(b.Doc.BuildComplete) {
+			return b, err
+		}
+		select {
+		case <-ctx.Done():
+			return b, nil
+		case <-time.After(wait):
+		}
+	}
 }
 
 // RetryBuild starts a new build with the settings of a finished one.
@@ -335,13 +368,8 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 			return &cb.RetryBuildOutput{Build: b.Doc}, nil
 		}
 	}
-	release, err := a.opts.Scheduler.Reserve()
-	if err != nil {
-		return nil, awsjson.Errorf(awsjson.AccountLimitExceeded, "%s", err.Error())
-	}
-	defer release()
 	var b *store.Build
-	err = a.st.Update(ctx, func(tx store.Tx) error {
+	err := a.st.Update(ctx, func(tx store.Tx) error {
 		old, err := tx.BuildGet(ctx, scope, id)
 		if err != nil {
 			return err
@@ -356,7 +384,7 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 		if p, err := tx.ProjectGet(ctx, scope, cb.Deref(old.Doc.ProjectName)); err == nil {
 			limit = p.ConcurrentBuildLimit
 		}
-		spec := retrySpec(old, caller(c))
+		spec := document.RetrySpec(old, caller(c))
 		meta := old.Meta
 		meta.IdempotencyToken, meta.User = token, caller(c)
 		b, err = a.insertBuild(ctx, tx, spec, meta, limit)
@@ -371,73 +399,12 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 	if err != nil {
 		return nil, translate(err, buildNotFound(id))
 	}
-	doc := clone(b.Doc) // the scheduler owns b from here on
-	a.opts.Scheduler.Enqueue(b)
+	doc := b.Doc
+	a.opts.Scheduler.Handle(batchrun.Effects{Queued: 1})
 	return &cb.RetryBuildOutput{Build: doc}, nil
 }
 
 // retrySpec is a new build with the settings of an old one.
-func retrySpec(old *store.Build, initiator string) document.Spec {
-	d := old.Doc
-	eff := &document.Settings{Source: d.Source, SourceVersion: d.SourceVersion, SecondarySources: d.SecondarySources, SecondarySourceVersions: d.SecondarySourceVersions,
-		Artifacts: old.Meta.Artifacts, SecondaryArtifacts: old.Meta.SecondaryArtifacts, Environment: d.Environment, Cache: d.Cache, ServiceRole: d.ServiceRole,
-		Timeout: d.TimeoutInMinutes, QueuedTimeout: d.QueuedTimeoutInMinutes, EncryptionKey: d.EncryptionKey, VpcConfig: d.VpcConfig,
-		FileSystemLocations: d.FileSystemLocations}
-	if d.Logs != nil {
-		eff.LogsConfig = &cb.LogsConfig{CloudWatchLogs: d.Logs.CloudWatchLogs, S3Logs: d.Logs.S3Logs}
-	}
-	var debug *bool
-	if d.DebugSession != nil {
-		debug = d.DebugSession.SessionEnabled
-	}
-	return document.Spec{Scope: old.Scope, Project: cb.Deref(d.ProjectName), Settings: clone(eff), Initiator: initiator, Debug: debug}
-}
-
-// AutoRetry starts the next automatic retry of a build that did not
-// succeed, as the project's autoRetryLimit (or autoRetryLimitOverride)
-// asks; the builds point at each other through autoRetryConfig. The
-// scheduler calls it when a build completes.
-func (a *API) AutoRetry(ctx context.Context, done *store.Build) {
-	arc := done.Doc.AutoRetryConfig
-	status := cb.Deref(done.Doc.BuildStatus)
-	if arc == nil || done.Meta.BatchID != "" || status == cb.StatusTypeSucceeded || status == cb.StatusTypeStopped ||
-		cb.Deref(arc.AutoRetryNumber) >= cb.Deref(arc.AutoRetryLimit) || arc.NextAutoRetry != nil {
-		return
-	}
-	release, err := a.opts.Scheduler.Reserve()
-	if err != nil {
-		a.opts.Log.Warn("automatic retry not started", "build", cb.Deref(done.Doc.Id), "err", err)
-		return
-	}
-	defer release()
-	var b *store.Build
-	err = a.st.Update(ctx, func(tx store.Tx) error {
-		old, err := tx.BuildGet(ctx, done.Scope, cb.Deref(done.Doc.Id))
-		if err != nil {
-			return err
-		}
-		meta := old.Meta
-		meta.IdempotencyToken = ""
-		spec := retrySpec(old, cb.Deref(old.Doc.Initiator))
-		spec.AutoRetry = arc.AutoRetryLimit
-		if b, err = document.Insert(ctx, tx, spec, meta, a.now()); err != nil {
-			return err
-		}
-		b.Doc.AutoRetryConfig = &cb.AutoRetryConfig{AutoRetryLimit: arc.AutoRetryLimit, AutoRetryNumber: cb.Int32(cb.Deref(arc.AutoRetryNumber) + 1),
-			PreviousAutoRetry: old.Doc.Arn}
-		if err := tx.BuildPut(ctx, b); err != nil {
-			return err
-		}
-		old.Doc.AutoRetryConfig.NextAutoRetry = b.Doc.Arn
-		return tx.BuildPut(ctx, old)
-	})
-	if err != nil {
-		a.opts.Log.Error("automatic retry", "build", cb.Deref(done.Doc.Id), "err", err)
-		return
-	}
-	a.opts.Scheduler.Enqueue(b)
-}
-
 // BatchDeleteBuilds deletes finished builds (and their logs); builds still
 // running are listed in buildsNotDeleted with BUILD_IN_PROGRESS.
 func (a *API) BatchDeleteBuilds(ctx context.Context, in *cb.BatchDeleteBuildsInput) (*cb.BatchDeleteBuildsOutput, error) {

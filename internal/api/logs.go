@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/buildlog"
+	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 )
 
 // GetBuildLogTarget is the X-Amz-Target of the log-reading extension: AWS
@@ -57,5 +58,14 @@ func (a *API) GetBuildLog(ctx context.Context, in *GetBuildLogInput) (*GetBuildL
 	if err != nil && ctx.Err() == nil {
 		return nil, err
 	}
-	return &GetBuildLogOutput{Text: string(c.Data), NextOffset: c.NextOffset, Complete: c.Complete}, nil
+	complete := c.Complete
+	if complete && len(c.Data) == 0 && !cb.Deref(b.Doc.BuildComplete) {
+		// The log ended; the build's end is stored just after it.
+		b, err = a.waitBuild(ctx, scope, id, max(wait, 100*time.Millisecond))
+		if err != nil {
+			return nil, err
+		}
+	}
+	complete = complete && cb.Deref(b.Doc.BuildComplete)
+	return &GetBuildLogOutput{Text: string(c.Data), NextOffset: c.NextOffset, Complete: complete}, nil
 }

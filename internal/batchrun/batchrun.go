@@ -1,20 +1,18 @@
-// Package batchrun runs build batches: it starts a batch's DOWNLOAD_SOURCE
-// build, plans the batch from the buildspec's batch section, releases each
-// group's build as soon as the groups it depends on have succeeded (or
-// failed with ignore-failure), stops dependents of failed groups (and, with
-// fast-fail, everything), rolls the builds' outcomes up into the batch's
-// status, combines artifacts, and handles StopBuildBatch, RetryBuildBatch
-// and the batch timeout.
-//
-// All changes to batches go through one goroutine (the Coordinator's loop),
-// fed by events: build completions from the scheduler, and requests from the
-// API. The loop never waits for a build; stopping builds happens in
-// goroutines it owns.
+// Package batchrun carries out what follows from events, in the store:
+// a build that completes moves its batch on (batch.Progress) or starts its
+// automatic retry; StartBuildBatch, StopBuildBatch, RetryBuildBatch and the
+// batch timeout change the batch. Each event is applied in the
+// transaction that records it, so nothing that decides what happens next
+// is held in memory, and any node can apply any event. Builds to start are
+// inserted QUEUED (any node's scheduler claims them); builds to stop are
+// ended at once if no node has claimed them yet, or marked for the node
+// that holds them. Combining artifacts happens off the coordination path:
+// the batch enters COMBINE_ARTIFACTS, the node combines them, then applies
+// Combined.
 package batchrun
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,419 +23,350 @@ import (
 	"github.com/buildbatch/buildbatch/internal/blob"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/document"
+	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
 
-// Scheduler is what the coordinator needs of the scheduler.
-type Scheduler interface {
-	Enqueue(b *store.Build)
-	Stop(ctx context.Context, id string) bool
-}
-
 // Options configures a Coordinator.
 type Options struct {
-	Store     store.Store
-	Scheduler Scheduler
-	Blob      blob.Store
+	Store store.Store
+	Blob  blob.Store
+	// Node names this node (it holds the combines it runs).
+	Node string
+	// Lease is how long a node holds a combine before another may take it
+	// over.
+	Lease time.Duration
 	// Minute is the length of a timeout minute.
 	Minute  time.Duration
 	Now     func() time.Time
+	UUID    func() string
 	Log     *slog.Logger
 	TempDir string
 }
 
-// Retry types.
-const (
-	RetryAll    = "RETRY_ALL_BUILDS"
-	RetryFailed = "RETRY_FAILED_BUILDS"
-)
-
-type eventKind int
-
-const (
-	evSubmit eventKind = iota
-	evBuildDone
-	evPlan
-	evStop
-	evTimeout
-	evRetry
-	evReconcile
-	evWait
-)
-
-type event struct {
-	kind      eventKind
-	scope     store.Scope
-	batchID   string
-	build     *store.Build
-	spec      []byte
-	srcDir    string
-	retryType string
-	ending    string
-	reply     chan reply
+// Effects are what a node does after a transaction that applied events
+// commits.
+type Effects struct {
+	// Queued: builds were inserted QUEUED (wake the scheduler).
+	Queued int
+	// Stop are builds marked to be stopped (the node holding one stops it).
+	Stop []Key
+	// Combine are batches whose artifacts this node combines.
+	Combine []Key
 }
 
-type reply struct {
-	doc  *cb.BuildBatch
-	err  error
-	done chan struct{} // closed when the batch completes (evWait, evStop)
+// Key names a build or batch.
+type Key struct {
+	Scope store.Scope
+	ID    string
 }
 
-// Coordinator runs batches.
+// Coordinator applies events. Its only goroutines combine artifacts; they
+// end by Shutdown.
 type Coordinator struct {
-	o Options
-
-	mu     sync.Mutex
-	queue  []event
-	signal chan struct{}
-
-	// Owned by the loop goroutine.
-	timers  map[string]*time.Timer
-	waiters map[string][]chan struct{}
-	cache   map[string]*state // unfinished batches, as last saved
-
+	o      Options
 	ctx    context.Context
 	cancel context.CancelFunc
-	loopWG sync.WaitGroup
-	stops  sync.WaitGroup // goroutines stopping builds
-	once   sync.Once
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
 }
 
-// New returns a coordinator; Start starts it.
+// New returns a coordinator.
 func New(o Options) *Coordinator {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.UUID == nil {
+		o.UUID = ident.UUID
+	}
 	if o.Minute == 0 {
 		o.Minute = time.Minute
 	}
+	if o.Lease == 0 {
+		o.Lease = 30 * time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Coordinator{o: o, signal: make(chan struct{}, 1), timers: map[string]*time.Timer{}, waiters: map[string][]chan struct{}{}, cache: map[string]*state{},
-		ctx: ctx, cancel: cancel}
+	return &Coordinator{o: o, ctx: ctx, cancel: cancel}
 }
 
-// Start picks up the batches a previous run left unfinished and starts the
-// loop. Call it before the scheduler starts, so that the builds the
-// scheduler ends at recovery reach their batches.
-func (c *Coordinator) Start(ctx context.Context) error {
-	var batches []*store.Batch
-	err := c.o.Store.View(ctx, func(tx store.Tx) error {
-		var err error
-		batches, err = tx.BatchListIncomplete(ctx)
+// Shutdown waits for the combines in progress to end (a combine cut short
+// is taken over when its lease expires).
+func (c *Coordinator) Shutdown() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.wg.Wait()
+}
+
+func (c *Coordinator) env() batch.Env {
+	return batch.Env{Now: c.o.Now(), Minute: c.o.Minute, UUID: c.o.UUID}
+}
+
+// Apply applies an event to a batch in tx and returns what the batch
+// decided (Step.Err answers a refused request).
+func (c *Coordinator) Apply(ctx context.Context, tx store.Tx, scope store.Scope, id string, e batch.Event, fx *Effects) (batch.Step, error) {
+	b, err := tx.BatchGet(ctx, scope, id)
+	if err != nil {
+		return batch.Step{}, err
+	}
+	return c.apply(ctx, tx, b, e, fx)
+}
+
+// Submit starts a batch just inserted in tx.
+func (c *Coordinator) Submit(ctx context.Context, tx store.Tx, b *store.Batch, fx *Effects) error {
+	_, err := c.apply(ctx, tx, b, batch.Event{Kind: batch.Submit}, fx)
+	return err
+}
+
+func (c *Coordinator) apply(ctx context.Context, tx store.Tx, b *store.Batch, e batch.Event, fx *Effects) (batch.Step, error) {
+	events := []batch.Event{e}
+	var first batch.Step
+	for i := 0; i < len(events); i++ {
+		step, err := batch.Progress(b, events[i], c.env())
+		if err != nil {
+			return first, err
+		}
+		if i == 0 {
+			first = step
+		}
+		for _, nb := range step.Start {
+			if _, err := document.Insert(ctx, tx, nb.Spec, nb.Meta, c.o.Now()); err != nil {
+				return first, err
+			}
+			fx.Queued++
+		}
+		for _, bid := range step.Stop {
+			ended, err := c.stop(ctx, tx, b.Scope, bid, fx)
+			if err != nil {
+				return first, err
+			}
+			if ended != nil {
+				// A member no node had claimed yet ended here: the batch
+				// hears of it in this transaction.
+				events = append(events, batch.Event{Kind: batch.BuildDone, Build: ended})
+			}
+		}
+		if step.Combine {
+			b.Meta.Combiner = c.o.Node
+			b.Meta.CombineUntil = c.o.Now().Add(c.o.Lease).UnixNano()
+			fx.Combine = append(fx.Combine, Key{b.Scope, cb.Deref(b.Doc.Id)})
+		}
+	}
+	return first, tx.BatchPut(ctx, b)
+}
+
+// stop stops a build in tx: one still QUEUED that no node claimed ends
+// STOPPED here (and is returned); one a node holds is marked for it.
+func (c *Coordinator) stop(ctx context.Context, tx store.Tx, scope store.Scope, id string, fx *Effects) (*store.Build, error) {
+	b, err := tx.BuildGet(ctx, scope, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil || cb.Deref(b.Doc.BuildComplete) {
+		return nil, err
+	}
+	if b.Node == "" && document.Open(b.Doc) == document.Queued {
+		now := c.o.Now()
+		document.End(b.Doc, cb.StatusTypeStopped, nil, now)
+		document.Complete(b.Doc, cb.StatusTypeStopped, now)
+		return b, tx.BuildPut(ctx, b)
+	}
+	fx.Stop = append(fx.Stop, Key{scope, id})
+	return nil, tx.BuildRequestStop(ctx, scope, id)
+}
+
+// StopBuild stops a build in tx (StopBuildBatch's members and StopBuild):
+// a QUEUED build no node claimed ends STOPPED at once, with what follows;
+// a running one is marked for the node that holds it.
+func (c *Coordinator) StopBuild(ctx context.Context, tx store.Tx, scope store.Scope, id string, fx *Effects) error {
+	ended, err := c.stop(ctx, tx, scope, id, fx)
+	if err != nil || ended == nil {
 		return err
-	})
+	}
+	return c.followUp(ctx, tx, ended, nil, fx)
+}
+
+// Finished records in tx a build that completed (its final document is
+// already put) and applies what follows: its batch moves on (plan: what
+// a batch's DOWNLOAD_SOURCE build planned), or its automatic retry starts.
+func (c *Coordinator) Finished(ctx context.Context, tx store.Tx, b *store.Build, plan *batch.Plan, fx *Effects) error {
+	return c.followUp(ctx, tx, b, plan, fx)
+}
+
+func (c *Coordinator) followUp(ctx context.Context, tx store.Tx, b *store.Build, plan *batch.Plan, fx *Effects) error {
+	if b.Meta.BatchID != "" {
+		_, err := c.Apply(ctx, tx, b.Scope, b.Meta.BatchID, batch.Event{Kind: batch.BuildDone, Build: b, Plan: plan}, fx)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // the batch was deleted
+		}
+		return err
+	}
+	return c.autoRetry(ctx, tx, b, fx)
+}
+
+// EndQueued ends in tx a build that never left the queue (its queued
+// timeout passed) and applies what follows.
+func (c *Coordinator) EndQueued(ctx context.Context, tx store.Tx, b *store.Build, status string, ctxs []cb.PhaseContext, fx *Effects) error {
+	now := c.o.Now()
+	document.End(b.Doc, status, ctxs, now)
+	document.Complete(b.Doc, status, now)
+	if err := tx.BuildPut(ctx, b); err != nil {
+		return err
+	}
+	return c.followUp(ctx, tx, b, nil, fx)
+}
+
+// autoRetry starts the next automatic retry of a build that did not
+// succeed, as the project's autoRetryLimit (or autoRetryLimitOverride)
+// asks; the builds point at each other through autoRetryConfig.
+func (c *Coordinator) autoRetry(ctx context.Context, tx store.Tx, old *store.Build, fx *Effects) error {
+	arc := old.Doc.AutoRetryConfig
+	status := cb.Deref(old.Doc.BuildStatus)
+	if arc == nil || status == cb.StatusTypeSucceeded || status == cb.StatusTypeStopped ||
+		cb.Deref(arc.AutoRetryNumber) >= cb.Deref(arc.AutoRetryLimit) || arc.NextAutoRetry != nil {
+		return nil
+	}
+	meta := old.Meta
+	meta.IdempotencyToken = ""
+	spec := document.RetrySpec(old, cb.Deref(old.Doc.Initiator))
+	spec.AutoRetry = arc.AutoRetryLimit
+	b, err := document.Insert(ctx, tx, spec, meta, c.o.Now())
 	if err != nil {
 		return err
 	}
-	for _, b := range batches {
-		c.push(event{kind: evReconcile, scope: b.Scope, batchID: cb.Deref(b.Doc.Id)})
+	b.Doc.AutoRetryConfig = &cb.AutoRetryConfig{AutoRetryLimit: arc.AutoRetryLimit, AutoRetryNumber: cb.Int32(cb.Deref(arc.AutoRetryNumber) + 1),
+		PreviousAutoRetry: old.Doc.Arn}
+	if err := tx.BuildPut(ctx, b); err != nil {
+		return err
 	}
-	c.loopWG.Add(1)
-	go c.loop()
-	return nil
+	arc.NextAutoRetry = b.Doc.Arn
+	fx.Queued++
+	return tx.BuildPut(ctx, old)
 }
 
-// Shutdown handles the events already queued, stops the loop and waits for
-// the goroutines the coordinator started.
-func (c *Coordinator) Shutdown() {
-	c.once.Do(func() {
-		c.cancel()
-		c.loopWG.Wait()
-		c.stops.Wait()
-	})
-}
-
-func (c *Coordinator) push(e event) {
+// Combine combines the artifacts of the batches in keys, each in a
+// goroutine of the coordinator, then applies Combined; after tells the
+// caller what followed (nil: nothing to do).
+func (c *Coordinator) Combine(keys []Key) {
 	c.mu.Lock()
-	c.queue = append(c.queue, e)
-	c.mu.Unlock()
-	select {
-	case c.signal <- struct{}{}:
-	default:
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	for _, k := range keys {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.combineOne(k)
+		}()
 	}
 }
 
-// request pushes an event and waits for its reply.
-func (c *Coordinator) request(ctx context.Context, e event) reply {
-	e.reply = make(chan reply, 1)
-	c.push(e)
-	select {
-	case r := <-e.reply:
-		return r
-	case <-ctx.Done():
-		return reply{err: ctx.Err()}
-	case <-c.ctx.Done():
-		return reply{err: errors.New("buildbatch is shutting down")}
-	}
-}
-
-func (c *Coordinator) loop() {
-	defer c.loopWG.Done()
-	for {
-		c.mu.Lock()
-		q := c.queue
-		c.queue = nil
-		c.mu.Unlock()
-		c.handleQueue(q)
-		if len(q) > 0 {
-			continue
-		}
-		select {
-		case <-c.signal:
-		case <-c.ctx.Done():
-			c.mu.Lock()
-			rest := c.queue
-			c.queue = nil
-			c.mu.Unlock()
-			c.handleQueue(rest)
-			for _, t := range c.timers {
-				t.Stop()
-			}
-			return
-		}
-	}
-}
-
-// Submit starts a stored batch (in SUBMITTED).
-func (c *Coordinator) Submit(scope store.Scope, id string) {
-	c.push(event{kind: evSubmit, scope: scope, batchID: id})
-}
-
-// BuildDone tells the coordinator that a build of a batch completed.
-func (c *Coordinator) BuildDone(b *store.Build) {
-	c.push(event{kind: evBuildDone, scope: b.Scope, batchID: b.Meta.BatchID, build: b})
-}
-
-// Plan reads the batch section of a batch's buildspec (called by the
-// runner from the batch's DOWNLOAD_SOURCE build, with the fetched source).
-func (c *Coordinator) Plan(ctx context.Context, b *store.Build, spec []byte, srcDir string) error {
-	r := c.request(ctx, event{kind: evPlan, scope: b.Scope, batchID: b.Meta.BatchID, build: b, spec: spec, srcDir: srcDir})
-	return r.err
-}
-
-// Stop stops a batch and returns it once it is complete.
-func (c *Coordinator) Stop(ctx context.Context, scope store.Scope, id string) (*cb.BuildBatch, error) {
-	r := c.request(ctx, event{kind: evStop, scope: scope, batchID: id, ending: document.Stopped})
-	if r.err != nil {
-		return nil, r.err
-	}
-	if r.done != nil {
-		select {
-		case <-r.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return c.load(ctx, scope, id)
-}
-
-// Retry retries a finished, unsuccessful batch and returns it as it is
-// right after the retry was accepted.
-func (c *Coordinator) Retry(ctx context.Context, scope store.Scope, id, retryType string) (*cb.BuildBatch, error) {
-	r := c.request(ctx, event{kind: evRetry, scope: scope, batchID: id, retryType: retryType})
-	return r.doc, r.err
-}
-
-// Wait returns once a batch is complete (or ctx ends).
-func (c *Coordinator) Wait(ctx context.Context, scope store.Scope, id string) error {
-	r := c.request(ctx, event{kind: evWait, scope: scope, batchID: id})
-	if r.err != nil || r.done == nil {
-		return r.err
-	}
-	select {
-	case <-r.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (c *Coordinator) load(ctx context.Context, scope store.Scope, id string) (*cb.BuildBatch, error) {
+func (c *Coordinator) combineOne(k Key) {
+	ctx := c.ctx
 	var b *store.Batch
 	err := c.o.Store.View(ctx, func(tx store.Tx) error {
 		var err error
-		b, err = tx.BatchGet(ctx, scope, id)
+		b, err = tx.BatchGet(ctx, k.Scope, k.ID)
 		return err
 	})
 	if err != nil {
-		return nil, err
-	}
-	return b.Doc, nil
-}
-
-// state is one batch being worked on by an event handler.
-type state struct {
-	b        *store.Batch
-	plan     *batch.Plan
-	settings *document.Settings
-	start    []*store.Build // builds to enqueue once saved
-	stop     []string       // build ids to stop once saved
-
-	replyErr  error          // the answer to a request
-	retryView *cb.BuildBatch // the batch as RetryBuildBatch returns it
-	planDirty bool           // the plan changed since it was last encoded
-}
-
-// handle applies a batch's queued events in one transaction, then starts
-// and stops builds, answers requests and keeps the timers.
-func (c *Coordinator) handle(scope store.Scope, id string, events []event) {
-	st := c.cache[id]
-	results := make([]reply, len(events))
-	err := c.o.Store.Update(context.Background(), func(tx store.Tx) error {
-		if st == nil {
-			b, err := tx.BatchGet(context.Background(), scope, id)
-			if err != nil {
-				return err
-			}
-			st = &state{b: b}
-			if err := st.decode(); err != nil {
-				return err
-			}
-		}
-		st.start, st.stop = nil, nil
-		for i, e := range events {
-			st.replyErr, st.retryView = nil, nil
-			if err := c.apply(tx, st, e); err != nil {
-				return err
-			}
-			results[i] = reply{err: st.replyErr, doc: st.retryView}
-		}
-		return st.save(tx)
-	})
-	if err != nil {
-		delete(c.cache, id) // reload from the store next time
-		for _, e := range events {
-			if e.reply != nil {
-				e.reply <- reply{err: err}
-			}
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			c.o.Log.Error("batch event", "batch", id, "err", err)
-		}
+		c.o.Log.Error("combining artifacts", "batch", k.ID, "err", err)
 		return
 	}
-	for _, b := range st.start {
-		c.o.Scheduler.Enqueue(b)
+	res, cerr := c.combine(ctx, b)
+	if ctx.Err() != nil {
+		return // shutting down: another node (or this one, restarted) combines again
 	}
-	for _, bid := range st.stop {
-		c.stopBuild(bid)
+	if cerr != nil {
+		c.o.Log.Warn("combining artifacts", "batch", k.ID, "err", cerr)
 	}
-	doc := st.b.Doc
-	complete := cb.Deref(doc.Complete)
-	if complete {
-		delete(c.cache, id)
-		if t := c.timers[id]; t != nil {
-			t.Stop()
-			delete(c.timers, id)
-		}
-		for _, w := range c.waiters[id] {
-			close(w)
-		}
-		delete(c.waiters, id)
-	} else {
-		c.cache[id] = st
-		if d := st.b.Meta.Deadline; d > 0 && c.timers[id] == nil {
-			c.timers[id] = time.AfterFunc(time.Until(time.Unix(0, d)), func() {
-				c.push(event{kind: evTimeout, scope: scope, batchID: id, ending: "TIMED_OUT"})
-			})
-		}
-	}
-	for i, e := range events {
-		if e.reply == nil {
-			continue
-		}
-		r := results[i]
-		if (e.kind == evStop || e.kind == evWait) && r.err == nil && !complete {
-			ch := make(chan struct{})
-			c.waiters[id] = append(c.waiters[id], ch)
-			r.done = ch
-		}
-		e.reply <- r
-	}
-}
-
-// handleQueue handles a list of events, batch by batch (each batch's events
-// in order, in one transaction).
-func (c *Coordinator) handleQueue(q []event) {
-	type key struct {
-		scope store.Scope
-		id    string
-	}
-	var order []key
-	byBatch := map[key][]event{}
-	for _, e := range q {
-		k := key{e.scope, e.batchID}
-		if _, ok := byBatch[k]; !ok {
-			order = append(order, k)
-		}
-		byBatch[k] = append(byBatch[k], e)
-	}
-	for _, k := range order {
-		c.handle(k.scope, k.id, byBatch[k])
-	}
-}
-
-func (c *Coordinator) stopBuild(id string) {
-	c.stops.Add(1)
-	go func() {
-		defer c.stops.Done()
-		c.o.Scheduler.Stop(context.Background(), id)
-	}()
-}
-
-func (st *state) decode() error {
-	if len(st.b.Meta.Plan) > 0 {
-		st.plan = new(batch.Plan)
-		if err := json.Unmarshal(st.b.Meta.Plan, st.plan); err != nil {
-			return fmt.Errorf("corrupt batch plan: %w", err)
-		}
-	}
-	st.settings = new(document.Settings)
-	if len(st.b.Meta.Settings) > 0 {
-		if err := json.Unmarshal(st.b.Meta.Settings, st.settings); err != nil {
-			return fmt.Errorf("corrupt batch settings: %w", err)
-		}
-	}
-	return nil
-}
-
-func (st *state) save(tx store.Tx) error {
-	if st.plan != nil && st.planDirty {
-		p, err := json.Marshal(st.plan)
+	var fx Effects
+	err = c.o.Store.Update(ctx, func(tx store.Tx) error {
+		fx = Effects{}
+		b, err := tx.BatchGet(ctx, k.Scope, k.ID)
 		if err != nil {
 			return err
 		}
-		st.b.Meta.Plan = p
-		st.planDirty = false
+		if b.Meta.Combiner != c.o.Node || document.BatchOpen(b.Doc) != document.CombineArtifacts {
+			return nil // another node took it over
+		}
+		if res != nil {
+			b.Doc.Artifacts = res
+		}
+		_, err = c.apply(ctx, tx, b, batch.Event{Kind: batch.Combined, CombineErr: cerr}, &fx)
+		return err
+	})
+	if err != nil {
+		c.o.Log.Error("combining artifacts", "batch", k.ID, "err", err)
 	}
-	return tx.BatchPut(context.Background(), st.b)
 }
 
-func (c *Coordinator) apply(tx store.Tx, st *state, e event) error {
-	doc := st.b.Doc
-	complete := cb.Deref(doc.Complete)
-	switch e.kind {
-	case evSubmit:
-		if document.BatchOpen(doc) == document.Submitted {
-			return c.submit(tx, st)
+// Sweep applies what time decides, for every unfinished batch: timeouts
+// of batches past their deadline, and combines whose node went away (their
+// lease expired). It returns the effects for the caller to carry out.
+func (c *Coordinator) Sweep(ctx context.Context) (Effects, error) {
+	var due []*store.Batch
+	now := c.o.Now()
+	err := c.o.Store.View(ctx, func(tx store.Tx) error {
+		batches, err := tx.BatchListIncomplete(ctx)
+		for _, b := range batches {
+			if c.due(b, now) != nil {
+				due = append(due, b)
+			}
 		}
-	case evPlan:
-		st.replyErr = c.plan(st, e)
+		return err
+	})
+	var fx Effects
+	if err != nil || len(due) == 0 {
+		return fx, err
+	}
+	err = c.o.Store.Update(ctx, func(tx store.Tx) error {
+		fx = Effects{}
+		for _, d := range due {
+			b, err := tx.BatchGet(ctx, d.Scope, cb.Deref(d.Doc.Id))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			e := c.due(b, now)
+			if e == nil {
+				continue
+			}
+			if e.Kind == batch.Reconcile {
+				if e.Builds, err = tx.BuildListByBatch(ctx, b.Scope, cb.Deref(b.Doc.Id)); err != nil {
+					return err
+				}
+			}
+			if _, err := c.apply(ctx, tx, b, *e, &fx); err != nil {
+				return fmt.Errorf("batch %s: %w", cb.Deref(b.Doc.Id), err)
+			}
+		}
 		return nil
-	case evBuildDone:
-		if !complete {
-			return c.buildDone(tx, st, e.build)
+	})
+	return fx, err
+}
+
+// due is the event time brings to a batch, or nil.
+func (c *Coordinator) due(b *store.Batch, now time.Time) *batch.Event {
+	if cb.Deref(b.Doc.Complete) {
+		return nil
+	}
+	switch document.BatchOpen(b.Doc) {
+	case document.CombineArtifacts:
+		if b.Meta.CombineUntil < now.UnixNano() {
+			return &batch.Event{Kind: batch.Reconcile}
 		}
-	case evStop, evTimeout:
-		if !complete {
-			return c.end(tx, st, e.ending)
-		}
-	case evRetry:
-		return c.retry(tx, st, e.retryType)
-	case evReconcile:
-		if !complete {
-			return c.reconcile(tx, st)
-		}
+		return nil
+	case document.Submitted:
+		return &batch.Event{Kind: batch.Reconcile}
+	}
+	if d := b.Meta.Deadline; d > 0 && d <= now.UnixNano() && b.Meta.Ending == "" {
+		return &batch.Event{Kind: batch.Timeout}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/source"
+	"github.com/buildbatch/buildbatch/internal/store"
 )
 
 // combine gathers the primary artifacts of every group into the batch's
@@ -26,18 +28,23 @@ import (
 // artifacts' packaging is ZIP, a folder of files otherwise. It does nothing
 // unless buildBatchConfig.combineArtifacts is set and the artifacts go to
 // S3.
-func (c *Coordinator) combine(st *state) error {
-	doc := st.b.Doc
+func (c *Coordinator) combine(ctx context.Context, b *store.Batch) (*cb.BuildArtifacts, error) {
+	doc := b.Doc
 	cfg := doc.BuildBatchConfig
-	a := st.settings.Artifacts
-	if cfg == nil || !cb.Deref(cfg.CombineArtifacts) || a == nil || cb.Deref(a.Type) != cb.ArtifactsTypeS3 {
-		return nil
+	var settings document.Settings
+	if len(b.Meta.Settings) > 0 {
+		if err := json.Unmarshal(b.Meta.Settings, &settings); err != nil {
+			return nil, fmt.Errorf("corrupt batch settings: %w", err)
+		}
 	}
-	ctx := context.Background()
+	a := settings.Artifacts
+	if cfg == nil || !cb.Deref(cfg.CombineArtifacts) || a == nil || cb.Deref(a.Type) != cb.ArtifactsTypeS3 {
+		return nil, nil
+	}
 	bucket := cb.Deref(a.Location)
 	idSeg := ""
 	if cb.Deref(a.NamespaceType) == cb.ArtifactNamespaceBuildId {
-		idSeg = batchUUID(doc)
+		_, idSeg, _ = strings.Cut(cb.Deref(doc.Id), ":")
 	}
 	key := artifact.Key(cb.Deref(a.Path), idSeg, cb.Deref(a.Name))
 	zipped := cb.Deref(a.Packaging) == cb.ArtifactPackagingZip
@@ -48,7 +55,7 @@ func (c *Coordinator) combine(st *state) error {
 	if zipped {
 		var err error
 		if tmp, err = os.CreateTemp(c.o.TempDir, "combined-*.zip"); err != nil {
-			return err
+			return nil, err
 		}
 		defer os.Remove(tmp.Name())
 		defer tmp.Close()
@@ -74,29 +81,28 @@ func (c *Coordinator) combine(st *state) error {
 		}
 		srcBucket, srcKey, err := source.SplitS3(cb.Deref(s.PrimaryArtifact.Location))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := c.copyArtifact(ctx, srcBucket, srcKey, id, add); err != nil {
-			return fmt.Errorf("build %s: %w", id, err)
+			return nil, fmt.Errorf("build %s: %w", id, err)
 		}
 	}
-	res := &cb.BuildArtifacts{Location: cb.String(artifact.Location(ident.Partition(st.b.Scope.Region), bucket, key)),
+	res := &cb.BuildArtifacts{Location: cb.String(artifact.Location(ident.Partition(b.Scope.Region), bucket, key)),
 		Md5sum: cb.String(""), Sha256sum: cb.String(""), EncryptionDisabled: a.EncryptionDisabled, BucketOwnerAccess: a.BucketOwnerAccess}
 	if zipped {
 		if err := zw.Close(); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-			return err
+			return nil, err
 		}
 		if err := c.o.Blob.Put(ctx, bucket, key, tmp); err != nil {
-			return err
+			return nil, err
 		}
 		res.Md5sum = cb.String(hex.EncodeToString(md.Sum(nil)))
 		res.Sha256sum = cb.String(hex.EncodeToString(sh.Sum(nil)))
 	}
-	doc.Artifacts = res
-	return nil
+	return res, nil
 }
 
 // copyArtifact adds one build's artifact (a ZIP object or a folder) under

@@ -67,12 +67,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Minute, "timeout-minute", cfg.Minute, "length of a minute of build and queue timeouts (for tests; leave at 1m)")
 	fs.StringVar(&cfg.PprofListen, "pprof-listen", "", "serve net/http/pprof on this loopback address (profiling)")
 	fs.StringVar(&cfg.Store, "store", "", "a postgres:// URL to keep resources in PostgreSQL (default: SQLite in the data directory)")
+	fs.StringVar(&cfg.Blob, "blob", "", "an s3://BUCKET[/PREFIX]?endpoint=URL[&path-style=true][&region=R] to keep artifacts, S3 sources and caches in (default: files under the data directory)")
 	fs.StringVar(&cfg.Executor, "executor", cfg.Executor, "where builds run: local (a process group on this machine) or docker (a container per build, from environment.image)")
 	fs.Func("image-map", "NAME=LOCALNAME: run builds naming image NAME in the local image LOCALNAME (docker executor; repeatable)", func(v string) error {
 		cfg.ImageMap = append(cfg.ImageMap, v)
 		return nil
 	})
 	fs.StringVar(&cfg.DockerHelpers, "docker-helpers", "", "a statically linked buildbatch binary for codebuild-tests-run in containers (default: this binary, if statically linked)")
+	fs.StringVar(&cfg.NodeID, "node-id", "", "this node's name among the nodes sharing a --store (default: hostname:port)")
+	fs.DurationVar(&cfg.Lease, "lease", cfg.Lease, "how long a node holds a running build without renewing; a dead node's builds end this long after it stopped")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -97,6 +100,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "authentication: %s\n", srv.AuthMode())
 	fmt.Fprintf(stdout, "store: %s\n", srv.StoreInfo())
 	fmt.Fprintf(stdout, "executor: %s\n", srv.ExecutorInfo())
+	fmt.Fprintf(stdout, "node: %s\n", srv.NodeID())
 	if err := srv.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "buildbatch: %v\n", err)
 		return 1

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -49,6 +50,12 @@ type Config struct {
 	// Store is where resources live: "" for the embedded SQLite database
 	// in DataDir, or a postgres:// URL.
 	Store string
+	// Blob is where artifacts, S3 sources and caches live: "" for files
+	// under DataDir/artifacts, or an S3 bucket as
+	// s3://BUCKET[/PREFIX]?endpoint=URL[&path-style=true][&region=REGION]
+	// (objects under PREFIX/<bucket>/<key>; endpoint omitted for AWS;
+	// credentials from the usual AWS sources). See package blob/s3.
+	Blob string
 	// Executor is where builds run: "local" (a process group on this
 	// machine) or "docker" (one container per build, through the Docker
 	// Engine at DOCKER_HOST or the default socket).
@@ -63,6 +70,14 @@ type Config struct {
 	// ShutdownGrace is how long in-flight requests may take to finish on
 	// SIGINT/SIGTERM.
 	ShutdownGrace time.Duration
+	// NodeID names this node in the store's build leases, logs and phase
+	// contexts ("" = hostname:port). Nodes sharing a store need distinct
+	// ids.
+	NodeID string
+	// Lease is how long a node's claim on a running build lasts without
+	// renewal (renewed every third of it): a node that dies loses its
+	// builds to the others this long after its last renewal.
+	Lease time.Duration
 }
 
 // DefaultListen is the default listen address.
@@ -80,6 +95,7 @@ func Default() Config {
 		Minute:              time.Minute,
 		Executor:            "local",
 		ShutdownGrace:       10 * time.Second,
+		Lease:               30 * time.Second,
 	}
 }
 
@@ -124,6 +140,13 @@ func (c *Config) Validate() error {
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		return fmt.Errorf("--store %q: want a postgres:// URL (or nothing, for the embedded SQLite database)", c.Store)
 	}
+	if c.Blob != "" {
+		// The syntax only: the whole URL is read (package blob/s3, which
+		// config does not import) when the store is opened.
+		if u, err := url.Parse(c.Blob); err != nil || u.Scheme != "s3" || u.Host == "" {
+			return fmt.Errorf("--blob %q: want s3://BUCKET[/PREFIX]?endpoint=URL (or nothing, for files under the data directory)", c.Blob)
+		}
+	}
 	if c.Executor != "local" && c.Executor != "docker" {
 		return fmt.Errorf("--executor %q: want local or docker", c.Executor)
 	}
@@ -131,6 +154,9 @@ func (c *Config) Validate() error {
 		if from, to, ok := strings.Cut(e, "="); !ok || strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
 			return fmt.Errorf("--image-map %q: want NAME=LOCALNAME", e)
 		}
+	}
+	if c.Lease < 300*time.Millisecond {
+		return fmt.Errorf("--lease %s is too short: at least 300ms", c.Lease)
 	}
 	if c.MaxQueuedBuilds < 0 {
 		return fmt.Errorf("--max-queued-builds must not be negative, got %d", c.MaxQueuedBuilds)

@@ -129,3 +129,21 @@ func ArtifactLocation(region string, a *cb.ProjectArtifacts, uuid string) *cb.Bu
 	return &cb.BuildArtifacts{Location: cb.String(loc), OverrideArtifactName: a.OverrideArtifactName, EncryptionDisabled: a.EncryptionDisabled,
 		ArtifactIdentifier: a.ArtifactIdentifier, BucketOwnerAccess: a.BucketOwnerAccess}
 }
+
+// RetrySpec is the spec of a new build that reruns old (RetryBuild, and
+// automatic retries): its effective settings, as old ran with them.
+func RetrySpec(old *store.Build, initiator string) Spec {
+	d := old.Doc
+	eff := &Settings{Source: d.Source, SourceVersion: d.SourceVersion, SecondarySources: d.SecondarySources, SecondarySourceVersions: d.SecondarySourceVersions,
+		Artifacts: old.Meta.Artifacts, SecondaryArtifacts: old.Meta.SecondaryArtifacts, Environment: d.Environment, Cache: d.Cache, ServiceRole: d.ServiceRole,
+		Timeout: d.TimeoutInMinutes, QueuedTimeout: d.QueuedTimeoutInMinutes, EncryptionKey: d.EncryptionKey, VpcConfig: d.VpcConfig,
+		FileSystemLocations: d.FileSystemLocations}
+	if d.Logs != nil {
+		eff.LogsConfig = &cb.LogsConfig{CloudWatchLogs: d.Logs.CloudWatchLogs, S3Logs: d.Logs.S3Logs}
+	}
+	var debug *bool
+	if d.DebugSession != nil {
+		debug = d.DebugSession.SessionEnabled
+	}
+	return Spec{Scope: old.Scope, Project: cb.Deref(d.ProjectName), Settings: Clone(eff), Initiator: initiator, Debug: debug}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/buildbatch/buildbatch/internal/batch"
+	"github.com/buildbatch/buildbatch/internal/store"
 	"io"
 	"os"
 	"path"
@@ -62,11 +64,13 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 	if err != nil {
 		return true, document.Context(document.YAMLFileError, err.Error())
 	}
-	if x.b.Meta.BatchIdentifier == batchBootstrap && x.r.cfg.BatchSpec != nil {
+	if x.b.Meta.BatchIdentifier == batchBootstrap && x.b.Meta.BatchID != "" {
 		x.log.Printf("Reading the batch section of %s", where)
-		if err := x.r.cfg.BatchSpec(ctx, x.b, data, x.src); err != nil {
+		plan, err := x.planBatch(ctx, data)
+		if err != nil {
 			return true, document.Context(document.YAMLFileError, err.Error())
 		}
+		x.plan = plan
 		return false, nil
 	}
 	spec, err := buildspec.Parse(data)
@@ -297,4 +301,35 @@ func (x *run) openEnv(ctx context.Context) error {
 	}
 	x.vars = env
 	return x.env.Start(ctx, executor.Shell{Env: env, Shell: x.spec.Env.Shell, User: x.spec.RunAs, Output: x.out})
+}
+
+// planBatch plans the batch from the batch section of its buildspec and
+// checks that the groups' buildspec files are in the source.
+func (x *run) planBatch(ctx context.Context, data []byte) (*batch.Plan, error) {
+	var b *store.Batch
+	err := x.r.cfg.Store.View(ctx, func(tx store.Tx) error {
+		var err error
+		b, err = tx.BatchGet(ctx, x.b.Scope, x.b.Meta.BatchID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p, err := batch.FromBuildspec(data, b.Doc)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range p.Groups {
+		if g.Buildspec == "" || strings.Contains(g.Buildspec, "\n") {
+			continue
+		}
+		path := g.Buildspec
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(x.src, path)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("build %s: buildspec %s not found in the source", g.Identifier, g.Buildspec)
+		}
+	}
+	return p, nil
 }

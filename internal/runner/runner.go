@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/buildbatch/buildbatch/internal/batch"
 	"github.com/buildbatch/buildbatch/internal/blob"
 	"github.com/buildbatch/buildbatch/internal/buildlog"
 	"github.com/buildbatch/buildbatch/internal/buildspec"
@@ -36,6 +37,8 @@ var (
 	ErrStopped  = errors.New("the build was stopped")
 	ErrShutdown = errors.New("buildbatch was shut down while the build was running")
 	ErrTimedOut = errors.New("the build timed out")
+	// ErrLost: another node took the build over.
+	ErrLost = errors.New("another node took the build over")
 )
 
 // Config wires a Runner.
@@ -54,10 +57,6 @@ type Config struct {
 	Log    *slog.Logger
 	// KeepWorkspaces leaves workspaces on disk after builds (debugging).
 	KeepWorkspaces bool
-	// BatchSpec, when set, is called for a batch's DOWNLOAD_SOURCE build
-	// once its source is fetched: it reads the batch section and plans the
-	// batch. An error fails the build (and the batch) with that message.
-	BatchSpec func(ctx context.Context, b *store.Build, spec []byte, srcDir string) error
 }
 
 // Runner runs builds.
@@ -96,25 +95,60 @@ type run struct {
 	env    executor.Env
 	vars   []string // the session's environment
 	failed bool     // a phase failed: CODEBUILD_BUILD_SUCCEEDING=0
+	plan   *batch.Plan
+	lost   bool // another node took the build over
+	cancel context.CancelCauseFunc
 }
 
 func (r *Runner) now() time.Time { return r.cfg.Now() }
 
-// persist writes the build's current document to the store.
+// persist writes the build's current document to the store, unless it is
+// complete (the caller stores the end with what follows). If another node
+// took the build over, the run is cancelled with ErrLost.
 func (x *run) persist() {
+	if x.lost || cb.Deref(x.doc.BuildComplete) {
+		return
+	}
 	err := x.r.cfg.Store.Update(context.Background(), func(tx store.Tx) error { return tx.BuildPut(context.Background(), x.b) })
+	if errors.Is(err, store.ErrStale) {
+		x.lost = true
+		x.r.cfg.Log.Warn("build taken over by another node; stopping it here", "build", cb.Deref(x.doc.Id))
+		x.cancel(ErrLost)
+		return
+	}
 	if err != nil {
 		x.r.cfg.Log.Error("saving build", "build", cb.Deref(x.doc.Id), "err", err)
 	}
 }
 
-// Run runs the build b (in QUEUED) to completion and returns it. ctx ends
-// the build early: its cause (ErrStopped, ErrShutdown, ErrTimedOut) decides
-// the status.
-func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
+// Run runs the build b (claimed, in QUEUED) to completion. ctx ends the
+// build early: its cause (ErrStopped, ErrShutdown, ErrTimedOut) decides the
+// status. Run stores the build's progress but not its end: see Result.
+func (r *Runner) Run(ctx context.Context, b *store.Build) Result {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	id := cb.Deref(b.Doc.Id)
 	_, uuid, _ := strings.Cut(id, ":")
-	x := &run{r: r, b: b, doc: b.Doc, uuid: uuid, dir: filepath.Join(r.cfg.WorkDir, uuid)}
+	x := &run{r: r, b: b, doc: b.Doc, uuid: uuid, dir: filepath.Join(r.cfg.WorkDir, uuid), cancel: cancel}
+	x.run(ctx, id)
+	return Result{Build: b, Plan: x.plan, Lost: x.lost}
+}
+
+// Result is how a build ended.
+type Result struct {
+	// Build is the build, complete (its final document not yet stored: the
+	// caller stores it with what follows from it, in one transaction).
+	Build *store.Build
+	// Plan is what a batch's DOWNLOAD_SOURCE build planned from the batch
+	// section of its buildspec (nil for other builds, or if it failed).
+	Plan *batch.Plan
+	// Lost: another node took the build over (this node's lease on it
+	// expired); nothing of this run was stored after that.
+	Lost bool
+}
+
+func (x *run) run(ctx context.Context, id string) {
+	r, b := x.r, x.b
 	x.src = filepath.Join(x.dir, "src")
 	x.tmp = x.dir // the uploads' files sit beside src
 	var secondary []string
@@ -136,32 +170,32 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 			x.log.Printf("Phase context status code: %s Message: %s", pe.Code, pe.Msg)
 			x.endPhase(document.Provisioning, cb.StatusTypeFailed, document.Context(pe.Code, pe.Msg))
 			x.finish(ctx, cb.StatusTypeFailed)
-			return b
+			return
 		}
 		if x.interrupted(ctx) {
-			return b
+			return
 		}
 		x.fault(document.Provisioning, err)
-		return b
+		return
 	}
 	x.log.Printf("Waiting for agent ping")
 	x.log.Printf("Waiting for DOWNLOAD_SOURCE")
 	if !x.next(ctx, document.Provisioning, document.DownloadSource) {
-		return b
+		return
 	}
 	if failed, ctxs := x.downloadSource(ctx); failed {
 		if x.interrupted(ctx) {
-			return b
+			return
 		}
 		x.endPhase(document.DownloadSource, cb.StatusTypeFailed, ctxs)
 		x.finish(ctx, cb.StatusTypeFailed)
-		return b
+		return
 	}
 	if x.b.Meta.BatchIdentifier == batchBootstrap {
 		// A batch's DOWNLOAD_SOURCE build ends once the batch is planned.
 		x.endPhase(document.DownloadSource, cb.StatusTypeSucceeded, nil)
 		x.finish(ctx, cb.StatusTypeSucceeded)
-		return b
+		return
 	}
 	x.endPhase(document.DownloadSource, cb.StatusTypeSucceeded, nil)
 
@@ -179,7 +213,7 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 		x.startPhase(typ, x.spec.Phases[i] != nil)
 		failed, ctxs := x.runPhase(ctx, i)
 		if x.interrupted(ctx) {
-			return b
+			return
 		}
 		if i == buildspec.PhasePostBuild {
 			postBuildRan = true
@@ -210,7 +244,7 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 		x.startPhase(document.UploadArtifacts, x.hasUploads())
 		failed, ctxs := x.uploadArtifacts(ctx)
 		if x.interrupted(ctx) {
-			return b
+			return
 		}
 		if failed {
 			status = cb.StatusTypeFailed
@@ -220,7 +254,6 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) *store.Build {
 		}
 	}
 	x.finish(ctx, status)
-	return b
 }
 
 // markFailing flips CODEBUILD_BUILD_SUCCEEDING to 0 in the session.
@@ -273,6 +306,13 @@ func (x *run) interrupted(ctx context.Context) bool {
 	cause := context.Cause(ctx)
 	now := x.r.now()
 	switch {
+	case errors.Is(cause, ErrLost):
+		x.lost = true
+		if x.log != nil {
+			x.log.Printf("%s", ErrLost.Error())
+		}
+		x.closeEnv()
+		return true
 	case errors.Is(cause, ErrStopped):
 		x.log.Printf("Build was stopped")
 		document.End(x.doc, cb.StatusTypeStopped, nil, now)

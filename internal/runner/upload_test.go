@@ -293,7 +293,7 @@ cache:
 				b.Doc.Cache = &cb.ProjectCache{Type: cb.String(cb.CacheTypeLocal), Modes: []string{cb.CacheModeLocalCustomCache}}
 				return b
 			}
-			first := r.Run(context.Background(), next())
+			first := r.Run(context.Background(), next()).Build
 			if cb.Deref(first.Doc.BuildStatus) != "SUCCEEDED" || !strings.Contains(buildLog(t, r, first), "m2 miss") {
 				t.Fatalf("first build %s:\n%s", cb.Deref(first.Doc.BuildStatus), buildLog(t, r, first))
 			}
@@ -315,7 +315,7 @@ cache:
 			if f, ok := r.cfg.Executor.(*fake.Executor); ok {
 				before = f.CopiesIn.Load()
 			}
-			second := r.Run(context.Background(), next())
+			second := r.Run(context.Background(), next()).Build
 			text := buildLog(t, r, second)
 			if cb.Deref(second.Doc.BuildStatus) != "SUCCEEDED" || !strings.Contains(text, "m2 hit: jar settings dep") || !strings.Contains(text, "Restored 4 cached files") {
 				t.Errorf("second build %s:\n%s", cb.Deref(second.Doc.BuildStatus), text)

@@ -1,7 +1,12 @@
-// Package scheduler owns the running builds: a FIFO queue of QUEUED builds,
-// a server-wide limit of builds running at once, queued timeouts, build
-// timeouts, StopBuild, and recovery after a restart. Every goroutine it
-// starts is its own and ends by Shutdown.
+// Package scheduler runs builds on this node: it claims QUEUED builds from
+// the store (any node may have queued them) while it has free slots, holds
+// their leases while they run, and stores each build's end together with
+// what follows from it (batchrun) in one transaction. It also ends builds
+// whose node went away (their lease expired), times out builds that waited
+// too long in the queue, stops builds when StopBuild on any node asks, and
+// runs the batch sweep (timeouts, combines taken over). The queue is the
+// store's: nothing that decides what happens next is held only here. Every
+// goroutine it starts is its own and ends by Shutdown.
 package scheduler
 
 import (
@@ -12,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/buildbatch/buildbatch/internal/batchrun"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/runner"
@@ -20,30 +26,40 @@ import (
 
 // Options configures a Scheduler.
 type Options struct {
-	Store         store.Store
-	Runner        *runner.Runner
+	Store  store.Store
+	Runner *runner.Runner
+	Coord  *batchrun.Coordinator
+	// Node names this node in the store's leases.
+	Node          string
 	MaxConcurrent int
 	MaxQueued     int
-	Now           func() time.Time
-	Log           *slog.Logger
-	// Reap kills what a build left running when the server died.
+	// Lease is how long a claim on a build lasts unless renewed (renewed
+	// every Lease/3); a node that dies loses its builds when it expires.
+	Lease time.Duration
+	// Poll is how often the node looks for builds other nodes queued and
+	// for StopBuild requests made on other nodes; 0: only when woken (one
+	// node alone on its store).
+	Poll time.Duration
+	// Exclusive: this node is the only one on its store, so at start every
+	// build a node held is an orphan (their leases need not expire).
+	Exclusive bool
+	// Sweep is how often queued and batch timeouts are checked.
+	Sweep  time.Duration
+	Minute time.Duration
+	Now    func() time.Time
+	Log    *slog.Logger
+	// Reap kills what a build left running when its node died.
 	Reap func(buildID string) error
-	// OnDone is called, outside any lock, after a build completed (however
-	// it ended). The batch coordinator listens here.
-	OnDone func(b *store.Build)
 }
 
-// ErrQueueFull is returned by Reserve when the queue is at its bound.
+// ErrQueueFull is returned by Admit when the queue is at its bound.
 type ErrQueueFull struct{ Max int }
 
 func (e *ErrQueueFull) Error() string {
 	return fmt.Sprintf("Cannot have more than %d builds in queue for the account", e.Max)
 }
 
-type queued struct {
-	b        *store.Build
-	deadline time.Time
-}
+type key = batchrun.Key
 
 type active struct {
 	cancel context.CancelCauseFunc
@@ -54,16 +70,14 @@ type active struct {
 type Scheduler struct {
 	o Options
 
-	mu       sync.Mutex
-	queue    []*queued
-	reserved int
-	running  map[string]*active
+	mu      sync.Mutex
+	running map[key]*active
 
 	wake   chan struct{}
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
-	loop   chan struct{} // closed when the dispatch loop ends
+	loop   chan struct{} // closed when the loop ends
 	once   sync.Once
 }
 
@@ -72,196 +86,320 @@ func New(o Options) *Scheduler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.Minute <= 0 {
+		o.Minute = time.Minute
+	}
+	if o.Sweep <= 0 {
+		o.Sweep = min(time.Second, max(o.Minute/4, 10*time.Millisecond))
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Scheduler{o: o, running: map[string]*active{}, wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	return &Scheduler{o: o, running: map[key]*active{}, wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
 }
 
-// Start recovers the builds a previous run left behind and starts
-// dispatching: builds still QUEUED wait again, in their order; builds that
-// were running when the server died end with FAULT.
+// Start takes over what this node (or, if Exclusive, any node) left
+// behind and starts the loop.
 func (s *Scheduler) Start(ctx context.Context) error {
-	var builds []*store.Build
-	err := s.o.Store.View(ctx, func(tx store.Tx) error {
-		var err error
-		builds, err = tx.BuildListIncomplete(ctx)
-		return err
-	})
-	if err != nil {
-		return err
+	now := s.o.Now()
+	c := store.Claim{Node: s.o.Node, Now: now, Until: now.Add(s.o.Lease), Own: true}
+	if s.o.Exclusive {
+		c.Now = time.Unix(0, 1<<62)
 	}
-	var faulted []*store.Build
-	for _, b := range builds {
-		if document.Open(b.Doc) == document.Queued {
-			s.enqueueLocked(b)
-			continue
-		}
-		id := cb.Deref(b.Doc.Id)
-		if s.o.Reap != nil {
-			s.o.Reap(id)
-		}
-		now := s.o.Now()
-		document.End(b.Doc, cb.StatusTypeFault, document.Context(document.InternalError,
-			"buildbatch stopped while the build was running; the build was ended when it restarted"), now)
-		document.Complete(b.Doc, cb.StatusTypeFault, now)
-		if err := s.put(b); err != nil {
-			return err
-		}
-		s.o.Log.Warn("build was running when the server stopped; marked FAULT", "build", id)
-		faulted = append(faulted, b)
+	if err := s.claim(ctx, c, true); err != nil {
+		return err
 	}
 	s.loop = make(chan struct{})
-	go s.dispatch()
-	s.kick()
-	for _, b := range faulted {
-		s.done(b)
-	}
+	go s.run()
+	s.Wake()
 	return nil
 }
 
-func (s *Scheduler) put(b *store.Build) error {
-	return s.o.Store.Update(context.Background(), func(tx store.Tx) error { return tx.BuildPut(context.Background(), b) })
-}
-
-func (s *Scheduler) kick() {
+// Wake makes the loop look for queued builds now.
+func (s *Scheduler) Wake() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (s *Scheduler) done(b *store.Build) {
-	if s.o.OnDone != nil {
-		s.o.OnDone(b)
-	}
-}
-
-// Reserve checks that one more build may be queued and holds a place for
-// it; release gives the place back if the build is not enqueued after all.
-// Builds of a batch (internal) are not bounded: the batch is.
-func (s *Scheduler) Reserve() (release func(), err error) {
+// Counts returns how many builds run here.
+func (s *Scheduler) Counts() (running int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// With this build, how many would wait for a slot, and how many of
-	// those count (builds of batches do not)?
-	ours := s.reserved + 1
-	for _, q := range s.queue {
-		if !q.b.Meta.Internal {
-			ours++
-		}
-	}
-	waiting := len(s.running) + len(s.queue) + s.reserved + 1 - s.o.MaxConcurrent
-	if min(waiting, ours) > s.o.MaxQueued {
-		return nil, &ErrQueueFull{Max: s.o.MaxQueued}
-	}
-	s.reserved++
-	var once sync.Once
-	return func() { once.Do(func() { s.mu.Lock(); s.reserved--; s.mu.Unlock() }) }, nil
+	return len(s.running)
 }
 
-// Enqueue adds a stored build in QUEUED to the queue (after Reserve, whose
-// release the caller then calls).
-func (s *Scheduler) Enqueue(b *store.Build) {
-	s.mu.Lock()
-	s.enqueueLocked(b)
-	s.mu.Unlock()
-	s.kick()
-}
-
-func (s *Scheduler) enqueueLocked(b *store.Build) {
-	minutes := cb.Deref(b.Doc.QueuedTimeoutInMinutes)
-	if minutes <= 0 {
-		minutes = 480
+// Admit checks in tx, before a StartBuild or RetryBuild inserts its build,
+// that one more build may wait: builds of batches do not count (their batch
+// does), and builds that will start at once do not wait.
+func (s *Scheduler) Admit(ctx context.Context, tx store.Tx) error {
+	all, standalone, err := tx.BuildCountQueued(ctx)
+	if err != nil {
+		return err
 	}
-	start := s.o.Now()
-	if n := len(b.Doc.Phases); n > 0 && b.Doc.Phases[n-1].StartTime != nil {
-		start = b.Doc.Phases[n-1].StartTime.Time
+	return admit(s.o.MaxConcurrent, s.o.MaxQueued, s.Counts(), all, standalone)
+}
+
+func admit(maxConcurrent, maxQueued, running, queued, standalone int) error {
+	waiting := running + queued + 1 - maxConcurrent
+	if min(waiting, standalone+1) > maxQueued {
+		return &ErrQueueFull{Max: maxQueued}
 	}
-	s.queue = append(s.queue, &queued{b: b, deadline: start.Add(time.Duration(minutes) * s.o.Runner.Minute())})
+	return nil
 }
 
-// Counts returns how many builds run and wait.
-func (s *Scheduler) Counts() (running, waiting int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.running), len(s.queue)
-}
-
-// dispatch is the scheduler's loop: it starts queued builds while there are
-// free slots and times out builds that waited too long.
-func (s *Scheduler) dispatch() {
+// run is the scheduler's loop.
+func (s *Scheduler) run() {
 	defer close(s.loop)
-	timer := time.NewTimer(time.Hour)
+	renewEvery := s.o.Lease / 3
+	if s.o.Poll > 0 {
+		renewEvery = min(renewEvery, s.o.Poll)
+	}
+	tick := renewEvery
+	if s.o.Poll > 0 {
+		tick = min(tick, s.o.Poll)
+	}
+	tick = min(tick, s.o.Sweep)
+	timer := time.NewTimer(tick)
 	defer timer.Stop()
+	var lastRenew, lastSweep, lastOrphans time.Time
+	woken := true
 	for {
+		now := s.o.Now()
+		ctx := s.ctx
+		if now.Sub(lastRenew) >= renewEvery {
+			lastRenew = now
+			s.renew(ctx)
+		}
+		free := s.o.MaxConcurrent - s.Counts()
+		orphans := now.Sub(lastOrphans) >= s.o.Lease/3
+		if (woken || s.o.Poll > 0) && free > 0 || orphans {
+			if orphans {
+				lastOrphans = now
+			}
+			if !orphans && !s.anyQueued(ctx) {
+				// nothing to claim: no write
+			} else if err := s.claim(ctx, store.Claim{Node: s.o.Node, Now: now, Until: now.Add(s.o.Lease), Limit: free}, false); err != nil && ctx.Err() == nil {
+				s.o.Log.Error("claiming builds", "err", err)
+			}
+		}
+		if now.Sub(lastSweep) >= s.o.Sweep {
+			lastSweep = now
+			s.sweep(ctx)
+		}
+		woken = false
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.wake:
+			woken = true
 		case <-timer.C:
+			timer.Reset(tick)
 		}
-		next := s.step()
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(next)
 	}
 }
 
-// step starts what can start and expires what waited too long; it returns
-// how long until the next queued deadline.
-func (s *Scheduler) step() time.Duration {
-	now := s.o.Now()
-	var expired []*store.Build
-	s.mu.Lock()
-	keep := s.queue[:0]
-	for _, q := range s.queue {
-		if !now.Before(q.deadline) {
-			expired = append(expired, q.b)
-			continue
+// anyQueued tells whether a build waits for a node.
+func (s *Scheduler) anyQueued(ctx context.Context) bool {
+	n := 1
+	s.o.Store.View(ctx, func(tx store.Tx) error {
+		var err error
+		n, _, err = tx.BuildCountQueued(ctx)
+		return err
+	})
+	return n > 0
+}
+
+// claim claims builds and starts them; orphans (their node went away) end
+// FAULT, builds past their queued timeout end TIMED_OUT.
+func (s *Scheduler) claim(ctx context.Context, c store.Claim, restart bool) error {
+	var start, orphans []*store.Build
+	var fx batchrun.Effects
+	err := s.o.Store.Update(ctx, func(tx store.Tx) error {
+		start, orphans, fx = nil, nil, batchrun.Effects{}
+		claimed, err := tx.BuildClaim(ctx, c)
+		if err != nil {
+			return err
 		}
-		keep = append(keep, q)
+		now := s.o.Now()
+		for _, b := range claimed {
+			if document.Open(b.Doc) == document.Queued {
+				if !now.Before(s.queuedDeadline(b)) {
+					if err := s.o.Coord.EndQueued(ctx, tx, b, cb.StatusTypeTimedOut, document.Context(document.BuildTimedOut, "Build has timed out in the queue. "), &fx); err != nil {
+						return err
+					}
+					continue
+				}
+				start = append(start, b)
+				continue
+			}
+			msg := fmt.Sprintf("the node running the build stopped (its lease expired); the build was ended by node %s", s.o.Node)
+			if restart {
+				msg = "buildbatch stopped while the build was running; the build was ended when it restarted"
+			}
+			document.End(b.Doc, cb.StatusTypeFault, document.Context(document.InternalError, msg), now)
+			document.Complete(b.Doc, cb.StatusTypeFault, now)
+			if err := tx.BuildPut(ctx, b); err != nil {
+				return err
+			}
+			if err := s.o.Coord.Finished(ctx, tx, b, nil, &fx); err != nil {
+				return err
+			}
+			orphans = append(orphans, b)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	s.queue = keep
-	for len(s.queue) > 0 && len(s.running) < s.o.MaxConcurrent && s.ctx.Err() == nil {
-		q := s.queue[0]
-		s.queue = s.queue[1:]
-		s.startLocked(q.b)
+	for _, b := range orphans {
+		id := cb.Deref(b.Doc.Id)
+		s.o.Log.Warn("build was running on a node that stopped; marked FAULT", "build", id)
+		if s.o.Reap != nil {
+			s.o.Reap(id)
+		}
 	}
-	next := time.Hour
-	for _, q := range s.queue {
-		if d := q.deadline.Sub(now); d < next {
-			next = d
+	for _, b := range start {
+		s.startBuild(b)
+	}
+	s.Handle(fx)
+	return nil
+}
+
+func (s *Scheduler) queuedDeadline(b *store.Build) time.Time {
+	minutes := cb.Deref(b.Doc.QueuedTimeoutInMinutes)
+	if minutes <= 0 {
+		minutes = 480
+	}
+	start := time.Time{}
+	if b.Doc.StartTime != nil {
+		start = b.Doc.StartTime.Time
+	}
+	if n := len(b.Doc.Phases); n > 0 && b.Doc.Phases[n-1].StartTime != nil {
+		start = b.Doc.Phases[n-1].StartTime.Time
+	}
+	return start.Add(time.Duration(minutes) * s.o.Minute)
+}
+
+// renew extends this node's leases, stops the builds StopBuild asked to
+// stop, and gives up those another node took over.
+func (s *Scheduler) renew(ctx context.Context) {
+	var leases []store.Lease
+	err := s.o.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		leases, err = tx.BuildRenew(ctx, s.o.Node, s.o.Now().Add(s.o.Lease))
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.o.Log.Error("renewing leases", "err", err)
+		}
+		return
+	}
+	held := map[key]bool{}
+	for _, l := range leases {
+		k := key{Scope: l.Scope, ID: l.ID}
+		held[k] = true
+		if l.StopRequested {
+			s.stopLocal(k, runner.ErrStopped)
+		}
+	}
+	s.mu.Lock()
+	var lost []*active
+	for k, a := range s.running {
+		if !held[k] {
+			lost = append(lost, a)
 		}
 	}
 	s.mu.Unlock()
-	for _, b := range expired {
-		s.endQueued(b, cb.StatusTypeTimedOut, document.Context(document.BuildTimedOut, "Build has timed out in the queue. "))
+	for _, a := range lost {
+		a.cancel(runner.ErrLost)
 	}
-	return max(next, time.Millisecond)
 }
 
-// endQueued finishes a build that never left the queue.
-func (s *Scheduler) endQueued(b *store.Build, status string, ctxs []cb.PhaseContext) {
+// sweep ends builds that waited too long in the queue unclaimed and lets
+// the coordinator apply batch timeouts and take over combines.
+func (s *Scheduler) sweep(ctx context.Context) {
+	fx, err := s.o.Coord.Sweep(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.o.Log.Error("batch sweep", "err", err)
+	}
+	s.Handle(fx)
+	var expired []*store.Build
 	now := s.o.Now()
-	if status == cb.StatusTypeStopped {
-		ctxs = nil
+	s.o.Store.View(ctx, func(tx store.Tx) error {
+		builds, err := tx.BuildListQueued(ctx)
+		for _, b := range builds {
+			if !now.Before(s.queuedDeadline(b)) {
+				expired = append(expired, b)
+			}
+		}
+		return err
+	})
+	if len(expired) == 0 {
+		return
 	}
-	document.End(b.Doc, status, ctxs, now)
-	document.Complete(b.Doc, status, now)
-	if err := s.put(b); err != nil {
-		s.o.Log.Error("saving build", "build", cb.Deref(b.Doc.Id), "err", err)
+	fx = batchrun.Effects{}
+	err = s.o.Store.Update(ctx, func(tx store.Tx) error {
+		fx = batchrun.Effects{}
+		for _, e := range expired {
+			b, err := tx.BuildGet(ctx, e.Scope, cb.Deref(e.Doc.Id))
+			if err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				return err
+			}
+			if b.Node != "" || document.Open(b.Doc) != document.Queued {
+				continue
+			}
+			if err := s.o.Coord.EndQueued(ctx, tx, b, cb.StatusTypeTimedOut, document.Context(document.BuildTimedOut, "Build has timed out in the queue. "), &fx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		s.o.Log.Error("queued timeouts", "err", err)
 	}
-	s.done(b)
+	s.Handle(fx)
 }
 
-func (s *Scheduler) startLocked(b *store.Build) {
-	id := cb.Deref(b.Doc.Id)
+// Handle carries out what a committed transaction decided: it wakes the
+// loop for new builds, stops builds running here and starts combines.
+func (s *Scheduler) Handle(fx batchrun.Effects) {
+	if fx.Queued > 0 {
+		s.Wake()
+	}
+	for _, k := range fx.Stop {
+		s.stopLocal(k, runner.ErrStopped)
+	}
+	if len(fx.Combine) > 0 {
+		s.o.Coord.Combine(fx.Combine)
+	}
+}
+
+func (s *Scheduler) stopLocal(k key, cause error) {
+	s.mu.Lock()
+	a := s.running[k]
+	s.mu.Unlock()
+	if a != nil {
+		a.cancel(cause)
+	}
+}
+
+func (s *Scheduler) startBuild(b *store.Build) {
+	k := key{Scope: b.Scope, ID: cb.Deref(b.Doc.Id)}
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	a := &active{cancel: cancel, done: make(chan struct{})}
-	s.running[id] = a
+	s.mu.Lock()
+	s.running[k] = a
+	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -269,35 +407,76 @@ func (s *Scheduler) startLocked(b *store.Build) {
 		if minutes <= 0 {
 			minutes = 60
 		}
-		tctx, tcancel := context.WithTimeoutCause(ctx, time.Duration(minutes)*s.o.Runner.Minute(), runner.ErrTimedOut)
-		final := s.o.Runner.Run(tctx, b)
+		tctx, tcancel := context.WithTimeoutCause(ctx, time.Duration(minutes)*s.o.Minute, runner.ErrTimedOut)
+		res := s.o.Runner.Run(tctx, b)
 		tcancel()
 		cancel(nil)
+		if !res.Lost {
+			s.finish(res)
+		}
 		s.mu.Lock()
-		delete(s.running, id)
+		delete(s.running, k)
 		s.mu.Unlock()
 		close(a.done)
-		s.kick()
-		s.done(final)
+		s.Wake()
 	}()
 }
 
-// Stop stops a build: a queued one leaves the queue, a running one is
-// killed; Stop returns once the build's final state is stored. It reports
-// false if the build is neither queued nor running here.
-func (s *Scheduler) Stop(ctx context.Context, id string) bool {
-	s.mu.Lock()
-	for i, q := range s.queue {
-		if cb.Deref(q.b.Doc.Id) == id {
-			s.queue = append(s.queue[:i], s.queue[i+1:]...)
-			s.mu.Unlock()
-			s.endQueued(q.b, cb.StatusTypeStopped, nil)
-			return true
+// finish stores a build's end with what follows from it, trying again
+// while the store refuses (until shutdown: then the build is ended when a
+// node takes it over).
+func (s *Scheduler) finish(res runner.Result) {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := s.finishOnce(res)
+		if err == nil || errors.Is(err, store.ErrStale) {
+			return
+		}
+		s.o.Log.Error("saving the end of a build", "build", cb.Deref(res.Build.Doc.Id), "err", err)
+		select {
+		case <-time.After(wait):
+		case <-s.ctx.Done():
+			if err := s.finishOnce(res); err != nil {
+				s.o.Log.Error("saving the end of a build at shutdown", "build", cb.Deref(res.Build.Doc.Id), "err", err)
+			}
+			return
 		}
 	}
-	a, ok := s.running[id]
+}
+
+func (s *Scheduler) finishOnce(res runner.Result) error {
+	ctx := context.WithoutCancel(s.ctx)
+	var fx batchrun.Effects
+	err := s.o.Store.Update(ctx, func(tx store.Tx) error {
+		fx = batchrun.Effects{}
+		rev := res.Build.Rev
+		if err := tx.BuildPut(ctx, res.Build); err != nil {
+			res.Build.Rev = rev
+			return err
+		}
+		if err := s.o.Coord.Finished(ctx, tx, res.Build, res.Plan, &fx); err != nil {
+			res.Build.Rev = rev
+			return err
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrStale) {
+		s.o.Log.Warn("build was taken over by another node; its end here is dropped", "build", cb.Deref(res.Build.Doc.Id))
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	s.Handle(fx)
+	return nil
+}
+
+// StopLocal stops a build if it runs here and returns once its end is
+// stored; it reports whether it ran here.
+func (s *Scheduler) StopLocal(ctx context.Context, sc store.Scope, id string) bool {
+	s.mu.Lock()
+	a := s.running[key{Scope: sc, ID: id}]
 	s.mu.Unlock()
-	if !ok {
+	if a == nil {
 		return false
 	}
 	a.cancel(runner.ErrStopped)
@@ -308,25 +487,9 @@ func (s *Scheduler) Stop(ctx context.Context, id string) bool {
 	return true
 }
 
-// IsActive reports whether a build is queued or running here.
-func (s *Scheduler) IsActive(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.running[id]; ok {
-		return true
-	}
-	for _, q := range s.queue {
-		if cb.Deref(q.b.Doc.Id) == id {
-			return true
-		}
-	}
-	return false
-}
-
-// Shutdown stops dispatching and ends the running builds (FAULT: the
-// server went away); queued builds stay queued in the store and resume
-// after a restart. It waits for every build goroutine. Safe to call twice
-// and before Start.
+// Shutdown stops the loop and ends the running builds (FAULT: the node
+// went away); queued builds stay queued in the store for any node. It
+// waits for every build goroutine. Safe to call twice and before Start.
 func (s *Scheduler) Shutdown() {
 	s.once.Do(func() {
 		s.cancel(runner.ErrShutdown)
@@ -336,6 +499,9 @@ func (s *Scheduler) Shutdown() {
 		s.wg.Wait()
 	})
 }
+
+// QueueFull marks the error as a full-queue refusal (for the API).
+func (e *ErrQueueFull) QueueFull() bool { return true }
 
 // IsQueueFull tells whether err is a full-queue refusal.
 func IsQueueFull(err error) bool {

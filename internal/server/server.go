@@ -37,6 +37,7 @@ import (
 // Server is a running buildbatch.
 type Server struct {
 	cfg   config.Config
+	node  string
 	log   *slog.Logger
 	ln    net.Listener
 	http  *http.Server
@@ -112,40 +113,35 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		st.Close()
 		return nil, err
 	}
-	var coord *batchrun.Coordinator // the runner and the scheduler call it; it needs the scheduler
-	var a *api.API                  // the scheduler calls it for automatic retries
-	run := runner.New(runner.Config{
-		Store: st, Executor: exec, Logs: logs, Blob: blobs, Secrets: sec,
-		WorkDir: filepath.Join(cfg.DataDir, "builds"), Minute: cfg.Minute, Log: log,
-		KeepWorkspaces: cfg.KeepWorkspaces,
-		BatchSpec: func(ctx context.Context, b *store.Build, spec []byte, srcDir string) error {
-			return coord.Plan(ctx, b, spec, srcDir)
-		},
-	})
-	sched := scheduler.New(scheduler.Options{
-		Store: st, Runner: run, MaxConcurrent: cfg.MaxConcurrentBuilds, MaxQueued: cfg.MaxQueuedBuilds,
-		Log: log, Reap: func(id string) error { return exec.Reap(context.Background(), id) },
-		OnDone: func(b *store.Build) {
-			if b.Meta.BatchID != "" {
-				coord.BuildDone(b)
-				return
-			}
-			a.AutoRetry(context.Background(), b)
-		},
-	})
+	node := cfg.NodeID
+	if node == "" {
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		node = host + ":" + port
+	}
 	tmp := filepath.Join(cfg.DataDir, "tmp")
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, err
 	}
-	coord = batchrun.New(batchrun.Options{Store: st, Scheduler: sched, Blob: blobs, Minute: cfg.Minute, Log: log, TempDir: tmp})
-	baseURL := "http://" + ln.Addr().String()
-	a = api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL,
-		Scheduler: sched, Coordinator: coord, Logs: logs, Log: log})
-	if err := coord.Start(ctx); err != nil {
-		ln.Close()
-		st.Close()
-		return nil, fmt.Errorf("recovering batches: %w", err)
+	run := runner.New(runner.Config{
+		Store: st, Executor: exec, Logs: logs, Blob: blobs, Secrets: sec,
+		WorkDir: filepath.Join(cfg.DataDir, "builds"), Minute: cfg.Minute, Log: log,
+		KeepWorkspaces: cfg.KeepWorkspaces,
+	})
+	coord := batchrun.New(batchrun.Options{Store: st, Blob: blobs, Node: node, Lease: cfg.Lease, Minute: cfg.Minute, Log: log, TempDir: tmp})
+	shared := cfg.Store != ""
+	opts := scheduler.Options{
+		Store: st, Runner: run, Coord: coord, Node: node, MaxConcurrent: cfg.MaxConcurrentBuilds, MaxQueued: cfg.MaxQueuedBuilds,
+		Lease: cfg.Lease, Minute: cfg.Minute, Exclusive: !shared,
+		Log: log, Reap: func(id string) error { return exec.Reap(context.Background(), id) },
 	}
+	if shared {
+		opts.Poll = 250 * time.Millisecond // builds other nodes queued, stops asked on other nodes
+	}
+	sched := scheduler.New(opts)
+	baseURL := "http://" + ln.Addr().String()
+	a := api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL,
+		Scheduler: sched, Coordinator: coord, Logs: logs, Log: log})
 	if err := sched.Start(ctx); err != nil {
 		coord.Shutdown()
 		ln.Close()
@@ -179,7 +175,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		}
 		pprofLn, pprofSrv = pln, &http.Server{Handler: pm, ReadHeaderTimeout: 30 * time.Second}
 	}
-	s := &Server{cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, storeInfo: storeInfo, fatal: fatal, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
+	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, storeInfo: storeInfo, fatal: fatal, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -198,10 +194,6 @@ func openStore(ctx context.Context, cfg config.Config, lost func(error)) (store.
 	}
 	st, err := postgres.Open(ctx, cfg.Store)
 	if err != nil {
-		return nil, "", fmt.Errorf("--store: %w", err)
-	}
-	if err := st.LockServer(ctx, lost); err != nil {
-		st.Close()
 		return nil, "", fmt.Errorf("--store: %w", err)
 	}
 	return st, "postgres (" + st.Describe() + ")", nil
@@ -255,6 +247,9 @@ func closer(x executor.Executor) func() {
 	}
 	return func() {}
 }
+
+// NodeID is this node's name among the nodes sharing the store.
+func (s *Server) NodeID() string { return s.node }
 
 // ExecutorInfo says which executor runs builds.
 func (s *Server) ExecutorInfo() string { return s.execInfo }

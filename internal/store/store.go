@@ -119,6 +119,17 @@ type Build struct {
 	StopRequested bool
 }
 
+// Queued reports whether a build document's open phase is QUEUED: its
+// last phase is QUEUED and has not ended. The stores keep it beside the
+// document, for BuildClaim.
+func Queued(doc *codebuild.Build) bool {
+	if doc == nil || len(doc.Phases) == 0 {
+		return false
+	}
+	p := doc.Phases[len(doc.Phases)-1]
+	return codebuild.Deref(p.PhaseType) == codebuild.BuildPhaseTypeQueued && p.EndTime == nil
+}
+
 // Claim asks for builds to run: see Tx.BuildClaim.
 type Claim struct {
 	Node string
@@ -160,6 +171,11 @@ type BatchMeta struct {
 	IdempotencyToken string `json:"idempotencyToken,omitempty"`
 	// User started the batch.
 	User string `json:"user,omitempty"`
+	// Combiner is the node combining the batch's artifacts (in
+	// COMBINE_ARTIFACTS) until CombineUntil (Unix nanoseconds); after that
+	// another node may take over.
+	Combiner     string `json:"combiner,omitempty"`
+	CombineUntil int64  `json:"combineUntil,omitempty"`
 }
 
 // Batch is a stored build batch.
@@ -226,6 +242,13 @@ type Tx interface {
 	// node holds and returns them (a build the node runs that is not
 	// returned was taken by another node).
 	BuildRenew(ctx context.Context, node string, until time.Time) ([]Lease, error)
+	// BuildCountQueued counts the builds, in every scope, whose open phase
+	// is QUEUED and that no node claimed: all of them, and those not part
+	// of a batch.
+	BuildCountQueued(ctx context.Context) (all, standalone int, err error)
+	// BuildListQueued returns the builds BuildCountQueued counts, in
+	// creation order.
+	BuildListQueued(ctx context.Context) ([]*Build, error)
 	// BuildRequestStop marks a build to be stopped by whoever holds it
 	// (it does not change the build's revision).
 	BuildRequestStop(ctx context.Context, s Scope, id string) error

@@ -36,14 +36,17 @@ func (t *txn) BatchInsert(ctx context.Context, b *store.Batch) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("batch %s: %w", id, store.ErrConflict)
 	}
+	if err == nil {
+		b.Rev = 1
+	}
 	return err
 }
 
-const batchSelect = `SELECT account, region, seq, doc, meta FROM batches`
+const batchSelect = `SELECT account, region, seq, doc, meta, rev FROM batches`
 
 func scanBatch(row pgx.Row) (*store.Batch, error) {
 	var b store.Batch
-	d, err := scanStored[codebuild.BuildBatch](row, "batch", &b.Scope, &b.Seq, &b.Meta)
+	d, err := scanStored[codebuild.BuildBatch](row, "batch", &b.Scope, &b.Seq, &b.Meta, &b.Rev)
 	if err != nil {
 		return nil, err
 	}
@@ -70,12 +73,17 @@ func (t *txn) BatchPut(ctx context.Context, b *store.Batch) error {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
-	tag, err := t.exec(ctx, `UPDATE batches SET status = $1, complete = $2, doc = $3, meta = $4 WHERE id = $5 AND account = $6 AND region = $7`,
-		codebuild.Deref(b.Doc.BuildBatchStatus), codebuild.Deref(b.Doc.Complete), doc, meta, id, b.Scope.Account, b.Scope.Region)
+	tag, err := t.exec(ctx, `UPDATE batches SET rev = rev + 1, status = $1, complete = $2, doc = $3, meta = $4
+		WHERE id = $5 AND account = $6 AND region = $7 AND rev = $8`,
+		codebuild.Deref(b.Doc.BuildBatchStatus), codebuild.Deref(b.Doc.Complete), doc, meta, id, b.Scope.Account, b.Scope.Region, b.Rev)
 	if err != nil {
 		return err
 	}
-	return mustAffect(tag, "batch "+id)
+	if err := t.revised(ctx, tag, "batches", "batch", id, b.Scope); err != nil {
+		return err
+	}
+	b.Rev++
+	return nil
 }
 
 func (t *txn) BatchDelete(ctx context.Context, s store.Scope, id string) error {

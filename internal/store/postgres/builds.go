@@ -1,14 +1,17 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/store"
@@ -22,18 +25,35 @@ func (t *txn) CounterNext(ctx context.Context, s store.Scope, project, kind stri
 	return v, err
 }
 
-func buildCols(b *store.Build) (doc, meta []byte, status string, complete bool, err error) {
+func buildCols(b *store.Build) (doc, meta []byte, status string, complete, queued bool, err error) {
 	if doc, err = encode(b.Doc); err != nil {
 		return
 	}
 	if meta, err = json.Marshal(b.Meta); err != nil {
 		return
 	}
-	return doc, meta, codebuild.Deref(b.Doc.BuildStatus), codebuild.Deref(b.Doc.BuildComplete), nil
+	return doc, meta, codebuild.Deref(b.Doc.BuildStatus), codebuild.Deref(b.Doc.BuildComplete), store.Queued(b.Doc), nil
 }
 
+// nanos is t in Unix nanoseconds, 0 for the zero time; fromNanos undoes it.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// BuildInsert stores a new build at revision 1, unclaimed (the Node,
+// LeaseUntil and StopRequested b has are not stored, and are reset).
 func (t *txn) BuildInsert(ctx context.Context, b *store.Build) error {
-	doc, meta, status, complete, err := buildCols(b)
+	doc, meta, status, complete, queued, err := buildCols(b)
 	if err != nil {
 		return err
 	}
@@ -41,33 +61,44 @@ func (t *txn) BuildInsert(ctx context.Context, b *store.Build) error {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
-	err = t.scanRow(ctx, `INSERT INTO builds (account, region, id, project, number, status, complete, batch_id, doc, meta)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING seq`,
+	err = t.scanRow(ctx, `INSERT INTO builds (account, region, id, project, number, status, complete, batch_id, doc, meta, rev, queued)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11) ON CONFLICT DO NOTHING RETURNING seq`,
 		[]any{b.Scope.Account, b.Scope.Region, id, codebuild.Deref(b.Doc.ProjectName), codebuild.Deref(b.Doc.BuildNumber),
-			status, complete, b.Meta.BatchID, doc, meta}, &b.Seq)
+			status, complete, b.Meta.BatchID, doc, meta, queued}, &b.Seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("build %s: %w", id, store.ErrConflict)
+	}
+	if err == nil {
+		b.Rev, b.Node, b.LeaseUntil, b.StopRequested = 1, "", time.Time{}, false
 	}
 	return err
 }
 
-const buildSelect = `SELECT account, region, seq, doc, meta FROM builds`
+// buildColumns are what buildSelect selects and scanBuild reads.
+const (
+	buildColumns = `account, region, seq, doc, meta, rev, node, lease_until, stop_requested`
+	buildSelect  = `SELECT ` + buildColumns + ` FROM builds`
+)
 
-func scanBuild(row pgx.Row) (*store.Build, error) {
+// scanBuild reads a row of buildColumns, then more.
+func scanBuild(row pgx.Row, more ...any) (*store.Build, error) {
 	var b store.Build
-	d, err := scanStored[codebuild.Build](row, "build", &b.Scope, &b.Seq, &b.Meta)
+	var lease int64
+	d, err := scanStored[codebuild.Build](row, "build", &b.Scope, &b.Seq, &b.Meta, append([]any{&b.Rev, &b.Node, &lease, &b.StopRequested}, more...)...)
 	if err != nil {
 		return nil, err
 	}
 	b.Doc = d
+	b.Node = unescape(b.Node)
+	b.LeaseUntil = fromNanos(lease)
 	return &b, nil
 }
 
 // scanStored reads the columns a build or batch row is selected with:
-// scope, seq, document and meta data.
-func scanStored[D, M any](row pgx.Row, kind string, s *store.Scope, seq *int64, meta *M) (*D, error) {
+// scope, seq, document and meta data, then those of more.
+func scanStored[D, M any](row pgx.Row, kind string, s *store.Scope, seq *int64, meta *M, more ...any) (*D, error) {
 	var doc, m []byte
-	if err := row.Scan(&s.Account, &s.Region, seq, &doc, &m); err != nil {
+	if err := row.Scan(append([]any{&s.Account, &s.Region, seq, &doc, &m}, more...)...); err != nil {
 		return nil, err
 	}
 	s.Account, s.Region = unescape(s.Account), unescape(s.Region)
@@ -95,15 +126,125 @@ func (t *txn) BuildGet(ctx context.Context, s store.Scope, id string) (*store.Bu
 }
 
 func (t *txn) BuildPut(ctx context.Context, b *store.Build) error {
-	doc, meta, status, complete, err := buildCols(b)
+	doc, meta, status, complete, queued, err := buildCols(b)
 	if err != nil {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
 	// As in SQLite, the project, number and batch id columns keep their
 	// inserted values.
-	tag, err := t.exec(ctx, `UPDATE builds SET status = $1, complete = $2, doc = $3, meta = $4 WHERE id = $5 AND account = $6 AND region = $7`,
-		status, complete, doc, meta, id, b.Scope.Account, b.Scope.Region)
+	tag, err := t.exec(ctx, `UPDATE builds SET rev = rev + 1, status = $1, complete = $2, queued = $3,
+		lease_until = CASE WHEN $2 THEN 0 ELSE lease_until END, doc = $4, meta = $5
+		WHERE id = $6 AND account = $7 AND region = $8 AND rev = $9`,
+		status, complete, queued, doc, meta, id, b.Scope.Account, b.Scope.Region, b.Rev)
+	if err != nil {
+		return err
+	}
+	if err := t.revised(ctx, tag, "builds", "build", id, b.Scope); err != nil {
+		return err
+	}
+	b.Rev++
+	if complete {
+		b.LeaseUntil = time.Time{}
+	}
+	return nil
+}
+
+// revised checks the result of a revision-checked update of a build or
+// batch: no row changed is ErrNotFound if there is no such row, else
+// ErrStale.
+func (t *txn) revised(ctx context.Context, tag pgconn.CommandTag, table, kind, id string, s store.Scope) error {
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	var one int
+	err := t.scanRow(ctx, `SELECT 1 FROM `+table+` WHERE id = $1 AND account = $2 AND region = $3`, []any{id, s.Account, s.Region}, &one)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%s %s: %w", kind, id, store.ErrNotFound)
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", kind, id, store.ErrStale)
+}
+
+// BuildClaim claims in one statement (writers run one at a time, and the
+// rows are locked besides): orphans (expired leases, and with c.Own the
+// node's own builds), then the first c.Limit unclaimed queued builds.
+func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, error) {
+	if c.Node == "" {
+		return nil, errors.New("build claim without a node")
+	}
+	type claimed struct {
+		kind int
+		b    *store.Build
+	}
+	var all []claimed
+	err := t.query(ctx, `WITH expired AS (
+			SELECT seq FROM builds WHERE NOT complete AND node <> '' AND lease_until < $1 FOR UPDATE
+		), own AS (
+			SELECT seq FROM builds WHERE $2 AND NOT complete AND node = $3 FOR UPDATE
+		), waiting AS (
+			SELECT seq FROM builds WHERE NOT complete AND queued AND node = '' ORDER BY seq LIMIT $4 FOR UPDATE
+		), picked AS (
+			SELECT seq, 0 AS kind FROM expired UNION SELECT seq, 0 FROM own UNION ALL SELECT seq, 1 FROM waiting
+		)
+		UPDATE builds SET node = $3, lease_until = $5, rev = builds.rev + 1 FROM picked WHERE builds.seq = picked.seq
+		RETURNING builds.account, builds.region, builds.seq, builds.doc, builds.meta, builds.rev, builds.node,
+			builds.lease_until, builds.stop_requested, picked.kind`,
+		[]any{nanos(c.Now), c.Own, c.Node, int64(max(c.Limit, 0)), nanos(c.Until)}, func(rows pgx.Rows) error {
+			var x claimed
+			var err error
+			x.b, err = scanBuild(rows, &x.kind)
+			all = append(all, x)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING has no order: orphans, then queued builds, by seq.
+	slices.SortFunc(all, func(a, b claimed) int {
+		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.b.Seq, b.b.Seq))
+	})
+	out := make([]*store.Build, len(all))
+	for i, x := range all {
+		out[i] = x.b
+	}
+	return out, nil
+}
+
+func (t *txn) BuildRenew(ctx context.Context, node string, until time.Time) ([]store.Lease, error) {
+	if node == "" { // holds nothing
+		return nil, nil
+	}
+	type seqLease struct {
+		seq int64
+		l   store.Lease
+	}
+	var all []seqLease
+	err := t.query(ctx, `UPDATE builds SET lease_until = $1 WHERE node = $2 AND NOT complete
+		RETURNING seq, account, region, id, stop_requested`, []any{nanos(until), node}, func(rows pgx.Rows) error {
+		var x seqLease
+		if err := rows.Scan(&x.seq, &x.l.Scope.Account, &x.l.Scope.Region, &x.l.ID, &x.l.StopRequested); err != nil {
+			return err
+		}
+		x.l.Scope.Account, x.l.Scope.Region, x.l.ID = unescape(x.l.Scope.Account), unescape(x.l.Scope.Region), unescape(x.l.ID)
+		all = append(all, x)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(all, func(a, b seqLease) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]store.Lease, len(all))
+	for i, x := range all {
+		out[i] = x.l
+	}
+	return out, nil
+}
+
+func (t *txn) BuildRequestStop(ctx context.Context, s store.Scope, id string) error {
+	tag, err := t.exec(ctx, `UPDATE builds SET stop_requested = true WHERE id = $1 AND account = $2 AND region = $3`, id, s.Account, s.Region)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 // applied. Never edit a released migration: append a new one.
 //
 // The tables are those of the SQLite store (version 1 here is SQLite's 4,
-// version 2 SQLite's 5), with
+// version 2 SQLite's 5, version 3 SQLite's 6), with
 // PostgreSQL types: documents and meta data as bytea (kept byte for byte),
 // Unix nanoseconds as bigint, text in the "C" collation (byte order, as
 // SQLite's BINARY), Seq from an identity column (never reused, as SQLite's
@@ -112,6 +112,29 @@ var migrations = []string{
 	);
 	CREATE INDEX reports_by_scope ON reports (account, region, seq) INCLUDE (arn, status);
 	CREATE INDEX reports_by_group ON reports (account, region, report_group, seq) INCLUDE (arn, status);`,
+
+	// 3: revisions and leases (SQLite's version 6): builds' and batches'
+	// revisions; builds' queued (the open phase is QUEUED; filled here from
+	// the documents of incomplete builds), node, lease end (Unix
+	// nanoseconds, 0 for none) and stop request; partial indexes for
+	// BuildClaim and BuildRenew. (PostgreSQL's json refuses to extract
+	// from a document holding \u0000, which becomes \u0020 for the
+	// look: only hex digits change, so the JSON stays valid.)
+	`ALTER TABLE builds
+		ADD COLUMN rev            bigint NOT NULL DEFAULT 1,
+		ADD COLUMN queued         boolean NOT NULL DEFAULT false,
+		ADD COLUMN node           text COLLATE "C" NOT NULL DEFAULT '',
+		ADD COLUMN lease_until    bigint NOT NULL DEFAULT 0,
+		ADD COLUMN stop_requested boolean NOT NULL DEFAULT false;
+	ALTER TABLE batches ADD COLUMN rev bigint NOT NULL DEFAULT 1;
+	UPDATE builds SET queued = true
+		FROM (SELECT seq, replace(convert_from(doc, 'UTF8'), E'\\u0000', E'\\u0020')::json -> 'phases' -> -1 AS open
+			FROM builds WHERE NOT complete) AS last
+		WHERE builds.seq = last.seq AND last.open ->> 'phaseType' = 'QUEUED' AND last.open ->> 'endTime' IS NULL;
+	UPDATE builds SET node = '(before leases)' WHERE NOT complete AND NOT queued;
+	CREATE INDEX builds_claimable ON builds (queued, node, seq) WHERE NOT complete;
+	CREATE INDEX builds_by_node ON builds (node, seq) WHERE NOT complete;
+	CREATE INDEX builds_by_lease ON builds (lease_until) WHERE NOT complete AND node <> '';`,
 }
 
 // SchemaVersion is the version this code migrates to.

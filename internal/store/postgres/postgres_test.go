@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/store"
@@ -695,4 +698,143 @@ func TestServerLockWatchdog(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("the first server was not told it lost the lock")
 	}
+}
+
+// Migration 3 fills queued from the documents of the builds it finds: a
+// build waiting in the queue before the upgrade is claimed after it.
+func TestMigrationQueued(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Start(t)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range migrations[:2] {
+		if _, err := conn.Exec(ctx, m); err != nil {
+			t.Fatalf("migration %d: %v", i+1, err)
+		}
+		conn.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, i+1)
+	}
+	at := cb.At(t0)
+	phase := func(typ string, ended bool) cb.BuildPhase {
+		p := cb.BuildPhase{PhaseType: cb.String(typ), StartTime: at}
+		if ended {
+			p.EndTime = at
+		}
+		return p
+	}
+	docs := []*cb.Build{
+		{Phases: []cb.BuildPhase{phase("SUBMITTED", true), phase("QUEUED", false)}},                              // queued
+		{Phases: []cb.BuildPhase{phase("SUBMITTED", true), phase("QUEUED", true), phase("PROVISIONING", false)}}, // running
+		{Phases: []cb.BuildPhase{phase("SUBMITTED", true), phase("QUEUED", true)}},                               // between phases
+		{}, // no phases
+		{Phases: []cb.BuildPhase{phase("SUBMITTED", true), phase("QUEUED", false)}, BuildComplete: cb.Bool(true)}, // complete
+		{Phases: []cb.BuildPhase{phase("QUEUED", false)}, Initiator: cb.String("a\x00\u2028é\\u0000\\")},          // queued
+	}
+	for i, d := range docs {
+		d.Id = cb.String(fmt.Sprintf("p:%d", i+1))
+		doc, _ := json.Marshal(d)
+		if _, err := conn.Exec(ctx, `INSERT INTO builds (account, region, id, project, number, status, complete, batch_id, doc, meta)
+			VALUES ($1, $2, $3, 'p', 1, 'IN_PROGRESS', $4, '', $5, '{}')`, scope.Account, scope.Region, *d.Id, cb.Deref(d.BuildComplete), doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO batches (account, region, id, project, number, status, complete, doc, meta)
+		VALUES ($1, $2, 'p:b1', 'p', 1, 'IN_PROGRESS', false, '{"id":"p:b1"}', '{}')`, scope.Account, scope.Region); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+
+	s := open(t, url)
+	defer s.Close()
+	var claimed []*store.Build
+	err = s.Update(ctx, func(tx store.Tx) (err error) {
+		claimed, err = tx.BuildClaim(ctx, store.Claim{Node: "n", Now: time.Now(), Until: time.Now().Add(time.Minute), Limit: 10})
+		return err
+	})
+	var got []string
+	for _, b := range claimed {
+		got = append(got, fmt.Sprintf("%s@%d", cb.Deref(b.Doc.Id), b.Rev))
+	}
+	if err != nil || fmt.Sprint(got) != "[p:2@2 p:3@2 p:4@2 p:1@2 p:6@2]" {
+		t.Errorf("claim after migrating = %v, %v; want the running builds (orphans of the server before leases), then the queued ones", got, err)
+	}
+	var x *store.Batch
+	if err := s.View(ctx, func(tx store.Tx) (err error) { x, err = tx.BatchGet(ctx, scope, "p:b1"); return err }); err != nil || x.Rev != 1 {
+		t.Errorf("batch after migrating: %+v, %v", x, err)
+	}
+}
+
+// Claims of builds with odd node names and scopes, and the errors of
+// revision-checked writes, are as in SQLite.
+func TestClaimsSameAsSQLite(t *testing.T) {
+	t.Parallel()
+	lite, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	pg := open(t, pgtest.Start(t))
+	defer pg.Close()
+	odd := store.Scope{Account: "a\x00", Region: "\x01"}
+	queued := func(sc store.Scope, id string) *store.Build {
+		return &store.Build{Scope: sc, Doc: &cb.Build{Id: cb.String(id), BuildComplete: cb.Bool(false),
+			Phases: []cb.BuildPhase{{PhaseType: cb.String("QUEUED"), StartTime: cb.At(t0)}}}}
+	}
+	describe := func(bs []*store.Build) []string {
+		var out []string
+		for _, b := range bs {
+			out = append(out, fmt.Sprintf("%q %q %d %q %v %v", b.Scope, cb.Deref(b.Doc.Id), b.Rev, b.Node, b.LeaseUntil.UnixNano(), b.StopRequested))
+		}
+		return out
+	}
+	compare(t, "claims", []store.Store{lite, pg}, func(s store.Store) any {
+		var out []any
+		err := s.Update(ctx, func(tx store.Tx) error {
+			for i, sc := range []store.Scope{scope, odd, scope, odd} {
+				if err := tx.BuildInsert(ctx, queued(sc, fmt.Sprintf("p\x00:%d", i))); err != nil {
+					return err
+				}
+			}
+			return tx.BuildRequestStop(ctx, odd, "p\x00:1")
+		})
+		out = append(out, err)
+		for _, c := range []store.Claim{
+			{Node: "n\x00\x01é", Now: t0, Until: t0.Add(time.Minute), Limit: 3},
+			{Node: "n\x00", Now: t0.Add(2 * time.Minute), Until: t0.Add(3 * time.Minute), Limit: 3},
+			{Node: "n\x00", Now: t0, Until: t0.Add(4 * time.Minute), Own: true},
+			{Node: "", Limit: 1},
+		} {
+			var got []*store.Build
+			err := s.Update(ctx, func(tx store.Tx) (err error) { got, err = tx.BuildClaim(ctx, c); return err })
+			out = append(out, describe(got), fmt.Sprint(err))
+		}
+		for _, node := range []string{"n\x00", "n\x00\x01é", ""} {
+			var ls []store.Lease
+			err := s.Update(ctx, func(tx store.Tx) (err error) { ls, err = tx.BuildRenew(ctx, node, t0.Add(time.Hour)); return err })
+			var leases []string
+			for _, l := range ls {
+				leases = append(leases, fmt.Sprintf("%q %q %v", l.Scope, l.ID, l.StopRequested))
+			}
+			out = append(out, leases, fmt.Sprint(err))
+		}
+		var b *store.Build
+		s.View(ctx, func(tx store.Tx) (err error) { b, err = tx.BuildGet(ctx, odd, "p\x00:1"); return err })
+		out = append(out, describe([]*store.Build{b}))
+		stale := *b
+		stale.Rev--
+		for _, err := range []error{
+			s.Update(ctx, func(tx store.Tx) error { return tx.BuildPut(ctx, &stale) }),
+			s.Update(ctx, func(tx store.Tx) error { return tx.BuildRequestStop(ctx, scope, "p\x00:1") }),
+			s.Update(ctx, func(tx store.Tx) error {
+				return tx.BatchPut(ctx, &store.Batch{Scope: scope, Doc: &cb.BuildBatch{Id: cb.String("nope")}})
+			}),
+		} {
+			out = append(out, fmt.Sprint(err, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrStale)))
+		}
+		return out
+	})
 }

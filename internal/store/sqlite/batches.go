@@ -37,15 +37,16 @@ func (t *txn) BatchInsert(ctx context.Context, b *store.Batch) error {
 	}
 	t.cached("x", b.Scope, id, doc)
 	b.Seq, err = res.LastInsertId()
+	b.Rev = 1
 	return err
 }
 
-const batchSelect = `SELECT account, region, seq, doc, meta FROM batches`
+const batchSelect = `SELECT account, region, seq, doc, meta, rev FROM batches`
 
 func scanBatch(row interface{ Scan(...any) error }) (*store.Batch, error) {
 	var b store.Batch
 	var doc, meta []byte
-	if err := row.Scan(&b.Scope.Account, &b.Scope.Region, &b.Seq, &doc, &meta); err != nil {
+	if err := row.Scan(&b.Scope.Account, &b.Scope.Region, &b.Seq, &doc, &meta, &b.Rev); err != nil {
 		return nil, err
 	}
 	d, err := decode[codebuild.BuildBatch](doc)
@@ -73,13 +74,18 @@ func (t *txn) BatchPut(ctx context.Context, b *store.Batch) error {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
-	res, err := t.exec(ctx, `UPDATE batches SET status = ?, complete = ?, doc = ?, meta = ? WHERE id = ? AND account = ? AND region = ?`,
-		codebuild.Deref(b.Doc.BuildBatchStatus), codebuild.Deref(b.Doc.Complete), doc, meta, id, b.Scope.Account, b.Scope.Region)
+	res, err := t.exec(ctx, `UPDATE batches SET rev = rev + 1, status = ?, complete = ?, doc = ?, meta = ?
+		WHERE id = ? AND account = ? AND region = ? AND rev = ?`,
+		codebuild.Deref(b.Doc.BuildBatchStatus), codebuild.Deref(b.Doc.Complete), doc, meta, id, b.Scope.Account, b.Scope.Region, b.Rev)
 	if err != nil {
 		return err
 	}
+	if err := t.revised(ctx, res, "batches", "batch", id, b.Scope); err != nil {
+		return err
+	}
 	t.cached("x", b.Scope, id, doc)
-	return mustAffect(res, "batch "+id)
+	b.Rev++
+	return nil
 }
 
 func (t *txn) BatchDelete(ctx context.Context, s store.Scope, id string) error {

@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/codebuild"
@@ -20,26 +22,43 @@ func (t *txn) CounterNext(ctx context.Context, s store.Scope, project, kind stri
 	return v, err
 }
 
-func buildCols(b *store.Build) (doc, meta []byte, status string, complete bool, err error) {
+func buildCols(b *store.Build) (doc, meta []byte, status string, complete, queued bool, err error) {
 	if doc, err = encode(b.Doc); err != nil {
 		return
 	}
 	if meta, err = json.Marshal(b.Meta); err != nil {
 		return
 	}
-	return doc, meta, codebuild.Deref(b.Doc.BuildStatus), codebuild.Deref(b.Doc.BuildComplete), nil
+	return doc, meta, codebuild.Deref(b.Doc.BuildStatus), codebuild.Deref(b.Doc.BuildComplete), store.Queued(b.Doc), nil
 }
 
+// nanos is t in Unix nanoseconds, 0 for the zero time; fromNanos undoes it.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// BuildInsert stores a new build at revision 1, unclaimed (the Node,
+// LeaseUntil and StopRequested b has are not stored, and are reset).
 func (t *txn) BuildInsert(ctx context.Context, b *store.Build) error {
-	doc, meta, status, complete, err := buildCols(b)
+	doc, meta, status, complete, queued, err := buildCols(b)
 	if err != nil {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
-	res, err := t.exec(ctx, `INSERT INTO builds (account, region, id, project, number, status, complete, batch_id, doc, meta)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := t.exec(ctx, `INSERT INTO builds (account, region, id, project, number, status, complete, batch_id, doc, meta, rev, queued)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
 		b.Scope.Account, b.Scope.Region, id, codebuild.Deref(b.Doc.ProjectName), codebuild.Deref(b.Doc.BuildNumber),
-		status, complete, b.Meta.BatchID, doc, meta)
+		status, complete, b.Meta.BatchID, doc, meta, queued)
 	if err != nil {
 		if isConstraint(err) {
 			return fmt.Errorf("build %s: %w", id, store.ErrConflict)
@@ -49,17 +68,24 @@ func (t *txn) BuildInsert(ctx context.Context, b *store.Build) error {
 	t.cached("b", b.Scope, id, doc)
 	t.bumps = append(t.bumps, b.Scope)
 	b.Seq, err = res.LastInsertId()
+	b.Rev, b.Node, b.LeaseUntil, b.StopRequested = 1, "", time.Time{}, false
 	return err
 }
 
-const buildSelect = `SELECT account, region, seq, doc, meta FROM builds`
+// buildColumns are what buildSelect selects and scanBuild reads.
+const (
+	buildColumns = `account, region, seq, doc, meta, rev, node, lease_until, stop_requested`
+	buildSelect  = `SELECT ` + buildColumns + ` FROM builds`
+)
 
 func scanBuild(row interface{ Scan(...any) error }) (*store.Build, error) {
 	var b store.Build
 	var doc, meta []byte
-	if err := row.Scan(&b.Scope.Account, &b.Scope.Region, &b.Seq, &doc, &meta); err != nil {
+	var lease int64
+	if err := row.Scan(&b.Scope.Account, &b.Scope.Region, &b.Seq, &doc, &meta, &b.Rev, &b.Node, &lease, &b.StopRequested); err != nil {
 		return nil, err
 	}
+	b.LeaseUntil = fromNanos(lease)
 	d, err := decode[codebuild.Build](doc)
 	if err != nil {
 		return nil, err
@@ -80,17 +106,155 @@ func (t *txn) BuildGet(ctx context.Context, s store.Scope, id string) (*store.Bu
 }
 
 func (t *txn) BuildPut(ctx context.Context, b *store.Build) error {
-	doc, meta, status, complete, err := buildCols(b)
+	doc, meta, status, complete, queued, err := buildCols(b)
 	if err != nil {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
-	res, err := t.exec(ctx, `UPDATE builds SET status = ?, complete = ?, doc = ?, meta = ? WHERE id = ? AND account = ? AND region = ?`,
-		status, complete, doc, meta, id, b.Scope.Account, b.Scope.Region)
+	res, err := t.exec(ctx, `UPDATE builds SET rev = rev + 1, status = ?, complete = ?, queued = ?,
+		lease_until = CASE WHEN ? THEN 0 ELSE lease_until END, doc = ?, meta = ?
+		WHERE id = ? AND account = ? AND region = ? AND rev = ?`,
+		status, complete, queued, complete, doc, meta, id, b.Scope.Account, b.Scope.Region, b.Rev)
 	if err != nil {
 		return err
 	}
+	if err := t.revised(ctx, res, "builds", "build", id, b.Scope); err != nil {
+		return err
+	}
+	// Only a write that happened reaches the cache (a caller may go on
+	// after ErrStale and commit).
 	t.cached("b", b.Scope, id, doc)
+	b.Rev++
+	if complete {
+		b.LeaseUntil = time.Time{}
+	}
+	return nil
+}
+
+// revised checks the result of a revision-checked update of a build or
+// batch: no row changed is ErrNotFound if there is no such row, else
+// ErrStale.
+func (t *txn) revised(ctx context.Context, res sql.Result, table, kind, id string, s store.Scope) error {
+	n, err := res.RowsAffected()
+	if err != nil || n > 0 {
+		return err
+	}
+	var one int
+	err = t.queryRow(ctx, `SELECT 1 FROM `+table+` WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%s %s: %w", kind, id, store.ErrNotFound)
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", kind, id, store.ErrStale)
+}
+
+func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, error) {
+	if c.Node == "" {
+		return nil, errors.New("build claim without a node")
+	}
+	// The builds to claim, by seq: orphans first, then queued builds.
+	var seqs []int64
+	seen := map[int64]bool{}
+	add := func(q string, args ...any) error {
+		rows, err := t.query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				return err
+			}
+			if !seen[seq] {
+				seen[seq] = true
+				seqs = append(seqs, seq)
+			}
+		}
+		return rows.Err()
+	}
+	// Expired leases through builds_by_lease (with ORDER BY, SQLite would
+	// rather walk every incomplete build in seq order), sorted below.
+	if err := add(`SELECT seq FROM builds WHERE complete = 0 AND node != '' AND lease_until < ?`, nanos(c.Now)); err != nil {
+		return nil, err
+	}
+	if c.Own {
+		if err := add(`SELECT seq FROM builds WHERE complete = 0 AND node = ?`, c.Node); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(seqs)
+	if c.Limit > 0 {
+		if err := add(`SELECT seq FROM builds WHERE complete = 0 AND queued = 1 AND node = '' ORDER BY seq LIMIT ?`, c.Limit); err != nil {
+			return nil, err
+		}
+	}
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(seqs)
+	if err != nil {
+		return nil, err
+	}
+	// Claims change no document: nothing for the cache.
+	claimed, err := t.queryBuilds(ctx, `UPDATE builds SET node = ?, lease_until = ?, rev = rev + 1
+		WHERE seq IN (SELECT value FROM json_each(?)) RETURNING `+buildColumns, c.Node, nanos(c.Until), string(list))
+	if err != nil {
+		return nil, err
+	}
+	bySeq := make(map[int64]*store.Build, len(claimed))
+	for _, b := range claimed {
+		bySeq[b.Seq] = b
+	}
+	out := make([]*store.Build, 0, len(seqs))
+	for _, seq := range seqs {
+		if b := bySeq[seq]; b != nil {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+func (t *txn) BuildRenew(ctx context.Context, node string, until time.Time) ([]store.Lease, error) {
+	if node == "" { // holds nothing
+		return nil, nil
+	}
+	rows, err := t.query(ctx, `UPDATE builds SET lease_until = ? WHERE node = ? AND complete = 0
+		RETURNING seq, account, region, id, stop_requested`, nanos(until), node)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type seqLease struct {
+		seq int64
+		l   store.Lease
+	}
+	var all []seqLease
+	for rows.Next() {
+		var x seqLease
+		if err := rows.Scan(&x.seq, &x.l.Scope.Account, &x.l.Scope.Region, &x.l.ID, &x.l.StopRequested); err != nil {
+			return nil, err
+		}
+		all = append(all, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(all, func(a, b seqLease) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]store.Lease, len(all))
+	for i, x := range all {
+		out[i] = x.l
+	}
+	return out, nil
+}
+
+func (t *txn) BuildRequestStop(ctx context.Context, s store.Scope, id string) error {
+	res, err := t.exec(ctx, `UPDATE builds SET stop_requested = 1 WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region)
+	if err != nil {
+		return err
+	}
 	return mustAffect(res, "build "+id)
 }
 

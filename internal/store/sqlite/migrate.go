@@ -116,6 +116,29 @@ var migrations = []string{
 	);
 	CREATE INDEX reports_by_scope ON reports (account, region, seq, arn, status);
 	CREATE INDEX reports_by_group ON reports (account, region, report_group, seq, arn, status);`,
+
+	// 6: revisions of builds and batches (checked by BuildPut and
+	// BatchPut), and builds' leases: queued (the open phase is QUEUED,
+	// kept from the document on every write; filled here from the
+	// documents of incomplete builds), the node holding the build, its
+	// lease's end (Unix nanoseconds; 0 for none) and StopBuild's request.
+	// Builds that were running under a server without leases are held by
+	// a node that will never renew them, so the next claim ends them.
+	// The partial indexes serve BuildClaim (unclaimed queued builds,
+	// expired leases, a node's own builds) and BuildRenew.
+	`ALTER TABLE builds ADD COLUMN rev INTEGER NOT NULL DEFAULT 1;
+	ALTER TABLE builds ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE builds ADD COLUMN node TEXT NOT NULL DEFAULT '';
+	ALTER TABLE builds ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE builds ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE batches ADD COLUMN rev INTEGER NOT NULL DEFAULT 1;
+	UPDATE builds SET queued = 1 WHERE complete = 0 AND json_valid(CAST(doc AS TEXT))
+		AND json_extract(CAST(doc AS TEXT), '$.phases[#-1].phaseType') = 'QUEUED'
+		AND json_extract(CAST(doc AS TEXT), '$.phases[#-1].endTime') IS NULL;
+	UPDATE builds SET node = '(before leases)' WHERE complete = 0 AND queued = 0;
+	CREATE INDEX builds_claimable ON builds (queued, node, seq) WHERE complete = 0;
+	CREATE INDEX builds_by_node ON builds (node, seq) WHERE complete = 0;
+	CREATE INDEX builds_by_lease ON builds (lease_until) WHERE complete = 0 AND node != '';`,
 }
 
 // SchemaVersion is the version this code migrates to.

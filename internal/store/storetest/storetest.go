@@ -29,6 +29,10 @@ func Run(t *testing.T, newStore Opener) {
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, newStore(t)()) })
 	t.Run("Batches", func(t *testing.T) { testBatches(t, newStore(t)()) })
 	t.Run("Docs", func(t *testing.T) { testDocs(t, newStore(t)()) })
+	t.Run("Revisions", func(t *testing.T) { testRevisions(t, newStore(t)()) })
+	t.Run("Claims", func(t *testing.T) { testClaims(t, newStore(t)()) })
+	t.Run("Renew", func(t *testing.T) { testRenew(t, newStore(t)()) })
+	t.Run("ConcurrentClaims", func(t *testing.T) { testConcurrentClaims(t, newStore(t)()) })
 	t.Run("ReportGroups", func(t *testing.T) { testReportGroups(t, newStore(t)()) })
 	t.Run("ReportGroupList", func(t *testing.T) { testReportGroupList(t, newStore(t)()) })
 	t.Run("Reports", func(t *testing.T) { testReports(t, newStore(t)()) })
@@ -174,6 +178,26 @@ func testScopes(t *testing.T, s store.Store) {
 func testDurable(t *testing.T, open func() store.Store) {
 	s := open()
 	mustUpdate(t, s, func(tx store.Tx) error { return tx.ProjectInsert(ctx, scope, project("kept", t0, t0)) })
+	// Revisions, leases, stop requests and what is queued.
+	until := t0.Add(time.Hour + 123*time.Nanosecond)
+	x := batchDoc("p", 1, cb.StatusTypeInProgress)
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.BatchInsert(ctx, x); err != nil {
+			return err
+		}
+		if err := tx.BatchPut(ctx, x); err != nil {
+			return err
+		}
+		for i := range 3 {
+			if err := tx.BuildInsert(ctx, queuedBuild(scope, "p", int64(i+1))); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.BuildClaim(ctx, store.Claim{Node: "A", Now: t0, Until: until, Limit: 1}); err != nil {
+			return err
+		}
+		return tx.BuildRequestStop(ctx, scope, "p:1")
+	})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +206,18 @@ func testDurable(t *testing.T, open func() store.Store) {
 	err := s.View(ctx, func(tx store.Tx) error { _, err := tx.ProjectGet(ctx, scope, "kept"); return err })
 	if err != nil {
 		t.Errorf("after reopen, ProjectGet = %v", err)
+	}
+	if b := getBuild(t, s, scope, "p:1"); b.Rev != 2 || b.Node != "A" || !b.LeaseUntil.Equal(until) || !b.StopRequested {
+		t.Errorf("after reopen, build: Rev %d Node %q LeaseUntil %v StopRequested %v", b.Rev, b.Node, b.LeaseUntil, b.StopRequested)
+	}
+	if b := getBatch(t, s, "p:b1"); b.Rev != 2 {
+		t.Errorf("after reopen, batch Rev %d, want 2", b.Rev)
+	}
+	if got := claim(t, s, store.Claim{Node: "B", Now: t0, Until: until, Limit: 1}); ids(got) != "[p:2]" {
+		t.Errorf("after reopen, BuildClaim = %s, want [p:2]", ids(got))
+	}
+	if l := renew(t, s, "A", until); leaseIDs(l) != "[p:1!]" {
+		t.Errorf("after reopen, BuildRenew = %s, want [p:1!]", leaseIDs(l))
 	}
 }
 

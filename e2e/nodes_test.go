@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild/types"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/buildbatch/buildbatch/internal/store/postgres/pgtest"
+)
+
+// TestSeveralNodes: three nodes share one PostgreSQL database; a 32-build
+// batch starts on node 1; node 2 is SIGKILLed while it runs some of the
+// batch's builds. The batch completes, every build ends in a final status
+// (node 2's with FAULT, once their leases expire), and every node answers
+// BatchGetBuildBatches identically.
+func TestSeveralNodes(t *testing.T) {
+	url := pgtest.Start(t)
+	common := []string{"--store", url, "--lease", "1s", "--max-concurrent-builds", "3"}
+	nodes := []*Server{
+		Start(t, append(common, "--node-id", "node-1")...),
+		Start(t, append(common, "--node-id", "node-2")...),
+		Start(t, append(common, "--node-id", "node-3")...),
+	}
+	c1 := nodes[0].Client(t, "test", "us-east-1")
+	var values []string
+	for i := 1; i <= 32; i++ {
+		values = append(values, fmt.Sprint(i))
+	}
+	batchProject(t, c1, "multi", `version: 0.2
+batch:
+  build-matrix:
+    dynamic:
+      env:
+        variables:
+          N: [`+strings.Join(values, ", ")+`]
+phases:
+  build:
+    commands:
+      - echo "build $N"
+      - sleep 1
+`)
+	id := aws.ToString(startBatch(t, c1, &codebuild.StartBuildBatchInput{ProjectName: aws.String("multi")}).Id)
+
+	// Wait until node 2 runs builds of the batch, then kill it.
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	held := func(node string) int {
+		var n int
+		if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM builds WHERE node = $1 AND NOT complete AND NOT queued`, node).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for held("node-2") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("node 2 never ran a build: %s", nodes[1].Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	nodes[1].Kill()
+
+	bb := waitBatch(t, c1, id)
+	if len(bb.BuildGroups) != 33 {
+		t.Fatalf("%d groups", len(bb.BuildGroups))
+	}
+	faulted := 0
+	for _, g := range bb.BuildGroups {
+		s := g.CurrentBuildSummary.BuildStatus
+		switch s {
+		case types.StatusTypeSucceeded:
+		case types.StatusTypeFault:
+			faulted++
+		default:
+			if s != types.StatusTypeStopped { // a dependent never started: none here
+				t.Errorf("group %s ended %s", aws.ToString(g.Identifier), s)
+			}
+		}
+	}
+	if faulted == 0 {
+		t.Errorf("no build ended FAULT, though node 2 was killed while running some: %s", groups(bb))
+	}
+	// The faulted builds say why.
+	ids, err := c1.ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String("multi")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	all = append(all, ids.Ids...)
+	for tok := ids.NextToken; tok != nil; {
+		more, err := c1.ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String("multi"), NextToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, tok = append(all, more.Ids...), more.NextToken
+	}
+	if len(all) != 33 {
+		t.Fatalf("%d builds listed", len(all))
+	}
+	for i := 0; i < len(all); i += 100 {
+		out, err := c1.BatchGetBuilds(ctx, &codebuild.BatchGetBuildsInput{Ids: all[i:min(i+100, len(all))]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range out.Builds {
+			if !b.BuildComplete {
+				t.Errorf("build %s not complete: %s", aws.ToString(b.Id), phaseTable(b))
+			}
+			if b.BuildStatus == types.StatusTypeFault && !strings.Contains(phaseTable(b)+contexts(b), "lease expired") {
+				t.Errorf("build %s FAULT without saying why: %s %s", aws.ToString(b.Id), phaseTable(b), contexts(b))
+			}
+		}
+	}
+
+	// Every node answers the same, node 2 too once restarted.
+	nodes[1].start(nodes[1].Addr)
+	want := batchJSON(t, c1, id)
+	for i, n := range nodes[1:] {
+		if got := batchJSON(t, n.Client(t, "test", "us-east-1"), id); got != want {
+			t.Errorf("node %d answers differently:\n%s\nnode 1:\n%s", i+2, got, want)
+		}
+	}
+}
+
+// contexts lists a build's phase contexts.
+func contexts(b types.Build) string {
+	var out []string
+	for _, p := range b.Phases {
+		for _, c := range p.Contexts {
+			if m := aws.ToString(c.Message); m != "" {
+				out = append(out, string(p.PhaseType)+": "+m)
+			}
+		}
+	}
+	return strings.Join(out, "; ")
+}
