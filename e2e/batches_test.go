@@ -2,9 +2,8 @@ package e2e
 
 import (
 	"archive/zip"
+	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -589,7 +588,11 @@ artifacts:
 	if aws.ToString(b.Artifacts.Location) != "arn:aws:s3:::artifacts-bucket/combined.zip" || len(aws.ToString(b.Artifacts.Sha256sum)) != 64 {
 		t.Errorf("batch artifacts = %+v", b.Artifacts)
 	}
-	zr, err := zip.OpenReader(filepath.Join(s.DataDir, "artifacts", "artifacts-bucket", "combined.zip"))
+	data, err := s.Object(t, "artifacts-bucket", "combined.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +600,6 @@ artifacts:
 	for _, f := range zr.File {
 		names = append(names, f.Name)
 	}
-	zr.Close()
 	sort.Strings(names)
 	if strings.Join(names, " ") != "arm/result.txt linux/result.txt" {
 		t.Errorf("combined zip holds %v", names)
@@ -607,7 +609,7 @@ artifacts:
 	if !strings.HasSuffix(aws.ToString(lb.Artifacts.Location), "/linux/combined.zip") {
 		t.Errorf("member artifact location %s", aws.ToString(lb.Artifacts.Location))
 	}
-	if _, err := os.Stat(filepath.Join(s.DataDir, "artifacts", "artifacts-bucket", "linux", "combined.zip")); err != nil {
+	if _, err := s.Object(t, "artifacts-bucket", "linux/combined.zip"); err != nil {
 		t.Errorf("member artifact: %v", err)
 	}
 

@@ -498,8 +498,7 @@ artifacts:
 	if aws.ToString(b.Artifacts.Location) != wantLoc {
 		t.Errorf("artifact location %s, want %s", aws.ToString(b.Artifacts.Location), wantLoc)
 	}
-	zipPath := filepath.Join(s.DataDir, "artifacts", "my-bucket", "out", uuid, "app.zip")
-	data, err := os.ReadFile(zipPath)
+	data, err := s.Object(t, "my-bucket", "out/"+uuid+"/app.zip")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,7 +518,7 @@ artifacts:
 		aws.ToString(b.SecondaryArtifacts[0].Location) != "arn:aws:s3:::my-bucket/report" {
 		t.Errorf("secondary artifacts = %+v", b.SecondaryArtifacts)
 	}
-	if content, _ := os.ReadFile(filepath.Join(s.DataDir, "artifacts", "my-bucket", "report", "app.txt")); !strings.HasPrefix(string(content), "version 1.0 at "+v1) {
+	if content, _ := s.Object(t, "my-bucket", "report/app.txt"); !strings.HasPrefix(string(content), "version 1.0 at "+v1) {
 		t.Errorf("secondary artifact content %q", content)
 	}
 

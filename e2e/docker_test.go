@@ -106,7 +106,7 @@ artifacts:
 	if strings.Contains(text, "canary-from-the-server") || strings.Contains(text, "BUILDBATCH_CANARY") {
 		t.Errorf("the server's environment leaked into the container:\n%s", text)
 	}
-	if data, err := os.ReadFile(s.DataDir + "/artifacts/out-bucket/iso/result.txt"); err != nil || string(data) != "built\n" {
+	if data, err := s.Object(t, "out-bucket", "iso/result.txt"); err != nil || string(data) != "built\n" {
 		t.Errorf("artifact copied out of the container: %q %v", data, err)
 	}
 	noContainer(t, cli, id)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -16,21 +15,6 @@ import (
 )
 
 // Fidelity points seen failing on real public buildspecs.
-
-// filesUnder lists the files below dir, relative and sorted.
-func filesUnder(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(dir, p)
-			out = append(out, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	sort.Strings(out)
-	return out
-}
 
 // TestFidelityArtifactPaths: AWS's multi-source sample names a secondary
 // source's directory as base-directory: $CODEBUILD_SRC_DIR_source1; other
@@ -99,7 +83,6 @@ reports:
 	if b.BuildStatus != types.StatusTypeSucceeded {
 		t.Fatalf("build %s: %s\n%s", b.BuildStatus, phaseTable(b), logText(t, s, aws.ToString(b.Id)))
 	}
-	bucket := filepath.Join(s.DataDir, "artifacts", "bkt")
 	want := map[string][]string{
 		"primary": {"app.txt", "sub/n.txt"},
 		"a1":      {"top.txt"},
@@ -108,11 +91,11 @@ reports:
 		"a4":      {"source1_file"},
 	}
 	for dir, files := range want {
-		if got := filesUnder(t, filepath.Join(bucket, dir)); !slices.Equal(got, files) {
+		if got := s.Keys(t, "bkt", dir); !slices.Equal(got, files) {
 			t.Errorf("s3://bkt/%s holds %v, want %v", dir, got, files)
 		}
 	}
-	if data, _ := os.ReadFile(filepath.Join(bucket, "a2", "source1_file")); string(data) != "from source1\n" {
+	if data, _ := s.Object(t, "bkt", "a2/source1_file"); string(data) != "from source1\n" {
 		t.Errorf("a2/source1_file = %q", data)
 	}
 	if len(b.SecondaryArtifacts) != 4 {

@@ -69,7 +69,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building a static buildbatch:", err)
 		os.Exit(1)
 	}
+	if err := startShared(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
+	stopShared()
 	pgtest.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -93,7 +98,7 @@ type Server struct {
 // directory; extra args are appended.
 func Start(t *testing.T, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, DataDir: filepath.Join(t.TempDir(), "data"), args: append(executorArgs(), args...)}
+	s := &Server{t: t, DataDir: filepath.Join(t.TempDir(), "data"), args: append(append(executorArgs(), sharedArgs(t)...), args...)}
 	for _, a := range args {
 		if a == "docker" {
 			s.docker = true
@@ -326,7 +331,7 @@ func (s *Server) Python(t *testing.T, module string, env ...string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "python3", "-m", "unittest", "-v", module)
 	cmd.Dir = "python"
-	cmd.Env = append(cleanEnv(), append([]string{"BUILDBATCH_ENDPOINT=" + s.URL, "BUILDBATCH_DATA_DIR=" + s.DataDir}, env...)...)
+	cmd.Env = append(cleanEnv(), append(append([]string{"BUILDBATCH_ENDPOINT=" + s.URL, "BUILDBATCH_DATA_DIR=" + s.DataDir}, s.pythonBlobEnv()...), env...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("python %s failed: %v\n%s", module, err, out)

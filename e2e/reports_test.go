@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -85,7 +83,7 @@ func TestReports(t *testing.T) {
 	}
 	// The raw files were exported as the group says.
 	_, uuid, _ := strings.Cut(aws.ToString(b.Id), ":")
-	if _, err := os.Stat(filepath.Join(s.DataDir, "artifacts", "exports", "raw", "rep-unit", uuid, "junit.xml")); err != nil {
+	if _, err := s.Object(t, "exports", "raw/rep-unit/"+uuid+"/junit.xml"); err != nil {
 		t.Errorf("exported raw file: %v", err)
 	}
 

@@ -1,11 +1,13 @@
+import io
 import os
+
 import time
 import unittest
 import zipfile
 
+from blobs import read_object
 from common import client, project_args, wait_batch
 
-DATA_DIR = os.environ["BUILDBATCH_DATA_DIR"]
 ROLE = {"serviceRole": "arn:aws:iam::000000000000:role/batch-role"}
 
 
@@ -96,7 +98,7 @@ artifacts:
         b = wait_batch(cb, cb.start_build_batch(projectName="py-combine")["buildBatch"]["id"])
         self.assertEqual(b["buildBatchStatus"], "SUCCEEDED")
         self.assertEqual(b["artifacts"]["location"], "arn:aws:s3:::py-combined/all.zip")
-        with zipfile.ZipFile(os.path.join(DATA_DIR, "artifacts", "py-combined", "all.zip")) as z:
+        with zipfile.ZipFile(io.BytesIO(read_object("py-combined", "all.zip"))) as z:
             self.assertEqual(sorted(z.namelist()), ["build1/shard.txt", "build2/shard.txt"])
             self.assertEqual(z.read("build2/shard.txt"), b"shard 1 of 2\n")
 

@@ -2,14 +2,15 @@
 --max-queued-builds 1 --timeout-minute 300ms (see clients_test.go)."""
 import hashlib
 import os
+
 import subprocess
 import tempfile
 import time
 import unittest
 
+from blobs import read_object
 from common import client, project_args, wait_build
 
-DATA_DIR = os.environ["BUILDBATCH_DATA_DIR"]
 BINARY = os.environ["BUILDBATCH_BINARY"]
 ENDPOINT = os.environ["BUILDBATCH_ENDPOINT"]
 
@@ -90,8 +91,7 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(b["resolvedSourceVersion"], tagged)
         uuid = b["id"].split(":", 1)[1]
         self.assertEqual(b["artifacts"]["location"], "arn:aws:s3:::py-bucket/%s/out.zip" % uuid)
-        with open(os.path.join(DATA_DIR, "artifacts", "py-bucket", uuid, "out.zip"), "rb") as f:
-            data = f.read()
+        data = read_object("py-bucket", uuid + "/out.zip")
         self.assertEqual(b["artifacts"]["sha256sum"], hashlib.sha256(data).hexdigest())
         self.assertEqual(b["artifacts"]["md5sum"], hashlib.md5(data).hexdigest())
 

@@ -99,6 +99,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "data directory: %s\n", cfg.DataDir)
 	fmt.Fprintf(stdout, "authentication: %s\n", srv.AuthMode())
 	fmt.Fprintf(stdout, "store: %s\n", srv.StoreInfo())
+	fmt.Fprintf(stdout, "blob: %s\n", srv.BlobInfo())
 	fmt.Fprintf(stdout, "executor: %s\n", srv.ExecutorInfo())
 	fmt.Fprintf(stdout, "node: %s\n", srv.NodeID())
 	if err := srv.Run(ctx); err != nil {

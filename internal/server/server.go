@@ -17,7 +17,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/api"
 	"github.com/buildbatch/buildbatch/internal/awsjson"
 	"github.com/buildbatch/buildbatch/internal/batchrun"
-	"github.com/buildbatch/buildbatch/internal/blob/fs"
+	"github.com/buildbatch/buildbatch/internal/blob/blobopen"
 	"github.com/buildbatch/buildbatch/internal/buildlog"
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/config"
@@ -48,6 +48,7 @@ type Server struct {
 
 	execInfo  string
 	storeInfo string
+	blobInfo  string
 	fatal     chan error // the server must stop (it lost its database)
 	closeExec func()
 
@@ -88,7 +89,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := fs.New(filepath.Join(cfg.DataDir, "artifacts"))
+	blobs, blobInfo, err := blobopen.Open(ctx, cfg.Blob, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +176,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		}
 		pprofLn, pprofSrv = pln, &http.Server{Handler: pm, ReadHeaderTimeout: 30 * time.Second}
 	}
-	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, storeInfo: storeInfo, fatal: fatal, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
+	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, storeInfo: storeInfo, blobInfo: blobInfo, fatal: fatal, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -198,6 +199,9 @@ func openStore(ctx context.Context, cfg config.Config, lost func(error)) (store.
 	}
 	return st, "postgres (" + st.Describe() + ")", nil
 }
+
+// BlobInfo says where artifacts, S3 sources and caches live.
+func (s *Server) BlobInfo() string { return s.blobInfo }
 
 // StoreInfo says where resources live.
 func (s *Server) StoreInfo() string { return s.storeInfo }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/buildbatch/buildbatch/internal/blob"
 )
@@ -47,9 +48,15 @@ func (s *Store) Path(bucket, key string) (string, error) {
 
 // Put implements blob.Store: written to a temporary file, then renamed.
 func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	p, err := s.Path(bucket, key)
 	if err != nil {
 		return err
+	}
+	if path.Clean("/"+key) == "/" {
+		return fmt.Errorf("put s3://%s/: empty key", bucket)
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
@@ -58,7 +65,7 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error 
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(tmp, r); err != nil {
+	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return err
@@ -73,14 +80,38 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error 
 	return os.Rename(tmp.Name(), p)
 }
 
+// ctxReader fails reads once its context is done, so that a Put ends
+// with its context.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// missing reports whether err means that a file is not there: it does
+// not exist, or one of its parents is a file (an object) rather than a
+// folder.
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
 // Open implements blob.Store.
 func (s *Store) Open(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	p, err := s.Path(bucket, key)
 	if err != nil {
 		return nil, err
 	}
 	f, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if missing(err) {
 		return nil, fmt.Errorf("s3://%s/%s: %w", bucket, key, blob.ErrNotFound)
 	}
 	if err != nil {
@@ -95,6 +126,9 @@ func (s *Store) Open(ctx context.Context, bucket, key string) (io.ReadCloser, er
 
 // List implements blob.Store.
 func (s *Store) List(ctx context.Context, bucket, prefix string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	base, err := s.Path(bucket, "")
 	if err != nil {
 		return nil, err
@@ -106,9 +140,12 @@ func (s *Store) List(ctx context.Context, bucket, prefix string) ([]string, erro
 	var keys []string
 	err = filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			if missing(err) {
 				return nil
 			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if d.IsDir() || strings.HasPrefix(d.Name(), ".put-") {
@@ -118,15 +155,24 @@ func (s *Store) List(ctx context.Context, bucket, prefix string) ([]string, erro
 		keys = append(keys, filepath.ToSlash(rel))
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	sort.Strings(keys)
-	return keys, err
+	return keys, nil
 }
 
 // Delete implements blob.Store.
 func (s *Store) Delete(ctx context.Context, bucket, prefix string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	p, err := s.Path(bucket, prefix)
 	if err != nil {
 		return err
 	}
-	return os.RemoveAll(p)
+	if err := os.RemoveAll(p); err != nil && !missing(err) {
+		return err
+	}
+	return nil
 }
