@@ -253,7 +253,10 @@ func TestTakenOver(t *testing.T) {
 		if res := r.Run(cctx, b2); !res.Lost {
 			t.Errorf("cancelled with ErrLost: lost = false")
 		}
-		st.View(ctx, func(tx store.Tx) (err error) { stored, err = tx.BuildGet(ctx, b2.Scope, cb.Deref(b2.Doc.Id)); return err })
+		st.View(ctx, func(tx store.Tx) (err error) {
+			stored, err = tx.BuildGet(ctx, b2.Scope, cb.Deref(b2.Doc.Id))
+			return err
+		})
 		if cb.Deref(stored.Doc.BuildComplete) {
 			t.Errorf("a lost build was stored complete: %s", table(stored.Doc))
 		}
