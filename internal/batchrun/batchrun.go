@@ -42,6 +42,9 @@ type Options struct {
 	UUID    func() string
 	Log     *slog.Logger
 	TempDir string
+	// Exclusive: this node is alone on its store, so at its first sweep
+	// every combine in progress was cut short (by its own earlier run).
+	Exclusive bool
 }
 
 // Effects are what a node does after a transaction that applied events
@@ -70,6 +73,7 @@ type Coordinator struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	closed bool
+	swept  bool // a sweep ran (owned by the scheduler's loop, which sweeps)
 }
 
 // New returns a coordinator.
@@ -85,6 +89,9 @@ func New(o Options) *Coordinator {
 	}
 	if o.Lease == 0 {
 		o.Lease = 30 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Coordinator{o: o, ctx: ctx, cancel: cancel}
@@ -310,10 +317,15 @@ func (c *Coordinator) combineOne(k Key) {
 func (c *Coordinator) Sweep(ctx context.Context) (Effects, error) {
 	var due []*store.Batch
 	now := c.o.Now()
+	combinesUntil := now // combines whose lease ended before this are taken over
+	if c.o.Exclusive && !c.swept {
+		combinesUntil = time.Unix(0, 1<<62)
+	}
+	c.swept = true
 	err := c.o.Store.View(ctx, func(tx store.Tx) error {
 		batches, err := tx.BatchListIncomplete(ctx)
 		for _, b := range batches {
-			if c.due(b, now) != nil {
+			if c.due(b, now, combinesUntil) != nil {
 				due = append(due, b)
 			}
 		}
@@ -333,7 +345,7 @@ func (c *Coordinator) Sweep(ctx context.Context) (Effects, error) {
 			if err != nil {
 				return err
 			}
-			e := c.due(b, now)
+			e := c.due(b, now, combinesUntil)
 			if e == nil {
 				continue
 			}
@@ -352,13 +364,13 @@ func (c *Coordinator) Sweep(ctx context.Context) (Effects, error) {
 }
 
 // due is the event time brings to a batch, or nil.
-func (c *Coordinator) due(b *store.Batch, now time.Time) *batch.Event {
+func (c *Coordinator) due(b *store.Batch, now, combinesUntil time.Time) *batch.Event {
 	if cb.Deref(b.Doc.Complete) {
 		return nil
 	}
 	switch document.BatchOpen(b.Doc) {
 	case document.CombineArtifacts:
-		if b.Meta.CombineUntil < now.UnixNano() {
+		if b.Meta.CombineUntil < combinesUntil.UnixNano() {
 			return &batch.Event{Kind: batch.Reconcile}
 		}
 		return nil

@@ -129,8 +129,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		WorkDir: filepath.Join(cfg.DataDir, "builds"), Minute: cfg.Minute, Log: log,
 		KeepWorkspaces: cfg.KeepWorkspaces,
 	})
-	coord := batchrun.New(batchrun.Options{Store: st, Blob: blobs, Node: node, Lease: cfg.Lease, Minute: cfg.Minute, Log: log, TempDir: tmp})
 	shared := cfg.Store != ""
+	coord := batchrun.New(batchrun.Options{Store: st, Blob: blobs, Node: node, Lease: cfg.Lease, Minute: cfg.Minute, Log: log, TempDir: tmp, Exclusive: !shared})
 	opts := scheduler.Options{
 		Store: st, Runner: run, Coord: coord, Node: node, MaxConcurrent: cfg.MaxConcurrentBuilds, MaxQueued: cfg.MaxQueuedBuilds,
 		Lease: cfg.Lease, Minute: cfg.Minute, Exclusive: !shared,
