@@ -49,7 +49,6 @@ type Server struct {
 	execInfo  string
 	storeInfo string
 	blobInfo  string
-	fatal     chan error // the server must stop (it lost its database)
 	closeExec func()
 
 	pprofLn net.Listener // with pprof: --pprof-listen
@@ -93,13 +92,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	fatal := make(chan error, 1)
-	st, storeInfo, err := openStore(ctx, cfg, func(err error) {
-		select {
-		case fatal <- err:
-		default:
-		}
-	})
+	st, storeInfo, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +169,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		}
 		pprofLn, pprofSrv = pln, &http.Server{Handler: pm, ReadHeaderTimeout: 30 * time.Second}
 	}
-	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, storeInfo: storeInfo, blobInfo: blobInfo, fatal: fatal, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
+	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, storeInfo: storeInfo, blobInfo: blobInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -185,9 +178,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	return s, nil
 }
 
-// openStore opens the configured store and says what it is; lost is called
+// openStore opens the configured store and says what it is.
 // if the server loses its exclusive hold on a shared database.
-func openStore(ctx context.Context, cfg config.Config, lost func(error)) (store.Store, string, error) {
+func openStore(ctx context.Context, cfg config.Config) (store.Store, string, error) {
 	if cfg.Store == "" {
 		path := filepath.Join(cfg.DataDir, "buildbatch.db")
 		st, err := sqlite.Open(ctx, path)
@@ -276,17 +269,12 @@ func (s *Server) Run(ctx context.Context) error {
 		close(pprofDone)
 	}
 	var serveErr error
-	stopping := ctx.Done()
 	select {
 	case err := <-errc:
 		serveErr = err
-	case err := <-s.fatal:
-		s.log.Error("stopping", "err", err)
-		serveErr = err
-		stopping = nil
-	case <-stopping:
+	case <-ctx.Done():
 	}
-	if stopping == nil || ctx.Err() != nil {
+	if ctx.Err() != nil {
 		s.log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 		if err := s.http.Shutdown(sctx); err != nil {

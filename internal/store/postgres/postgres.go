@@ -27,12 +27,10 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -43,11 +41,8 @@ import (
 
 // Store is a store.Store on one PostgreSQL database.
 type Store struct {
-	pool   *pgxpool.Pool
-	server *pgxpool.Conn // holds the server lock (LockServer); the watchdog's
-	// stopWatch ends the watchdog, which closes watchDone.
-	stopWatch, watchDone chan struct{}
-	where                string // user@host:port/database
+	pool  *pgxpool.Pool
+	where string // user@host:port/database
 }
 
 // Describe says which database the store uses (no password).
@@ -55,13 +50,11 @@ func (s *Store) Describe() string { return s.where }
 
 var _ store.Store = (*Store)(nil)
 
-// Advisory lock keys (arbitrary constants, "bbseq", "bbmig", "bbwri" and
-// "bbsrv").
+// Advisory lock keys (arbitrary constants, "bbseq", "bbmig" and "bbwri").
 const (
 	seqLockKey     int64 = 0x6262736571
 	migrateLockKey int64 = 0x62626d6967
 	writerLockKey  int64 = 0x6262777269
-	serverLockKey  int64 = 0x6262737276
 )
 
 // Open connects to the database at url (a postgres:// URL or a libpq
@@ -105,99 +98,8 @@ func redact(cfg *pgxpool.Config) string {
 // Close closes the connection pool, waiting for connections in use to be
 // returned.
 func (s *Store) Close() error {
-	if s.stopWatch != nil {
-		close(s.stopWatch)
-		<-s.watchDone
-		s.stopWatch = nil
-	}
-	if s.server != nil {
-		// Unlock now: a pooled connection would keep the lock until the
-		// server notices the connection is gone.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s.server.Exec(ctx, `SELECT pg_advisory_unlock($1)`, serverLockKey)
-		s.server.Conn().Close(ctx)
-		cancel()
-		s.server.Release()
-		s.server = nil
-	}
 	s.pool.Close()
 	return nil
-}
-
-// ErrServerRunning says another buildbatch server holds the database.
-var ErrServerRunning = errors.New("another buildbatch server is using this database (until builds are claimed with leases, one server per database)")
-
-// LockServer makes this process the only buildbatch server on the
-// database, for as long as the store is open: the server's recovery ends
-// every unfinished build, which would end another live server's builds.
-// The lock lives on one connection; a watchdog checks it every second and,
-// when the connection was lost (PostgreSQL restarted, say), takes the lock
-// again as soon as the database answers. If another server took it in the
-// meantime, lost is called (once) and the watchdog ends.
-func (s *Store) LockServer(ctx context.Context, lost func(error)) error {
-	conn, err := s.lockServer(ctx)
-	if err != nil {
-		return err
-	}
-	s.server = conn
-	s.stopWatch = make(chan struct{})
-	s.watchDone = make(chan struct{})
-	go s.watch(lost)
-	return nil
-}
-
-func (s *Store) lockServer(ctx context.Context) (*pgxpool.Conn, error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, serverLockKey).Scan(&ok); err != nil {
-		conn.Release()
-		return nil, err
-	}
-	if !ok {
-		conn.Release()
-		return nil, ErrServerRunning
-	}
-	return conn, nil
-}
-
-// watch keeps the server lock (see LockServer); it owns s.server until
-// stopWatch is closed.
-func (s *Store) watch(lost func(error)) {
-	defer close(s.watchDone)
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopWatch:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if s.server != nil {
-			if err := s.server.Ping(ctx); err == nil {
-				cancel()
-				continue
-			}
-			s.server.Conn().Close(ctx) // the lock went with it
-			s.server.Release()
-			s.server = nil
-		}
-		conn, err := s.lockServer(ctx)
-		cancel()
-		switch {
-		case err == nil:
-			s.server = conn
-		case errors.Is(err, ErrServerRunning):
-			if lost != nil {
-				lost(fmt.Errorf("lost the database to another server after losing its connection: %w", err))
-			}
-			return
-		}
-		// Otherwise the database does not answer yet: try again.
-	}
 }
 
 // Update implements store.Store.

@@ -575,8 +575,8 @@ func TestFirstSeq(t *testing.T) {
 }
 
 // Update's fn runs exactly once, even when it fails with what would be a
-// retryable error; a second server on the same database is refused.
-func TestRunsOnceAndOneServer(t *testing.T) {
+// retryable error.
+func TestRunsOnce(t *testing.T) {
 	t.Parallel()
 	url := pgtest.Start(t)
 	s := open(t, url)
@@ -589,18 +589,6 @@ func TestRunsOnceAndOneServer(t *testing.T) {
 	})
 	if err == nil || runs != 1 {
 		t.Errorf("Update = %v after %d runs, want the failure after 1", err, runs)
-	}
-	if err := s.LockServer(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	other := open(t, url)
-	defer other.Close()
-	if err := other.LockServer(ctx, nil); !errors.Is(err, ErrServerRunning) {
-		t.Errorf("second server: %v", err)
-	}
-	s.Close()
-	if err := other.LockServer(ctx, nil); err != nil {
-		t.Errorf("after the first closed: %v", err)
 	}
 }
 
@@ -636,67 +624,6 @@ func mustUpdate(t *testing.T, s store.Store, fn func(store.Tx) error) {
 	t.Helper()
 	if err := s.Update(ctx, fn); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// The server lock survives a lost connection (it is taken again), and a
-// server that lost it to another one is told.
-func TestServerLockWatchdog(t *testing.T) {
-	t.Parallel()
-	url := pgtest.Start(t)
-	s := open(t, url)
-	defer s.Close()
-	lost := make(chan error, 1)
-	if err := s.LockServer(ctx, func(err error) { lost <- err }); err != nil {
-		t.Fatal(err)
-	}
-	admin := open(t, url)
-	defer admin.Close()
-	holder := func() int {
-		var pid int
-		admin.pool.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, serverLockKey&0xffffffff).Scan(&pid)
-		return pid
-	}
-	kill := func() int {
-		t.Helper()
-		pid := holder()
-		if _, err := admin.pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
-			t.Fatal(err)
-		}
-		return pid
-	}
-	// Lost connection: the watchdog takes the lock again.
-	old := kill()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if pid := holder(); pid != 0 && pid != old {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the lock was not taken again")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	other := open(t, url)
-	defer other.Close()
-	if err := other.LockServer(ctx, nil); !errors.Is(err, ErrServerRunning) {
-		t.Fatalf("second server after the lock came back: %v", err)
-	}
-	// Another server takes it while the first is cut off: the first is told.
-	kill()
-	for other.LockServer(ctx, nil) != nil {
-		if time.Now().After(deadline.Add(10 * time.Second)) {
-			t.Fatal("the other server never got the lock")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	select {
-	case err := <-lost:
-		if !errors.Is(err, ErrServerRunning) {
-			t.Errorf("lost: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("the first server was not told it lost the lock")
 	}
 }
 
