@@ -25,6 +25,9 @@ type benchEnv struct {
 	tmp    string
 	binary string
 	procs  []*exec.Cmd
+	// atExit runs, last first, in cleanup after the servers stopped
+	// (PostgreSQL, say).
+	atExit []func()
 }
 
 // build compiles buildbatch (without the race detector: this is about speed).
@@ -53,6 +56,10 @@ func (e *benchEnv) cleanup() {
 		}
 	}
 	e.procs = nil
+	for i := len(e.atExit) - 1; i >= 0; i-- {
+		e.atExit[i]()
+	}
+	e.atExit = nil
 }
 
 // server is a running buildbatch.

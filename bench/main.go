@@ -23,7 +23,7 @@ import (
 var (
 	quick   = flag.Bool("quick", false, "shorter runs and smaller sizes (a smoke test of the bench itself)")
 	out     = flag.String("out", "bench/results.md", "where to write the table")
-	only    = flag.String("only", "", "comma-separated parts to run: api,start,matrix,plan,store,logs,memory,docker (default all)")
+	only    = flag.String("only", "", "comma-separated parts to run: api,start,matrix,plan,store,logs,memory,docker,store-pg,nodes (default all)")
 	keepTmp = flag.Bool("keep", false, "keep the temporary directory")
 )
 
@@ -85,6 +85,8 @@ func main() {
 		{"docker", benchDocker},
 		{"store", benchStore},
 		{"api", benchAPI},
+		{"store-pg", benchStorePG}, // these two share a PostgreSQL server,
+		{"nodes", benchNodes},      // stopped in cleanup
 	}
 	for _, p := range parts {
 		if *only != "" && !strings.Contains(","+*only+",", ","+p.name+",") {

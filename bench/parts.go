@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -113,41 +112,12 @@ func benchMatrix(e *benchEnv, rep *report) {
 	s := e.startServer(filepath.Join(e.tmp, "matrix"))
 	defer s.stop()
 	c := newClient(s.url, 4)
-	var vals []string
-	for i := 0; i < side; i++ {
-		vals = append(vals, strconv.Itoa(i))
-	}
-	spec := fmt.Sprintf("version: 0.2\nbatch:\n  build-matrix:\n    dynamic:\n      env:\n        variables:\n          A: [%s]\n          B: [%s]\nphases:\n  build:\n    commands:\n      - true\n",
-		strings.Join(vals, ", "), strings.Join(vals, ", "))
-	c.mustCall("CreateProject", project("matrix", spec, map[string]any{"buildBatchConfig": map[string]any{"serviceRole": "arn:aws:iam::000000000000:role/b"}}), nil)
-	var out struct {
-		BuildBatch struct {
-			ID string `json:"id"`
-		} `json:"buildBatch"`
-	}
-	c.mustCall("StartBuildBatch", map[string]any{"projectName": "matrix"}, &out)
-	var doc struct {
-		Status   string  `json:"buildBatchStatus"`
-		Complete bool    `json:"complete"`
-		Start    float64 `json:"startTime"`
-		End      float64 `json:"endTime"`
-		Groups   []any   `json:"buildGroups"`
-	}
-	for deadline := time.Now().Add(10 * time.Minute); ; {
-		var got struct {
-			BuildBatches []json.RawMessage `json:"buildBatches"`
-		}
-		c.mustCall("BatchGetBuildBatches", map[string]any{"ids": []string{out.BuildBatch.ID}}, &got)
-		json.Unmarshal(got.BuildBatches[0], &doc)
-		if doc.Complete || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	matrixProject(c, "matrix", side)
+	doc := runBatch(c, "matrix")
 	if doc.Status != "SUCCEEDED" || len(doc.Groups) != n+1 {
 		fatalf("matrix batch ended %s with %d groups", doc.Status, len(doc.Groups))
 	}
-	total := time.Duration((doc.End - doc.Start) * float64(time.Second))
+	total := doc.took()
 	ref := parallelSpawns(n, runtime.NumCPU())
 	over := (total - ref) / time.Duration(n)
 	rep.add(fmt.Sprintf("%d-build build-matrix batch, StartBuildBatch → SUCCEEDED", n), ms(total),

@@ -26,8 +26,7 @@ func benchStore(e *benchEnv, rep *report) {
 	}
 	dir := filepath.Join(e.tmp, "store")
 	var ids []string
-	type result struct{ list, get, recent time.Duration }
-	results := map[int]result{}
+	results := map[int]storeTimes{}
 	for _, n := range sizes {
 		ids = populate(dir, ids, n)
 		s := e.startServer(dir)
@@ -37,34 +36,11 @@ func benchStore(e *benchEnv, rep *report) {
 		}
 		var list, get, recent []time.Duration
 		for i := 0; i < reps; i++ {
-			t0 := time.Now()
-			page, err := c.do("ListBuilds", []byte(`{}`))
-			if err != nil {
-				fatal(err)
-			}
-			list = append(list, time.Since(t0))
-			var l struct {
-				Ids []string `json:"ids"`
-			}
-			json.Unmarshal(page, &l)
-			t0 = time.Now()
-			if _, err := c.do("BatchGetBuilds", fmt.Appendf(nil, `{"ids":%s}`, jsonList(l.Ids))); err != nil {
-				fatal(err)
-			}
-			recent = append(recent, time.Since(t0))
-			pick := make([]string, 100)
-			for j := range pick {
-				pick[j] = ids[rand.IntN(len(ids))]
-			}
-			body := fmt.Appendf(nil, `{"ids":%s}`, jsonList(pick))
-			t0 = time.Now()
-			if _, err := c.do("BatchGetBuilds", body); err != nil {
-				fatal(err)
-			}
-			get = append(get, time.Since(t0))
+			r := storeRound(c, ids)
+			list, recent, get = append(list, r.list), append(recent, r.recent), append(get, r.get)
 		}
 		s.stop()
-		results[n] = result{percentile(list, 0.5), percentile(get, 0.5), percentile(recent, 0.5)}
+		results[n] = storeTimes{list: percentile(list, 0.5), recent: percentile(recent, 0.5), get: percentile(get, 0.5)}
 	}
 	base := results[sizes[0]]
 	for _, n := range sizes[1:] {
@@ -83,6 +59,43 @@ func benchStore(e *benchEnv, rep *report) {
 	rep.note("Store scale: medians over %d requests through the API on a server restarted on each size. The builds of a listed page are the ones clients read; random reads at 100k mostly miss the 32 MB document cache that holds all of 1k, so they measure SQLite (pure Go): `go test -bench BuildDocs ./internal/store/sqlite`, which bypasses the cache, puts 100 random reads at 100k at about 1.9× those at 1k.", reps)
 }
 
+// storeTimes are the times of the requests of the store parts: a page of
+// ListBuilds, BatchGetBuilds of that page's builds and BatchGetBuilds of
+// 100 random builds.
+type storeTimes struct{ list, recent, get time.Duration }
+
+// storeRound times one of each of storeTimes' requests; ids are the
+// builds stored, to pick the random ones from.
+func storeRound(c *client, ids []string) storeTimes {
+	var r storeTimes
+	t0 := time.Now()
+	page, err := c.do("ListBuilds", []byte(`{}`))
+	if err != nil {
+		fatal(err)
+	}
+	r.list = time.Since(t0)
+	var l struct {
+		Ids []string `json:"ids"`
+	}
+	json.Unmarshal(page, &l)
+	t0 = time.Now()
+	if _, err := c.do("BatchGetBuilds", fmt.Appendf(nil, `{"ids":%s}`, jsonList(l.Ids))); err != nil {
+		fatal(err)
+	}
+	r.recent = time.Since(t0)
+	pick := make([]string, 100)
+	for j := range pick {
+		pick[j] = ids[rand.IntN(len(ids))]
+	}
+	body := fmt.Appendf(nil, `{"ids":%s}`, jsonList(pick))
+	t0 = time.Now()
+	if _, err := c.do("BatchGetBuilds", body); err != nil {
+		fatal(err)
+	}
+	r.get = time.Since(t0)
+	return r
+}
+
 func jsonList(s []string) string {
 	b := []byte{'['}
 	for i, v := range s {
@@ -96,14 +109,21 @@ func jsonList(s []string) string {
 	return string(append(b, ']'))
 }
 
-// populate stores completed builds (realistic documents) until there are n.
+// populate stores completed builds (realistic documents) in the SQLite
+// database of dir until there are n.
 func populate(dir string, ids []string, n int) []string {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "buildbatch.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "buildbatch.db"))
 	if err != nil {
 		fatal(err)
 	}
 	defer st.Close()
+	return fill(st, ids, n)
+}
+
+// fill stores completed builds (realistic documents) in st until there
+// are n, 5,000 to a transaction; ids are those stored so far.
+func fill(st store.Store, ids []string, n int) []string {
+	ctx := context.Background()
 	scope := store.Scope{Account: "000000000000", Region: "us-east-1"}
 	settings := &document.Settings{
 		Source:      &cb.ProjectSource{Type: cb.String("NO_SOURCE"), Buildspec: cb.String("version: 0.2\nphases:\n  build:\n    commands:\n      - echo hello\n"), InsecureSsl: cb.Bool(false)},
