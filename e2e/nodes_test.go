@@ -144,3 +144,74 @@ func contexts(b types.Build) string {
 	}
 	return strings.Join(out, "; ")
 }
+
+// TestStopFromAnyNode: StopBuild and StopBuildBatch work on a node other
+// than the one running the builds.
+func TestStopFromAnyNode(t *testing.T) {
+	url := pgtest.Start(t)
+	nodes := map[string]*Server{
+		"node-a": Start(t, "--store", url, "--node-id", "node-a"),
+		"node-b": Start(t, "--store", url, "--node-id", "node-b"),
+	}
+	ca := nodes["node-a"].Client(t, "test", "us-east-1")
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// other returns a client of the node not running the build.
+	other := func(id string) *codebuild.Client {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var node string
+			err := conn.QueryRow(context.Background(), `SELECT node FROM builds WHERE id = $1 AND NOT queued`, id).Scan(&node)
+			if err == nil && node != "" {
+				for name, n := range nodes {
+					if name != node {
+						return n.Client(t, "test", "us-east-1")
+					}
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("build %s never ran: %v", id, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	project(t, ca, "long", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600\n")
+	id := aws.ToString(start(t, ca, &codebuild.StartBuildInput{ProjectName: aws.String("long")}).Id)
+	waitPhase(t, ca, id, "BUILD")
+	t0 := time.Now()
+	out, err := other(id).StopBuild(ctx, &codebuild.StopBuildInput{Id: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Build.BuildStatus != types.StatusTypeStopped || !out.Build.BuildComplete {
+		t.Errorf("StopBuild on the other node: %s complete=%v after %v", out.Build.BuildStatus, out.Build.BuildComplete, time.Since(t0))
+	}
+
+	batchProject(t, ca, "longbatch", "version: 0.2\nbatch:\n  build-list:\n    - identifier: x\n    - identifier: y\nphases:\n  build:\n    commands:\n      - sleep 600\n")
+	bid := aws.ToString(startBatch(t, ca, &codebuild.StartBuildBatchInput{ProjectName: aws.String("longbatch")}).Id)
+	var member string
+	for deadline := time.Now().Add(30 * time.Second); member == ""; time.Sleep(10 * time.Millisecond) {
+		b := getBatch(t, ca, bid)
+		for _, g := range b.BuildGroups {
+			if aws.ToString(g.Identifier) == "x" && g.CurrentBuildSummary != nil && g.CurrentBuildSummary.BuildStatus == types.StatusTypeInProgress {
+				member = strings.SplitN(aws.ToString(g.CurrentBuildSummary.Arn), "build/", 2)[1]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("x never started: %s", groups(b))
+		}
+	}
+	waitPhase(t, ca, member, "BUILD")
+	bout, err := other(member).StopBuildBatch(ctx, &codebuild.StopBuildBatchInput{Id: aws.String(bid)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bout.BuildBatch.BuildBatchStatus != types.StatusTypeStopped || !bout.BuildBatch.Complete {
+		t.Errorf("StopBuildBatch on the other node: %s %s", bout.BuildBatch.BuildBatchStatus, groups(*bout.BuildBatch))
+	}
+}
