@@ -61,6 +61,38 @@ phases:
 		}
 		return n
 	}
+	// Each node honours its own --max-concurrent-builds: sample what each
+	// holds until the batch ends.
+	sampler, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sampler.Close(context.Background())
+	most := map[string]int{}
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			rows, err := sampler.Query(context.Background(), `SELECT node, count(*) FROM builds WHERE NOT complete AND NOT queued AND node != '' GROUP BY node`)
+			if err != nil {
+				continue
+			}
+			for rows.Next() {
+				var node string
+				var n int
+				if rows.Scan(&node, &n) == nil && n > most[node] {
+					most[node] = n
+				}
+			}
+			rows.Close()
+		}
+	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for held("node-2") == 0 {
 		if time.Now().After(deadline) {
@@ -71,6 +103,18 @@ phases:
 	nodes[1].Kill()
 
 	bb := waitBatch(t, c1, id)
+	close(stopSampling)
+	<-sampled
+	for node, n := range most {
+		// A dead node's builds stay held until a live node ends them, so
+		// node 2 may show its 3 and no more.
+		if n > 3 {
+			t.Errorf("node %s ran %d builds at once; --max-concurrent-builds is 3\nnode 1 log:\n%s\nnode 3 log:\n%s", node, n, nodes[0].Stderr(), nodes[2].Stderr())
+		}
+	}
+	if len(most) < 2 {
+		t.Errorf("builds ran on %d nodes: %v", len(most), most)
+	}
 	if len(bb.BuildGroups) != 33 {
 		t.Fatalf("%d groups", len(bb.BuildGroups))
 	}

@@ -215,8 +215,9 @@ func (s *Scheduler) anyQueued(ctx context.Context) bool {
 	return n > 0
 }
 
-// claim claims builds and starts them; orphans (their node went away) end
-// FAULT, builds past their queued timeout end TIMED_OUT.
+// claim claims builds and starts up to c.Limit of them; orphans (their
+// node went away) end FAULT, or go back to the queue if they never
+// started; builds past their queued timeout end TIMED_OUT.
 func (s *Scheduler) claim(ctx context.Context, c store.Claim, restart bool) error {
 	var start, orphans []*store.Build
 	var fx batchrun.Effects
@@ -231,6 +232,14 @@ func (s *Scheduler) claim(ctx context.Context, c store.Claim, restart bool) erro
 			if document.Open(b.Doc) == document.Queued {
 				if !now.Before(s.queuedDeadline(b)) {
 					if err := s.o.Coord.EndQueued(ctx, tx, b, cb.StatusTypeTimedOut, document.Context(document.BuildTimedOut, "Build has timed out in the queue. "), &fx); err != nil {
+						return err
+					}
+					continue
+				}
+				if len(start) >= c.Limit {
+					// A QUEUED build a node claimed and never started (it
+					// died), beyond this node's free slots: back to the queue.
+					if err := tx.BuildRelease(ctx, b); err != nil {
 						return err
 					}
 					continue
@@ -313,6 +322,7 @@ func (s *Scheduler) renew(ctx context.Context) {
 	var lost []*active
 	for k, a := range s.running {
 		if !held[k] {
+			s.o.Log.Warn("build taken over by another node (this node's lease expired); stopping it here", "build", k.ID)
 			lost = append(lost, a)
 		}
 	}

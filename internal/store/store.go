@@ -249,6 +249,11 @@ type Tx interface {
 	// BuildListQueued returns the builds BuildCountQueued counts, in
 	// creation order.
 	BuildListQueued(ctx context.Context) ([]*Build, error)
+	// BuildRelease gives a claimed build back to the queue: no node holds
+	// it any more (Node "", no lease) and its Rev is incremented, so any
+	// node may claim it again. b.Rev must be the stored revision (else
+	// ErrStale); on success b.Rev, b.Node and b.LeaseUntil are updated.
+	BuildRelease(ctx context.Context, b *Build) error
 	// BuildRequestStop marks a build to be stopped by whoever holds it
 	// (it does not change the build's revision).
 	BuildRequestStop(ctx context.Context, s Scope, id string) error

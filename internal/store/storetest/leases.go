@@ -607,3 +607,64 @@ func testConcurrentClaims(t *testing.T, s store.Store) {
 		t.Errorf("%d builds claimed, want %d", len(seen), n)
 	}
 }
+
+// testReleaseAndQueue: a released build goes back to the queue (counted,
+// listed, claimable by any node) and its former holder's writes fail;
+// the queue counts builds of batches apart.
+func testReleaseAndQueue(t *testing.T, s store.Store) {
+	defer s.Close()
+	member := queuedBuild(scope, "p", 2)
+	member.Meta.BatchID = "p:batch"
+	mustUpdate(t, s, func(tx store.Tx) error {
+		for _, b := range []*store.Build{queuedBuild(scope, "p", 1), member, queuedBuild(scope, "p", 3)} {
+			if err := tx.BuildInsert(ctx, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	count := func() (int, int) {
+		var all, standalone int
+		if err := s.View(ctx, func(tx store.Tx) (err error) { all, standalone, err = tx.BuildCountQueued(ctx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return all, standalone
+	}
+	if all, standalone := count(); all != 3 || standalone != 2 {
+		t.Errorf("BuildCountQueued = %d, %d; want 3, 2", all, standalone)
+	}
+	got := claim(t, s, store.Claim{Node: "A", Now: t0, Until: t0.Add(time.Minute), Limit: 1})
+	if ids(got) != "[p:1]" {
+		t.Fatalf("claim = %s", ids(got))
+	}
+	if all, standalone := count(); all != 2 || standalone != 1 {
+		t.Errorf("after a claim, BuildCountQueued = %d, %d; want 2, 1", all, standalone)
+	}
+	var listed []*store.Build
+	s.View(ctx, func(tx store.Tx) (err error) { listed, err = tx.BuildListQueued(ctx); return err })
+	if ids(listed) != "[p:2 p:3]" {
+		t.Errorf("BuildListQueued = %s, want [p:2 p:3]", ids(listed))
+	}
+	held := got[0]
+	stale := *held
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.BuildRelease(ctx, held) })
+	if held.Node != "" || !held.LeaseUntil.IsZero() || held.Rev != stale.Rev+1 {
+		t.Errorf("released: node %q lease %v rev %d", held.Node, held.LeaseUntil, held.Rev)
+	}
+	if b := getBuild(t, s, scope, "p:1"); b.Node != "" || b.Rev != held.Rev {
+		t.Errorf("stored after release: node %q rev %d", b.Node, b.Rev)
+	}
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.BuildRelease(ctx, &stale) }); !errors.Is(err, store.ErrStale) {
+		t.Errorf("release with an old revision = %v, want ErrStale", err)
+	}
+	if err := put(s, &stale); !errors.Is(err, store.ErrStale) {
+		t.Errorf("the former holder's BuildPut = %v, want ErrStale", err)
+	}
+	ghost := queuedBuild(scope, "p", 9)
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.BuildRelease(ctx, ghost) }); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("release of a missing build = %v, want ErrNotFound", err)
+	}
+	if got := claim(t, s, store.Claim{Node: "B", Now: t0, Until: t0.Add(time.Minute), Limit: 1}); ids(got) != "[p:1]" {
+		t.Errorf("after the release B claims %s, want [p:1]", ids(got))
+	}
+}

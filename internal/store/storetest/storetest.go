@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore Opener) {
 	t.Run("Docs", func(t *testing.T) { testDocs(t, newStore(t)()) })
 	t.Run("Revisions", func(t *testing.T) { testRevisions(t, newStore(t)()) })
 	t.Run("Claims", func(t *testing.T) { testClaims(t, newStore(t)()) })
+	t.Run("ReleaseAndQueue", func(t *testing.T) { testReleaseAndQueue(t, newStore(t)()) })
 	t.Run("Renew", func(t *testing.T) { testRenew(t, newStore(t)()) })
 	t.Run("ConcurrentClaims", func(t *testing.T) { testConcurrentClaims(t, newStore(t)()) })
 	t.Run("ReportGroups", func(t *testing.T) { testReportGroups(t, newStore(t)()) })
