@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/buildbatch/buildbatch/internal/blob/s3/s3test"
 	"github.com/buildbatch/buildbatch/internal/store/postgres/pgtest"
 )
 
@@ -22,7 +23,8 @@ import (
 // BatchGetBuildBatches identically.
 func TestSeveralNodes(t *testing.T) {
 	url := pgtest.Start(t)
-	common := []string{"--store", url, "--lease", "1s", "--max-concurrent-builds", "3"}
+	blobURL := sharedBlob(t)
+	common := []string{"--store", url, "--blob", blobURL, "--lease", "1s", "--max-concurrent-builds", "3"}
 	nodes := []*Server{
 		Start(t, append(common, "--node-id", "node-1")...),
 		Start(t, append(common, "--node-id", "node-2")...),
@@ -44,8 +46,13 @@ phases:
   build:
     commands:
       - echo "build $N"
+      - echo "$N" > out.txt
       - sleep 1
-`)
+artifacts:
+  files: [out.txt]
+`, func(in *codebuild.CreateProjectInput) {
+		in.Artifacts = &types.ProjectArtifacts{Type: types.ArtifactsTypeS3, Location: aws.String("multi-out"), Packaging: types.ArtifactPackagingNone}
+	})
 	id := aws.ToString(startBatch(t, c1, &codebuild.StartBuildBatchInput{ProjectName: aws.String("multi")}).Id)
 
 	// Wait until node 2 runs builds of the batch, then kill it.
@@ -157,6 +164,9 @@ phases:
 			t.Fatal(err)
 		}
 		for _, b := range out.Builds {
+			if b.BuildStatus == types.StatusTypeSucceeded && matrixMember(b) {
+				checkShared(t, nodes, b)
+			}
 			if !b.BuildComplete {
 				t.Errorf("build %s not complete: %s", aws.ToString(b.Id), phaseTable(b))
 			}
@@ -193,9 +203,10 @@ func contexts(b types.Build) string {
 // than the one running the builds.
 func TestStopFromAnyNode(t *testing.T) {
 	url := pgtest.Start(t)
+	blobURL := sharedBlob(t)
 	nodes := map[string]*Server{
-		"node-a": Start(t, "--store", url, "--node-id", "node-a"),
-		"node-b": Start(t, "--store", url, "--node-id", "node-b"),
+		"node-a": Start(t, "--store", url, "--blob", blobURL, "--node-id", "node-a"),
+		"node-b": Start(t, "--store", url, "--blob", blobURL, "--node-id", "node-b"),
 	}
 	ca := nodes["node-a"].Client(t, "test", "us-east-1")
 	conn, err := pgx.Connect(context.Background(), url)
@@ -203,8 +214,8 @@ func TestStopFromAnyNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	// other returns a client of the node not running the build.
-	other := func(id string) *codebuild.Client {
+	// otherNode returns the node not running the build.
+	otherNode := func(id string) *Server {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for {
@@ -213,7 +224,7 @@ func TestStopFromAnyNode(t *testing.T) {
 			if err == nil && node != "" {
 				for name, n := range nodes {
 					if name != node {
-						return n.Client(t, "test", "us-east-1")
+						return n
 					}
 				}
 			}
@@ -227,8 +238,19 @@ func TestStopFromAnyNode(t *testing.T) {
 	project(t, ca, "long", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600\n")
 	id := aws.ToString(start(t, ca, &codebuild.StartBuildInput{ProjectName: aws.String("long")}).Id)
 	waitPhase(t, ca, id, "BUILD")
+	// The other node reads the running build's log (kept in the shared
+	// store), and stops it.
+	o := otherNode(id)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(logText(t, o, id), "Running command sleep 600") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other node never showed the running build's log:\n%s", logText(t, o, id))
+		}
+	}
 	t0 := time.Now()
-	out, err := other(id).StopBuild(ctx, &codebuild.StopBuildInput{Id: aws.String(id)})
+	out, err := o.Client(t, "test", "us-east-1").StopBuild(ctx, &codebuild.StopBuildInput{Id: aws.String(id)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,11 +273,53 @@ func TestStopFromAnyNode(t *testing.T) {
 		}
 	}
 	waitPhase(t, ca, member, "BUILD")
-	bout, err := other(member).StopBuildBatch(ctx, &codebuild.StopBuildBatchInput{Id: aws.String(bid)})
+	bout, err := otherNode(member).Client(t, "test", "us-east-1").StopBuildBatch(ctx, &codebuild.StopBuildBatchInput{Id: aws.String(bid)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bout.BuildBatch.BuildBatchStatus != types.StatusTypeStopped || !bout.BuildBatch.Complete {
 		t.Errorf("StopBuildBatch on the other node: %s %s", bout.BuildBatch.BuildBatchStatus, groups(*bout.BuildBatch))
+	}
+}
+
+// sharedBlob starts an S3 server (versitygw) for the nodes of a test and
+// gives this process, and the servers it starts, its credentials; it
+// returns a --blob URL.
+func sharedBlob(t *testing.T) string {
+	t.Helper()
+	srv := s3test.Start(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	return srv.URL()
+}
+
+// matrixMember tells a build of the matrix (with its variable N) from the
+// batch's DOWNLOAD_SOURCE build.
+func matrixMember(b types.Build) bool {
+	for _, v := range b.Environment.EnvironmentVariables {
+		if aws.ToString(v.Name) == "N" {
+			return true
+		}
+	}
+	return false
+}
+
+// checkShared: every node reads a finished member build's artifact (the
+// shared blob store) and its log (kept there too).
+func checkShared(t *testing.T, nodes []*Server, b types.Build) {
+	t.Helper()
+	loc := strings.TrimPrefix(aws.ToString(b.Artifacts.Location), "arn:aws:s3:::")
+	bucket, key, _ := strings.Cut(loc, "/")
+	for i, n := range nodes {
+		if n.cmd == nil {
+			continue // killed
+		}
+		data, err := n.Object(t, bucket, key+"/out.txt")
+		if err != nil || len(strings.TrimSpace(string(data))) == 0 {
+			t.Errorf("node %d: artifact %s/out.txt of %s: %q %v", i+1, loc, aws.ToString(b.Id), data, err)
+		}
+		if text := logText(t, n, aws.ToString(b.Id)); !strings.Contains(text, "build "+strings.TrimSpace(string(data))) {
+			t.Errorf("node %d: the log of %s lacks its output:\n%s", i+1, aws.ToString(b.Id), text)
+		}
 	}
 }

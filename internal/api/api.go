@@ -31,7 +31,7 @@ type Options struct {
 	// Coordinator runs the batches.
 	Coordinator Coordinator
 	// Logs holds the build logs.
-	Logs *buildlog.Store
+	Logs buildlog.Logs
 	Log  *slog.Logger
 }
 

@@ -67,5 +67,11 @@ func (a *API) GetBuildLog(ctx context.Context, in *GetBuildLogInput) (*GetBuildL
 		}
 	}
 	complete = complete && cb.Deref(b.Doc.BuildComplete)
+	if !c.Complete && len(c.Data) == 0 && cb.Deref(b.Doc.BuildComplete) {
+		// A log is closed before its build's end is stored: a complete
+		// build whose log has nothing more has it all (its node may have
+		// died before marking the log complete).
+		complete = true
+	}
 	return &GetBuildLogOutput{Text: string(c.Data), NextOffset: c.NextOffset, Complete: complete}, nil
 }

@@ -2,6 +2,7 @@ package buildlog
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -91,5 +92,76 @@ func BenchmarkWrite(b *testing.B) {
 	b.SetBytes(int64(len(chunk)))
 	for b.Loop() {
 		w.Write(chunk)
+	}
+}
+
+// recorder is an Output that keeps what it is given.
+type recorder struct {
+	data   []byte
+	times  []time.Time
+	fail   error
+	closed int
+}
+
+func (r *recorder) Append(p []byte, t time.Time) error {
+	if r.fail != nil {
+		return r.fail
+	}
+	r.data = append(r.data, p...)
+	r.times = append(r.times, t)
+	return nil
+}
+
+func (r *recorder) Close() error { r.closed++; return nil }
+
+func TestWriter(t *testing.T) {
+	clock := time.Date(2026, 11, 27, 1, 2, 3, 0, time.UTC)
+	r := &recorder{}
+	w := NewWriter(r, func() time.Time { clock = clock.Add(time.Millisecond); return clock })
+	w.Printf("first %d", 1)
+	w.Write([]byte("mid"))
+	w.Write(nil)
+	w.Printf("second")
+	w.Write([]byte("end"))
+	r.fail = errors.New("disk full")
+	if n, err := w.Write([]byte("x")); n != 0 || err != r.fail {
+		t.Errorf("Write when the output fails = %d, %v", n, err)
+	}
+	r.fail = nil
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := "[Container] 2026/11/27 01:02:03.001000 first 1\nmid\n[Container] 2026/11/27 01:02:03.003000 second\nend\n"
+	if string(r.data) != want {
+		t.Errorf("wrote %q, want %q", r.data, want)
+	}
+	if len(r.times) != 5 || !r.times[0].Equal(clock.Add(-5*time.Millisecond)) {
+		t.Errorf("times %v", r.times)
+	}
+	if _, err := w.Write([]byte("late")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after Close: %v", err)
+	}
+	if err := w.Close(); err != nil || r.closed != 1 {
+		t.Errorf("second Close: %v, output closed %d times", err, r.closed)
+	}
+}
+
+func TestStampAndWholeLines(t *testing.T) {
+	x := Index{{0, 1e9}, {4, 2e9}, {6, 3e9}}
+	got := string(Stamp(nil, []byte("ab\ncd\nef"), 1, x))
+	want := "1970-01-01T00:00:01.000000Z ab\n1970-01-01T00:00:02.000000Z cd\n1970-01-01T00:00:03.000000Z ef"
+	if got != want {
+		t.Errorf("Stamp = %q, want %q", got, want)
+	}
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"a\nb\nc", 10, "a\nb\n"}, {"abc", 10, ""}, {"abc", 3, "abc"}, {"ab\n", 3, "ab\n"}, {"", 5, ""},
+	} {
+		if got := string(WholeLines([]byte(tc.in), tc.max)); got != tc.want {
+			t.Errorf("WholeLines(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
 	}
 }

@@ -45,7 +45,7 @@ var (
 type Config struct {
 	Store    store.Store
 	Executor executor.Executor
-	Logs     *buildlog.Store
+	Logs     buildlog.Logs
 	Blob     blob.Store
 	Secrets  *secrets.Store
 	// WorkDir holds one workspace per running build.
@@ -376,7 +376,9 @@ func (x *run) closeEnv() {
 func (x *run) cleanup() {
 	x.closeEnv()
 	if x.log != nil {
-		x.log.Close()
+		if err := x.log.Close(); err != nil {
+			x.r.cfg.Log.Error("storing the build's log", "build", cb.Deref(x.doc.Id), "err", err)
+		}
 	}
 	if !x.r.cfg.KeepWorkspaces {
 		os.RemoveAll(x.dir)

@@ -19,6 +19,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/batchrun"
 	"github.com/buildbatch/buildbatch/internal/blob/blobopen"
 	"github.com/buildbatch/buildbatch/internal/buildlog"
+	"github.com/buildbatch/buildbatch/internal/buildlog/bloblog"
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/config"
 	"github.com/buildbatch/buildbatch/internal/executor"
@@ -84,12 +85,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		// died (its builds end FAULT in recovery).
 		removeWorkspaces(filepath.Join(cfg.DataDir, "builds"))
 	}
-	logs, err := buildlog.NewStore(filepath.Join(cfg.DataDir, "logs"))
+	blobs, blobInfo, err := blobopen.Open(ctx, cfg.Blob, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	blobs, blobInfo, err := blobopen.Open(ctx, cfg.Blob, cfg.DataDir)
-	if err != nil {
+	// Logs go where artifacts go: with an S3 store every node reads every
+	// build's log, while it runs too.
+	var logs buildlog.Logs
+	if cfg.Blob != "" {
+		logs = bloblog.New(blobs, bloblog.Options{})
+		blobInfo += "; build logs there too (bucket " + bloblog.DefaultBucket + ")"
+	} else if logs, err = buildlog.NewStore(filepath.Join(cfg.DataDir, "logs")); err != nil {
 		return nil, err
 	}
 	st, storeInfo, err := openStore(ctx, cfg)
