@@ -119,6 +119,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		node = host + ":" + port
 	}
+	if cfg.Store != "" {
+		log = log.With("node", node) // several nodes may log to one place
+	}
 	tmp := filepath.Join(cfg.DataDir, "tmp")
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, err
