@@ -356,7 +356,9 @@ func (a *API) RetryBuildBatch(ctx context.Context, in *cb.RetryBuildBatchInput) 
 		doc = step.RetryView
 		return err
 	})
-	a.opts.Scheduler.Handle(fx)
+	if err == nil {
+		a.opts.Scheduler.Handle(fx)
+	}
 	if errors.Is(err, batch.ErrNotRetryable) {
 		return nil, invalid("Invalid input: batch %s cannot be retried: only batch builds that have failed can be retried", id)
 	}

@@ -93,19 +93,82 @@ type Step struct {
 // data) and says which builds to start and stop. It is pure; an error means
 // b's stored plan or settings are corrupt.
 func Progress(b *store.Batch, e Event, env Env) (Step, error) {
-	p := &progress{b: b, env: env}
+	s, err := Load(b)
+	if err != nil {
+		return Step{}, err
+	}
+	step := s.Apply(e, env)
+	return step, s.Save()
+}
+
+// State is a batch with its plan and settings decoded, for applying several
+// events in a row (Progress does Load, Apply, Save).
+type State struct {
+	b         *store.Batch
+	plan      *Plan
+	settings  *document.Settings
+	planDirty bool
+}
+
+// Load decodes a batch's plan and settings.
+func Load(b *store.Batch) (*State, error) {
+	s := &State{b: b}
 	if len(b.Meta.Plan) > 0 {
-		p.plan = new(Plan)
-		if err := json.Unmarshal(b.Meta.Plan, p.plan); err != nil {
-			return Step{}, fmt.Errorf("corrupt batch plan: %w", err)
+		s.plan = new(Plan)
+		if err := json.Unmarshal(b.Meta.Plan, s.plan); err != nil {
+			return nil, fmt.Errorf("corrupt batch plan: %w", err)
 		}
 	}
-	p.settings = new(document.Settings)
+	s.settings = new(document.Settings)
 	if len(b.Meta.Settings) > 0 {
-		if err := json.Unmarshal(b.Meta.Settings, p.settings); err != nil {
-			return Step{}, fmt.Errorf("corrupt batch settings: %w", err)
+		if err := json.Unmarshal(b.Meta.Settings, s.settings); err != nil {
+			return nil, fmt.Errorf("corrupt batch settings: %w", err)
 		}
 	}
+	return s, nil
+}
+
+// LoadWithPlan is Load with the plan already decoded (from b.Meta.Plan);
+// plan is only read.
+func LoadWithPlan(b *store.Batch, plan *Plan) (*State, error) {
+	s := &State{b: b, plan: plan, settings: new(document.Settings)}
+	if len(b.Meta.Settings) > 0 {
+		if err := json.Unmarshal(b.Meta.Settings, s.settings); err != nil {
+			return nil, fmt.Errorf("corrupt batch settings: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Plan is the batch's plan (nil before planning); it must not be changed.
+func (s *State) Plan() *Plan { return s.plan }
+
+// Save encodes what Apply changed of the plan into the batch's meta data.
+func (s *State) Save() error {
+	if !s.planDirty {
+		return nil
+	}
+	enc, err := json.Marshal(s.plan)
+	if err != nil {
+		return err
+	}
+	s.b.Meta.Plan = enc
+	s.planDirty = false
+	return nil
+}
+
+// Apply applies one event (see Progress).
+func (s *State) Apply(e Event, env Env) Step {
+	p := &progress{b: s.b, env: env, plan: s.plan, settings: s.settings}
+	p.run(e)
+	if p.planDirty {
+		s.plan, s.planDirty = p.plan, true
+	}
+	return p.step
+}
+
+func (p *progress) run(e Event) {
+	b := p.b
 	doc := b.Doc
 	complete := cb.Deref(doc.Complete)
 	switch e.Kind {
@@ -136,14 +199,6 @@ func Progress(b *store.Batch, e Event, env Env) (Step, error) {
 			p.reconcile(e.Builds)
 		}
 	}
-	if p.planDirty {
-		enc, err := json.Marshal(p.plan)
-		if err != nil {
-			return Step{}, err
-		}
-		b.Meta.Plan = enc
-	}
-	return p.step, nil
 }
 
 type progress struct {

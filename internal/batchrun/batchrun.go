@@ -12,6 +12,7 @@
 package batchrun
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,8 @@ type Effects struct {
 	Stop []Key
 	// Combine are batches whose artifacts this node combines.
 	Combine []Key
+
+	written []*store.Batch // batches the transaction put (see Committed)
 }
 
 // Key names a build or batch.
@@ -74,6 +77,16 @@ type Coordinator struct {
 	mu     sync.Mutex
 	closed bool
 	swept  bool // a sweep ran (owned by the scheduler's loop, which sweeps)
+
+	// kept holds batches as this node last committed them, by key: a
+	// transaction that finds the stored revision unchanged takes one
+	// instead of reading and decoding it (see Committed).
+	keptMu sync.Mutex
+	kept   map[Key]*store.Batch
+
+	planMu    sync.Mutex
+	planBytes []byte      // the encoded plan last decoded, and
+	plan      *batch.Plan // that plan (read only: Progress replaces, never changes, a plan)
 }
 
 // New returns a coordinator.
@@ -94,7 +107,7 @@ func New(o Options) *Coordinator {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Coordinator{o: o, ctx: ctx, cancel: cancel}
+	return &Coordinator{o: o, ctx: ctx, cancel: cancel, kept: map[Key]*store.Batch{}}
 }
 
 // Shutdown waits for the combines in progress to end (a combine cut short
@@ -114,7 +127,7 @@ func (c *Coordinator) env() batch.Env {
 // Apply applies an event to a batch in tx and returns what the batch
 // decided (Step.Err answers a refused request).
 func (c *Coordinator) Apply(ctx context.Context, tx store.Tx, scope store.Scope, id string, e batch.Event, fx *Effects) (batch.Step, error) {
-	b, err := tx.BatchGet(ctx, scope, id)
+	b, err := c.batch(ctx, tx, scope, id)
 	if err != nil {
 		return batch.Step{}, err
 	}
@@ -128,13 +141,18 @@ func (c *Coordinator) Submit(ctx context.Context, tx store.Tx, b *store.Batch, f
 }
 
 func (c *Coordinator) apply(ctx context.Context, tx store.Tx, b *store.Batch, e batch.Event, fx *Effects) (batch.Step, error) {
-	events := []batch.Event{e}
+	return c.applyAll(ctx, tx, b, []batch.Event{e}, fx)
+}
+
+// applyAll applies events to a batch in order, and puts it once.
+func (c *Coordinator) applyAll(ctx context.Context, tx store.Tx, b *store.Batch, events []batch.Event, fx *Effects) (batch.Step, error) {
 	var first batch.Step
+	state, err := c.load(b)
+	if err != nil {
+		return first, err
+	}
 	for i := 0; i < len(events); i++ {
-		step, err := batch.Progress(b, events[i], c.env())
-		if err != nil {
-			return first, err
-		}
+		step := state.Apply(events[i], c.env())
 		if i == 0 {
 			first = step
 		}
@@ -161,7 +179,57 @@ func (c *Coordinator) apply(ctx context.Context, tx store.Tx, b *store.Batch, e 
 			fx.Combine = append(fx.Combine, Key{b.Scope, cb.Deref(b.Doc.Id)})
 		}
 	}
-	return first, tx.BatchPut(ctx, b)
+	if err := state.Save(); err != nil {
+		return first, err
+	}
+	if err := tx.BatchPut(ctx, b); err != nil {
+		return first, err
+	}
+	fx.written = append(fx.written, b)
+	return first, nil
+}
+
+// batch reads a batch in tx: the one this node kept, if the stored
+// revision is still the one it committed, else from the store.
+func (c *Coordinator) batch(ctx context.Context, tx store.Tx, scope store.Scope, id string) (*store.Batch, error) {
+	k := Key{scope, id}
+	c.keptMu.Lock()
+	b := c.kept[k]
+	delete(c.kept, k) // the transaction owns it now; Committed gives it back
+	c.keptMu.Unlock()
+	if b != nil {
+		rev, err := tx.BatchRev(ctx, scope, id)
+		if err != nil {
+			return nil, err
+		}
+		if rev == b.Rev {
+			return b, nil
+		}
+	}
+	return tx.BatchGet(ctx, scope, id)
+}
+
+// Committed keeps the unfinished batches a committed transaction wrote
+// (fx is what it returned); only call it once the commit succeeded. A
+// kept batch is used again only while its stored revision is the one
+// committed, which no other write (on any node) can leave unchanged.
+func (c *Coordinator) Committed(fx Effects) {
+	c.keptMu.Lock()
+	defer c.keptMu.Unlock()
+	for _, b := range fx.written {
+		k := Key{b.Scope, cb.Deref(b.Doc.Id)}
+		if cb.Deref(b.Doc.Complete) {
+			delete(c.kept, k)
+			continue
+		}
+		if len(c.kept) >= 64 {
+			for old := range c.kept {
+				delete(c.kept, old)
+				break
+			}
+		}
+		c.kept[k] = b
+	}
 }
 
 // stop stops a build in tx: one still QUEUED that no node claimed ends
@@ -195,11 +263,51 @@ func (c *Coordinator) StopBuild(ctx context.Context, tx store.Tx, scope store.Sc
 	return c.followUp(ctx, tx, ended, nil, fx)
 }
 
+// Done is a build that completed, with what a batch's DOWNLOAD_SOURCE
+// build planned.
+type Done struct {
+	Build *store.Build
+	Plan  *batch.Plan
+}
+
 // Finished records in tx a build that completed (its final document is
 // already put) and applies what follows: its batch moves on (plan: what
 // a batch's DOWNLOAD_SOURCE build planned), or its automatic retry starts.
 func (c *Coordinator) Finished(ctx context.Context, tx store.Tx, b *store.Build, plan *batch.Plan, fx *Effects) error {
 	return c.followUp(ctx, tx, b, plan, fx)
+}
+
+// FinishedAll is Finished for several builds: the builds of one batch are
+// applied to it together (read and put once), in order.
+func (c *Coordinator) FinishedAll(ctx context.Context, tx store.Tx, done []Done, fx *Effects) error {
+	var order []Key
+	events := map[Key][]batch.Event{}
+	for _, d := range done {
+		if d.Build.Meta.BatchID == "" {
+			if err := c.autoRetry(ctx, tx, d.Build, fx); err != nil {
+				return err
+			}
+			continue
+		}
+		k := Key{d.Build.Scope, d.Build.Meta.BatchID}
+		if _, ok := events[k]; !ok {
+			order = append(order, k)
+		}
+		events[k] = append(events[k], batch.Event{Kind: batch.BuildDone, Build: d.Build, Plan: d.Plan})
+	}
+	for _, k := range order {
+		b, err := c.batch(ctx, tx, k.Scope, k.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // the batch was deleted
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := c.applyAll(ctx, tx, b, events[k], fx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Coordinator) followUp(ctx context.Context, tx store.Tx, b *store.Build, plan *batch.Plan, fx *Effects) error {
@@ -360,7 +468,10 @@ func (c *Coordinator) Sweep(ctx context.Context) (Effects, error) {
 		}
 		return nil
 	})
-	return fx, err
+	if err != nil {
+		return Effects{}, err
+	}
+	return fx, nil
 }
 
 // due is the event time brings to a batch, or nil.
@@ -381,4 +492,24 @@ func (c *Coordinator) due(b *store.Batch, now, combinesUntil time.Time) *batch.E
 		return &batch.Event{Kind: batch.Timeout}
 	}
 	return nil
+}
+
+// load decodes a batch's plan and settings (batch.Load), reusing the last
+// decoded plan of the same bytes: a plan does not change once made, and
+// decoding a large one is most of the cost of a build's end.
+func (c *Coordinator) load(b *store.Batch) (*batch.State, error) {
+	c.planMu.Lock()
+	reuse := c.planBytes != nil && bytes.Equal(c.planBytes, b.Meta.Plan)
+	plan := c.plan
+	c.planMu.Unlock()
+	if reuse {
+		return batch.LoadWithPlan(b, plan)
+	}
+	st, err := batch.Load(b)
+	if err == nil && len(b.Meta.Plan) > 0 {
+		c.planMu.Lock()
+		c.planBytes, c.plan = b.Meta.Plan, st.Plan()
+		c.planMu.Unlock()
+	}
+	return st, err
 }

@@ -73,6 +73,12 @@ type Scheduler struct {
 	mu      sync.Mutex
 	running map[key]*active
 
+	endMu      sync.Mutex
+	ends       []*ending // builds' ends waiting to be stored
+	committing bool      // a build goroutine stores ends for the others
+
+	queueChecked time.Time // when sweep last looked for queued timeouts (the loop's)
+
 	wake   chan struct{}
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -182,8 +188,8 @@ func (s *Scheduler) run() {
 			if orphans {
 				lastOrphans = now
 			}
-			if !orphans && !s.anyQueued(ctx) {
-				// nothing to claim: no write
+			if !orphans && !woken && !s.anyQueued(ctx) {
+				// polling, and nothing to claim: no write
 			} else if err := s.claim(ctx, store.Claim{Node: s.o.Node, Now: now, Until: now.Add(s.o.Lease), Limit: free}, false); err != nil && ctx.Err() == nil {
 				s.o.Log.Error("claiming builds", "err", err)
 			}
@@ -340,8 +346,13 @@ func (s *Scheduler) sweep(ctx context.Context) {
 		s.o.Log.Error("batch sweep", "err", err)
 	}
 	s.Handle(fx)
-	var expired []*store.Build
+	// Queued timeouts are whole minutes: look at the queue once a minute.
 	now := s.o.Now()
+	if now.Sub(s.queueChecked) < s.o.Minute {
+		return
+	}
+	s.queueChecked = now
+	var expired []*store.Build
 	s.o.Store.View(ctx, func(tx store.Tx) error {
 		builds, err := tx.BuildListQueued(ctx)
 		for _, b := range builds {
@@ -374,15 +385,20 @@ func (s *Scheduler) sweep(ctx context.Context) {
 		}
 		return nil
 	})
-	if err != nil && ctx.Err() == nil {
-		s.o.Log.Error("queued timeouts", "err", err)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.o.Log.Error("queued timeouts", "err", err)
+		}
+		return
 	}
 	s.Handle(fx)
 }
 
 // Handle carries out what a committed transaction decided: it wakes the
-// loop for new builds, stops builds running here and starts combines.
+// loop for new builds, stops builds running here and starts combines. Call
+// it only after the commit succeeded.
 func (s *Scheduler) Handle(fx batchrun.Effects) {
+	s.o.Coord.Committed(fx)
 	if fx.Queued > 0 {
 		s.Wake()
 	}
@@ -432,49 +448,97 @@ func (s *Scheduler) startBuild(b *store.Build) {
 	}()
 }
 
-// finish stores a build's end with what follows from it, trying again
-// while the store refuses (until shutdown: then the build is ended when a
-// node takes it over).
+// ending is a build's end waiting to be stored.
+type ending struct {
+	res  runner.Result
+	done chan struct{}
+}
+
+// finish stores a build's end with what follows from it. Ends that arrive
+// while another is being stored are stored together, in one transaction
+// (a batch's builds then move it on with one read and one write of it):
+// the first build to finish commits for the others until none wait. The
+// store is tried again while it refuses (until shutdown: then the build is
+// ended when a node takes it over).
 func (s *Scheduler) finish(res runner.Result) {
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		err := s.finishOnce(res)
-		if err == nil || errors.Is(err, store.ErrStale) {
+	e := &ending{res: res, done: make(chan struct{})}
+	s.endMu.Lock()
+	s.ends = append(s.ends, e)
+	lead := !s.committing
+	s.committing = true
+	s.endMu.Unlock()
+	if !lead {
+		<-e.done
+		return
+	}
+	for {
+		s.endMu.Lock()
+		group := s.ends
+		s.ends = nil
+		if len(group) == 0 {
+			s.committing = false
+			s.endMu.Unlock()
 			return
 		}
-		s.o.Log.Error("saving the end of a build", "build", cb.Deref(res.Build.Doc.Id), "err", err)
+		s.endMu.Unlock()
+		s.commitEnds(group)
+		for _, g := range group {
+			close(g.done)
+		}
+	}
+}
+
+func (s *Scheduler) commitEnds(group []*ending) {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := s.commitOnce(group)
+		if err == nil {
+			return
+		}
+		s.o.Log.Error("saving the end of builds", "builds", len(group), "err", err)
 		select {
 		case <-time.After(wait):
 		case <-s.ctx.Done():
-			if err := s.finishOnce(res); err != nil {
-				s.o.Log.Error("saving the end of a build at shutdown", "build", cb.Deref(res.Build.Doc.Id), "err", err)
+			if err := s.commitOnce(group); err != nil {
+				s.o.Log.Error("saving the end of builds at shutdown", "builds", len(group), "err", err)
 			}
 			return
 		}
 	}
 }
 
-func (s *Scheduler) finishOnce(res runner.Result) error {
+func (s *Scheduler) commitOnce(group []*ending) error {
 	ctx := context.WithoutCancel(s.ctx)
+	revs := make([]int64, len(group))
+	for i, e := range group {
+		revs[i] = e.res.Build.Rev
+	}
 	var fx batchrun.Effects
+	var stale []string
 	err := s.o.Store.Update(ctx, func(tx store.Tx) error {
-		fx = batchrun.Effects{}
-		rev := res.Build.Rev
-		if err := tx.BuildPut(ctx, res.Build); err != nil {
-			res.Build.Rev = rev
-			return err
+		fx, stale = batchrun.Effects{}, nil
+		var done []batchrun.Done
+		for i, e := range group {
+			e.res.Build.Rev = revs[i]
+			err := tx.BuildPut(ctx, e.res.Build)
+			if errors.Is(err, store.ErrStale) {
+				stale = append(stale, cb.Deref(e.res.Build.Doc.Id))
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			done = append(done, batchrun.Done{Build: e.res.Build, Plan: e.res.Plan})
 		}
-		if err := s.o.Coord.Finished(ctx, tx, res.Build, res.Plan, &fx); err != nil {
-			res.Build.Rev = rev
-			return err
-		}
-		return nil
+		return s.o.Coord.FinishedAll(ctx, tx, done, &fx)
 	})
-	if errors.Is(err, store.ErrStale) {
-		s.o.Log.Warn("build was taken over by another node; its end here is dropped", "build", cb.Deref(res.Build.Doc.Id))
+	if err != nil {
+		for i, e := range group {
+			e.res.Build.Rev = revs[i]
+		}
 		return err
 	}
-	if err != nil {
-		return err
+	for _, id := range stale {
+		s.o.Log.Warn("build was taken over by another node; its end here is dropped", "build", id)
 	}
 	s.Handle(fx)
 	return nil

@@ -271,6 +271,10 @@ type Tx interface {
 
 	BatchInsert(ctx context.Context, b *Batch) error
 	BatchGet(ctx context.Context, s Scope, id string) (*Batch, error)
+	// BatchRev returns a batch's revision (ErrNotFound if missing): a
+	// node that keeps a batch it wrote can tell whether it is still the
+	// stored one without reading it.
+	BatchRev(ctx context.Context, s Scope, id string) (int64, error)
 	// BatchPut replaces a batch if its stored revision is b.Rev (else
 	// ErrStale), and increments b.Rev.
 	BatchPut(ctx context.Context, b *Batch) error

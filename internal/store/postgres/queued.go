@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/store"
@@ -34,4 +36,13 @@ func (t *txn) BuildRelease(ctx context.Context, b *store.Build) error {
 
 func (t *txn) BuildListQueued(ctx context.Context) ([]*store.Build, error) {
 	return t.queryBuilds(ctx, buildSelect+` WHERE NOT complete AND queued AND node = '' ORDER BY seq`)
+}
+
+func (t *txn) BatchRev(ctx context.Context, s store.Scope, id string) (int64, error) {
+	var rev int64
+	err := t.scanRow(ctx, `SELECT rev FROM batches WHERE id = $1 AND account = $2 AND region = $3`, []any{id, s.Account, s.Region}, &rev)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("batch %s: %w", id, store.ErrNotFound)
+	}
+	return rev, err
 }

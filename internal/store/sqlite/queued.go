@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,4 +38,13 @@ func (t *txn) BuildRelease(ctx context.Context, b *store.Build) error {
 
 func (t *txn) BuildListQueued(ctx context.Context) ([]*store.Build, error) {
 	return t.queryBuilds(ctx, buildSelect+` WHERE complete = 0 AND queued = 1 AND node = '' ORDER BY seq`)
+}
+
+func (t *txn) BatchRev(ctx context.Context, s store.Scope, id string) (int64, error) {
+	var rev int64
+	err := t.queryRow(ctx, `SELECT rev FROM batches WHERE id = ? AND account = ? AND region = ?`, id, s.Account, s.Region).Scan(&rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("batch %s: %w", id, store.ErrNotFound)
+	}
+	return rev, err
 }

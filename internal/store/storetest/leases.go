@@ -270,6 +270,13 @@ func testRevisions(t *testing.T, s store.Store) {
 	if got := getBatch(t, s, "p:b1"); got.Rev != 2 || !got.Meta.Failed || got.Meta.Ending != "" || cb.Deref(got.Doc.BuildBatchStatus) != cb.StatusTypeInProgress {
 		t.Errorf("after a stale BatchPut: Rev %d meta %+v", got.Rev, got.Meta)
 	}
+	var rev int64
+	if err := s.View(ctx, func(tx store.Tx) (err error) { rev, err = tx.BatchRev(ctx, scope, "p:b1"); return err }); err != nil || rev != 2 {
+		t.Errorf("BatchRev = %d, %v; want 2", rev, err)
+	}
+	if err := s.View(ctx, func(tx store.Tx) (err error) { _, err = tx.BatchRev(ctx, scope, "p:b404"); return err }); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("BatchRev of a missing batch = %v, want ErrNotFound", err)
+	}
 	var incb []*store.Batch
 	s.View(ctx, func(tx store.Tx) (err error) { incb, err = tx.BatchListIncomplete(ctx); return err })
 	if len(incb) != 1 || incb[0].Rev != 2 {
