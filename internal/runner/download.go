@@ -80,7 +80,7 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 		if errors.As(err, &be) {
 			msg = strings.TrimPrefix(be.Error(), "YAML_FILE_ERROR: ")
 		}
-		x.log.Printf("Phase context status code: YAML_FILE_ERROR Message: %s in %s", msg, where)
+		x.log.Printf("Reading the buildspec %s failed", where)
 		return true, document.Context(document.YAMLFileError, msg)
 	}
 	x.spec = spec

@@ -167,7 +167,6 @@ func (x *run) run(ctx context.Context, id string) {
 	if err := x.provision(ctx); err != nil {
 		var pe *executor.ProvisionError
 		if errors.As(err, &pe) && !x.interrupted(ctx) {
-			x.log.Printf("Phase context status code: %s Message: %s", pe.Code, pe.Msg)
 			x.endPhase(document.Provisioning, cb.StatusTypeFailed, document.Context(pe.Code, pe.Msg))
 			x.finish(ctx, cb.StatusTypeFailed)
 			return

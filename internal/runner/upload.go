@@ -37,7 +37,6 @@ func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
 		}
 		res, err := x.upload(ctx, cfg, x.spec.Artifacts)
 		if err != nil {
-			x.log.Printf("Phase context status code: CLIENT_ERROR Message: %v", err)
 			return true, document.Context(document.ClientError, err.Error())
 		}
 		x.doc.Artifacts = res

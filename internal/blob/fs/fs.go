@@ -74,6 +74,11 @@ func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader) error 
 		os.Remove(tmp.Name())
 		return err
 	}
+	// Objects are readable as files are (CreateTemp makes them 0600).
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
 	if st, err := os.Stat(p); err == nil && st.IsDir() {
 		os.RemoveAll(p)
 	}
