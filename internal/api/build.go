@@ -26,6 +26,15 @@ type Scheduler interface {
 	// Handle carries out what a committed transaction decided (new builds
 	// queued, builds to stop, combines).
 	Handle(fx batchrun.Effects)
+	// Claims begins a claim to be made in the transaction that inserts a
+	// build, so that it starts at once if this node has room.
+	Claims() Claimer
+}
+
+// Claimer is a claim in a transaction: In inside it, Done after it.
+type Claimer = interface {
+	In(ctx context.Context, tx store.Tx) error
+	Done(committed bool)
 }
 
 const idempotencyWindow = 5 * time.Minute
@@ -108,27 +117,34 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 	}
 	request, _ := json.Marshal(in)
 	var b *store.Build
+	claims := a.opts.Scheduler.Claims()
 	err := a.st.Update(ctx, func(tx store.Tx) error {
-		p, err := tx.ProjectGet(ctx, scope, name)
-		if err != nil {
+		if err := func() error {
+			p, err := tx.ProjectGet(ctx, scope, name)
+			if err != nil {
+				return err
+			}
+			eff, err := apply(p, startOverrides(in))
+			if err != nil {
+				return err
+			}
+			autoRetry := p.AutoRetryLimit
+			set(&autoRetry, in.AutoRetryLimitOverride)
+			spec := document.Spec{Scope: scope, Project: name, Settings: eff, Initiator: caller(c), Debug: in.DebugSessionEnabled, AutoRetry: autoRetry}
+			b, err = a.insertBuild(ctx, tx, spec, store.BuildMeta{Request: request, IdempotencyToken: token, User: caller(c)}, p.ConcurrentBuildLimit)
+			if err != nil {
+				return err
+			}
+			if token != "" {
+				return tx.IdempotencyPut(ctx, scope, "StartBuild", token, hash, cb.Deref(b.Doc.Id), a.now().Add(idempotencyWindow))
+			}
+			return nil
+		}(); err != nil {
 			return err
 		}
-		eff, err := apply(p, startOverrides(in))
-		if err != nil {
-			return err
-		}
-		autoRetry := p.AutoRetryLimit
-		set(&autoRetry, in.AutoRetryLimitOverride)
-		spec := document.Spec{Scope: scope, Project: name, Settings: eff, Initiator: caller(c), Debug: in.DebugSessionEnabled, AutoRetry: autoRetry}
-		b, err = a.insertBuild(ctx, tx, spec, store.BuildMeta{Request: request, IdempotencyToken: token, User: caller(c)}, p.ConcurrentBuildLimit)
-		if err != nil {
-			return err
-		}
-		if token != "" {
-			return tx.IdempotencyPut(ctx, scope, "StartBuild", token, hash, cb.Deref(b.Doc.Id), a.now().Add(idempotencyWindow))
-		}
-		return nil
+		return claims.In(ctx, tx) // start it at once if this node has room
 	})
+	claims.Done(err == nil)
 	if err != nil {
 		return nil, translate(err, projectNotFound(c.Region, c.Account, name))
 	}
@@ -369,33 +385,40 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 		}
 	}
 	var b *store.Build
+	claims := a.opts.Scheduler.Claims()
 	err := a.st.Update(ctx, func(tx store.Tx) error {
-		old, err := tx.BuildGet(ctx, scope, id)
-		if err != nil {
+		if err := func() error {
+			old, err := tx.BuildGet(ctx, scope, id)
+			if err != nil {
+				return err
+			}
+			if !cb.Deref(old.Doc.BuildComplete) {
+				return invalid("Invalid input: build %s is still in progress; only finished builds can be retried", id)
+			}
+			if old.Meta.BatchID != "" {
+				return invalid("Invalid input: build %s belongs to batch %s; retry it with RetryBuildBatch", id, old.Meta.BatchID)
+			}
+			var limit *int32
+			if p, err := tx.ProjectGet(ctx, scope, cb.Deref(old.Doc.ProjectName)); err == nil {
+				limit = p.ConcurrentBuildLimit
+			}
+			spec := document.RetrySpec(old, caller(c))
+			meta := old.Meta
+			meta.IdempotencyToken, meta.User = token, caller(c)
+			b, err = a.insertBuild(ctx, tx, spec, meta, limit)
+			if err != nil {
+				return err
+			}
+			if token != "" {
+				return tx.IdempotencyPut(ctx, scope, "RetryBuild", token, hash, cb.Deref(b.Doc.Id), a.now().Add(idempotencyWindow))
+			}
+			return nil
+		}(); err != nil {
 			return err
 		}
-		if !cb.Deref(old.Doc.BuildComplete) {
-			return invalid("Invalid input: build %s is still in progress; only finished builds can be retried", id)
-		}
-		if old.Meta.BatchID != "" {
-			return invalid("Invalid input: build %s belongs to batch %s; retry it with RetryBuildBatch", id, old.Meta.BatchID)
-		}
-		var limit *int32
-		if p, err := tx.ProjectGet(ctx, scope, cb.Deref(old.Doc.ProjectName)); err == nil {
-			limit = p.ConcurrentBuildLimit
-		}
-		spec := document.RetrySpec(old, caller(c))
-		meta := old.Meta
-		meta.IdempotencyToken, meta.User = token, caller(c)
-		b, err = a.insertBuild(ctx, tx, spec, meta, limit)
-		if err != nil {
-			return err
-		}
-		if token != "" {
-			return tx.IdempotencyPut(ctx, scope, "RetryBuild", token, hash, cb.Deref(b.Doc.Id), a.now().Add(idempotencyWindow))
-		}
-		return nil
+		return claims.In(ctx, tx) // start it at once if this node has room
 	})
+	claims.Done(err == nil)
 	if err != nil {
 		return nil, translate(err, buildNotFound(id))
 	}

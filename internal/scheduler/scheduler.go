@@ -73,6 +73,10 @@ type Scheduler struct {
 	mu      sync.Mutex
 	running map[key]*active
 
+	// claimMu makes claims one at a time: free slots are counted, builds
+	// claimed and started without another claim in between.
+	claimMu sync.Mutex
+
 	endMu      sync.Mutex
 	ends       []*ending // builds' ends waiting to be stored
 	committing bool      // a build goroutine stores ends for the others
@@ -225,10 +229,86 @@ func (s *Scheduler) anyQueued(ctx context.Context) bool {
 // node went away) end FAULT, or go back to the queue if they never
 // started; builds past their queued timeout end TIMED_OUT.
 func (s *Scheduler) claim(ctx context.Context, c store.Claim, restart bool) error {
-	var start, orphans []*store.Build
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	if !restart {
+		c.Limit = s.o.MaxConcurrent - s.Counts()
+	}
+	var cl claimed
 	var fx batchrun.Effects
-	err := s.o.Store.Update(ctx, func(tx store.Tx) error {
-		start, orphans, fx = nil, nil, batchrun.Effects{}
+	err := s.o.Store.Update(ctx, func(tx store.Tx) (err error) {
+		fx = batchrun.Effects{}
+		cl, err = s.claimIn(ctx, tx, c, restart, &fx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.started(cl)
+	s.Handle(fx)
+	return nil
+}
+
+// Claims is a claim made in a caller's transaction (StartBuild's, so that
+// a build this node has room for starts at once, without another
+// transaction): Claims locks out other claims until Done.
+type Claims struct {
+	s    *Scheduler
+	cl   claimed
+	fx   batchrun.Effects
+	done bool
+}
+
+// Claims begins a claim; call it before the transaction begins (claims
+// are serialized before transactions, never inside one), then In inside
+// it, then Done once it committed or failed.
+func (s *Scheduler) Claims() interface {
+	In(ctx context.Context, tx store.Tx) error
+	Done(committed bool)
+} {
+	s.claimMu.Lock()
+	return &Claims{s: s}
+}
+
+// In claims, in tx, builds for this node's free slots.
+func (c *Claims) In(ctx context.Context, tx store.Tx) error {
+	s := c.s
+	c.cl, c.fx = claimed{}, batchrun.Effects{}
+	free := s.o.MaxConcurrent - s.Counts()
+	if free <= 0 || s.ctx.Err() != nil || s.loop == nil {
+		return nil
+	}
+	now := s.o.Now()
+	var err error
+	c.cl, err = s.claimIn(ctx, tx, store.Claim{Node: s.o.Node, Now: now, Until: now.Add(s.o.Lease), Limit: free}, false, &c.fx)
+	return err
+}
+
+// Done ends the claim: if the transaction committed, the claimed builds
+// start.
+func (c *Claims) Done(committed bool) {
+	if c.done {
+		return
+	}
+	c.done = true
+	if committed {
+		c.s.started(c.cl)
+	}
+	c.s.claimMu.Unlock()
+	if committed {
+		c.s.Handle(c.fx)
+	}
+}
+
+// claimed is what a claim in a transaction took: builds to start, and
+// orphans it ended.
+type claimed struct{ start, orphans []*store.Build }
+
+// claimIn claims builds in tx (see claim); the caller holds claimMu and,
+// once tx commits, calls started.
+func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, restart bool, fx *batchrun.Effects) (claimed, error) {
+	var start, orphans []*store.Build
+	err := func() error {
 		claimed, err := tx.BuildClaim(ctx, c)
 		if err != nil {
 			return err
@@ -237,7 +317,7 @@ func (s *Scheduler) claim(ctx context.Context, c store.Claim, restart bool) erro
 		for _, b := range claimed {
 			if document.Open(b.Doc) == document.Queued {
 				if !now.Before(s.queuedDeadline(b)) {
-					if err := s.o.Coord.EndQueued(ctx, tx, b, cb.StatusTypeTimedOut, document.Context(document.BuildTimedOut, "Build has timed out in the queue. "), &fx); err != nil {
+					if err := s.o.Coord.EndQueued(ctx, tx, b, cb.StatusTypeTimedOut, document.Context(document.BuildTimedOut, "Build has timed out in the queue. "), fx); err != nil {
 						return err
 					}
 					continue
@@ -262,28 +342,29 @@ func (s *Scheduler) claim(ctx context.Context, c store.Claim, restart bool) erro
 			if err := tx.BuildPut(ctx, b); err != nil {
 				return err
 			}
-			if err := s.o.Coord.Finished(ctx, tx, b, nil, &fx); err != nil {
+			if err := s.o.Coord.Finished(ctx, tx, b, nil, fx); err != nil {
 				return err
 			}
 			orphans = append(orphans, b)
 		}
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, b := range orphans {
+	}()
+	return claimed{start, orphans}, err
+}
+
+// started carries out a committed claim: it kills what orphans left and
+// starts the claimed builds.
+func (s *Scheduler) started(cl claimed) {
+	for _, b := range cl.orphans {
 		id := cb.Deref(b.Doc.Id)
 		s.o.Log.Warn("build was running on a node that stopped; marked FAULT", "build", id)
 		if s.o.Reap != nil {
 			s.o.Reap(id)
 		}
 	}
-	for _, b := range start {
+	for _, b := range cl.start {
 		s.startBuild(b)
 	}
-	s.Handle(fx)
-	return nil
 }
 
 func (s *Scheduler) queuedDeadline(b *store.Build) time.Time {
@@ -508,6 +589,10 @@ func (s *Scheduler) commitEnds(group []*ending) {
 
 func (s *Scheduler) commitOnce(group []*ending) error {
 	ctx := context.WithoutCancel(s.ctx)
+	// The slots these builds leave are filled in the same transaction.
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	var cl claimed
 	revs := make([]int64, len(group))
 	for i, e := range group {
 		revs[i] = e.res.Build.Rev
@@ -529,7 +614,17 @@ func (s *Scheduler) commitOnce(group []*ending) error {
 			}
 			done = append(done, batchrun.Done{Build: e.res.Build, Plan: e.res.Plan})
 		}
-		return s.o.Coord.FinishedAll(ctx, tx, done, &fx)
+		if err := s.o.Coord.FinishedAll(ctx, tx, done, &fx); err != nil {
+			return err
+		}
+		cl = claimed{}
+		if free := s.o.MaxConcurrent - s.Counts() + len(group); free > 0 && s.ctx.Err() == nil {
+			now := s.o.Now()
+			var err error
+			cl, err = s.claimIn(ctx, tx, store.Claim{Node: s.o.Node, Now: now, Until: now.Add(s.o.Lease), Limit: free}, false, &fx)
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		for i, e := range group {
@@ -540,6 +635,7 @@ func (s *Scheduler) commitOnce(group []*ending) error {
 	for _, id := range stale {
 		s.o.Log.Warn("build was taken over by another node; its end here is dropped", "build", id)
 	}
+	s.started(cl)
 	s.Handle(fx)
 	return nil
 }
