@@ -129,11 +129,13 @@ const profiled = `
   while their stored revision is unchanged, the decoded plan is reused, and queued
   timeouts are looked for once a minute. Result: 5–7 ms per build in recent runs (each
   build still starts a shell, which the reference counts, and writes its log and its
-  phases). Against the code before that redesign, run back to back on this machine
-  (2026-11-27, two runs each): the 256-build matrix costs 0.5–1 ms more per build
-  (+8% to +15% of its ratio), StartBuild → first command about 1 ms more at the median
-  (+7% to +13%; p99 unchanged), the claim transaction a build now needs; the docker,
-  store and API rows are unchanged or better.
+  phases). Claims ride on transactions that happen anyway (the one storing a group of
+  ends fills the slots they leave; StartBuild's claims its build). Against the code
+  before the redesign, run alternately on this machine (2026-11-27, two rounds): the
+  256-build matrix 2.8× → 2.9× and 2.6× → 3.0× (0.5–0.8 ms more per build), StartBuild →
+  first command 4.5× → 4.2× and 4.7× → 5.4×; in the full runs the docker, store and API
+  rows were unchanged or better. The machine's noise between rounds is of the same size
+  as these differences.
 - **BatchGetBuilds/BatchGetBuildBatches (100 ids)**: decoding 100 stored documents and
   encoding them again dominated (13 ms at 1k builds). The store now hands out the stored
   JSON, from a write-through cache, and the API splices it into the answer from a pooled
