@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"github.com/buildbatch/buildbatch/internal/batchrun"
 	"strings"
-	"time"
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
 	"github.com/buildbatch/buildbatch/internal/batch"
@@ -304,19 +303,10 @@ func (a *API) StopBuildBatch(ctx context.Context, in *cb.StopBuildBatchInput) (*
 // waitBatch returns the batch once it is complete (or after stopWait, as
 // it is then).
 func (a *API) waitBatch(ctx context.Context, scope store.Scope, id string) (*store.Batch, error) {
-	ctx, cancel := context.WithTimeout(ctx, stopWait)
-	defer cancel()
-	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		b, err := a.getBatch(context.WithoutCancel(ctx), scope, id)
-		if err != nil || cb.Deref(b.Doc.Complete) {
-			return b, err
-		}
-		select {
-		case <-ctx.Done():
-			return b, nil
-		case <-time.After(wait):
-		}
-	}
+	return waitFor(ctx, stopWait, func(ctx context.Context) (*store.Batch, bool, error) {
+		b, err := a.getBatch(ctx, scope, id)
+		return b, err == nil && cb.Deref(b.Doc.Complete), err
+	})
 }
 
 // RetryBuildBatch reruns a failed batch's builds (RETRY_ALL_BUILDS, the

@@ -352,16 +352,25 @@ const stopWait = 20 * time.Second
 // waitBuild returns the build once it is complete (or after limit, as it
 // is then).
 func (a *API) waitBuild(ctx context.Context, scope store.Scope, id string, limit time.Duration) (*store.Build, error) {
+	return waitFor(ctx, limit, func(ctx context.Context) (*store.Build, bool, error) {
+		b, err := a.getBuild(ctx, scope, id)
+		return b, err == nil && cb.Deref(b.Doc.BuildComplete), err
+	})
+}
+
+// waitFor calls get until it says done or fails, for up to limit, and
+// returns what it got last.
+func waitFor[T any](ctx context.Context, limit time.Duration, get func(context.Context) (T, bool, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		b, err := a.getBuild(context.WithoutCancel(ctx), scope, id)
-		if err != nil || cb.Deref(b.Doc.BuildComplete) {
-			return b, err
+		v, done, err := get(context.WithoutCancel(ctx))
+		if err != nil || done {
+			return v, err
 		}
 		select {
 		case <-ctx.Done():
-			return b, nil
+			return v, nil
 		case <-time.After(wait):
 		}
 	}

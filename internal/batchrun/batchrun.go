@@ -260,7 +260,7 @@ func (c *Coordinator) StopBuild(ctx context.Context, tx store.Tx, scope store.Sc
 	if err != nil || ended == nil {
 		return err
 	}
-	return c.followUp(ctx, tx, ended, nil, fx)
+	return c.Finished(ctx, tx, ended, nil, fx)
 }
 
 // Done is a build that completed, with what a batch's DOWNLOAD_SOURCE
@@ -274,7 +274,7 @@ type Done struct {
 // already put) and applies what follows: its batch moves on (plan: what
 // a batch's DOWNLOAD_SOURCE build planned), or its automatic retry starts.
 func (c *Coordinator) Finished(ctx context.Context, tx store.Tx, b *store.Build, plan *batch.Plan, fx *Effects) error {
-	return c.followUp(ctx, tx, b, plan, fx)
+	return c.FinishedAll(ctx, tx, []Done{{Build: b, Plan: plan}}, fx)
 }
 
 // FinishedAll is Finished for several builds: the builds of one batch are
@@ -310,17 +310,6 @@ func (c *Coordinator) FinishedAll(ctx context.Context, tx store.Tx, done []Done,
 	return nil
 }
 
-func (c *Coordinator) followUp(ctx context.Context, tx store.Tx, b *store.Build, plan *batch.Plan, fx *Effects) error {
-	if b.Meta.BatchID != "" {
-		_, err := c.Apply(ctx, tx, b.Scope, b.Meta.BatchID, batch.Event{Kind: batch.BuildDone, Build: b, Plan: plan}, fx)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil // the batch was deleted
-		}
-		return err
-	}
-	return c.autoRetry(ctx, tx, b, fx)
-}
-
 // EndQueued ends in tx a build that never left the queue (its queued
 // timeout passed) and applies what follows.
 func (c *Coordinator) EndQueued(ctx context.Context, tx store.Tx, b *store.Build, status string, ctxs []cb.PhaseContext, fx *Effects) error {
@@ -330,7 +319,7 @@ func (c *Coordinator) EndQueued(ctx context.Context, tx store.Tx, b *store.Build
 	if err := tx.BuildPut(ctx, b); err != nil {
 		return err
 	}
-	return c.followUp(ctx, tx, b, nil, fx)
+	return c.Finished(ctx, tx, b, nil, fx)
 }
 
 // autoRetry starts the next automatic retry of a build that did not

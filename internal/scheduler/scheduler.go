@@ -194,7 +194,7 @@ func (s *Scheduler) run() {
 			}
 			if !orphans && !woken && !s.anyQueued(ctx) {
 				// polling, and nothing to claim: no write
-			} else if err := s.claim(ctx, store.Claim{Node: s.o.Node, Now: now, Until: now.Add(s.o.Lease), Limit: free}, false); err != nil && ctx.Err() == nil {
+			} else if err := s.claim(ctx, store.Claim{Node: s.o.Node, Now: now, Until: now.Add(s.o.Lease)}, false); err != nil && ctx.Err() == nil {
 				s.o.Log.Error("claiming builds", "err", err)
 			}
 		}
@@ -232,7 +232,7 @@ func (s *Scheduler) claim(ctx context.Context, c store.Claim, restart bool) erro
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
 	if !restart {
-		c.Limit = s.o.MaxConcurrent - s.Counts()
+		c.Limit = s.o.MaxConcurrent - s.Counts() // counted under claimMu
 	}
 	var cl claimed
 	var fx batchrun.Effects

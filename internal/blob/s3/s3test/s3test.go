@@ -23,8 +23,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/buildbatch/buildbatch/internal/testproc"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -170,7 +170,7 @@ func StartServer() (s *Server, err error) {
 	backend = append(backend, data)
 	logFile := filepath.Join(s.Dir, "log")
 	for try := 1; ; try++ {
-		port, err := freePort()
+		port, err := testproc.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -297,15 +297,9 @@ if [ -n "$pid" ]; then kill -9 "-$pid" 2>/dev/null; fi
 rm -rf "$1"`
 
 func (s *Server) startWatchdog() error {
-	cmd := exec.Command("/bin/sh", "-c", watchdogScript, "s3test-watchdog", s.Dir)
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pipe, err := cmd.StdinPipe()
+	cmd, pipe, err := testproc.Watchdog(watchdogScript, "s3test-watchdog", s.Dir)
 	if err != nil {
 		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("watchdog: %w", err)
 	}
 	s.watchdog, s.pipe = cmd, pipe
 	return nil
@@ -324,15 +318,6 @@ func hasXattrs(dir string) bool {
 	f.Close()
 	defer os.Remove(f.Name())
 	return syscall.Setxattr(f.Name(), "user.buildbatch", []byte("1"), 0) == nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randomHex(n int) string {

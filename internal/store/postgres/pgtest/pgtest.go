@@ -20,8 +20,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/buildbatch/buildbatch/internal/testproc"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -31,7 +31,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -229,7 +228,7 @@ func StartServer() (s *Server, err error) {
 	}
 	logFile := filepath.Join(s.Dir, "log")
 	for try := 1; ; try++ {
-		if s.Port, err = freePort(); err != nil {
+		if s.Port, err = testproc.FreePort(); err != nil {
 			return nil, err
 		}
 		opts := fmt.Sprintf("-F -k %s -p %d -c listen_addresses=127.0.0.1 -c full_page_writes=off -c synchronous_commit=off -c max_connections=200", sock, s.Port)
@@ -303,15 +302,9 @@ func (s *Server) startWatchdog() error {
 	if s.asUser {
 		asUser = "1"
 	}
-	cmd := exec.Command("/bin/sh", "-c", watchdogScript, "pgtest-watchdog", s.Dir, asUser, User)
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pipe, err := cmd.StdinPipe()
+	cmd, pipe, err := testproc.Watchdog(watchdogScript, "pgtest-watchdog", s.Dir, asUser, User)
 	if err != nil {
 		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("watchdog: %w", err)
 	}
 	s.watchdog, s.pipe = cmd, pipe
 	return nil
@@ -333,17 +326,4 @@ func ensureUser() (uid, gid int, err error) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	a, ok := l.Addr().(*net.TCPAddr)
-	if !ok {
-		return 0, fmt.Errorf("unexpected address %v", l.Addr())
-	}
-	return a.Port, nil
 }
