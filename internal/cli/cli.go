@@ -67,7 +67,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Minute, "timeout-minute", cfg.Minute, "length of a minute of build and queue timeouts (for tests; leave at 1m)")
 	fs.StringVar(&cfg.PprofListen, "pprof-listen", "", "serve net/http/pprof on this loopback address (profiling)")
 	fs.StringVar(&cfg.Store, "store", "", "a postgres:// URL to keep resources in PostgreSQL (default: SQLite in the data directory)")
-	fs.StringVar(&cfg.Blob, "blob", "", "an s3://BUCKET[/PREFIX]?endpoint=URL[&path-style=true][&region=R] to keep artifacts, S3 sources and caches in (default: files under the data directory)")
+	fs.StringVar(&cfg.Blob, "blob", "", "an s3://BUCKET[/PREFIX]?endpoint=URL[&path-style=true][&region=R] to keep artifacts, S3 sources, caches and build logs in (default: files under the data directory)")
 	fs.StringVar(&cfg.Executor, "executor", cfg.Executor, "where builds run: local (a process group on this machine) or docker (a container per build, from environment.image)")
 	fs.Func("image-map", "NAME=LOCALNAME: run builds naming image NAME in the local image LOCALNAME (docker executor; repeatable)", func(v string) error {
 		cfg.ImageMap = append(cfg.ImageMap, v)
