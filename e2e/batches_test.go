@@ -48,7 +48,13 @@ func getBatch(t *testing.T, c *codebuild.Client, id string) types.BuildBatch {
 
 func waitBatch(t *testing.T, c *codebuild.Client, id string) types.BuildBatch {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	return waitBatchFor(t, c, id, 90*time.Second)
+}
+
+// waitBatchFor waits up to limit for a batch to complete.
+func waitBatchFor(t *testing.T, c *codebuild.Client, id string, limit time.Duration) types.BuildBatch {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		b := getBatch(t, c, id)
 		if b.Complete {
@@ -56,7 +62,8 @@ func waitBatch(t *testing.T, c *codebuild.Client, id string) types.BuildBatch {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	t.Fatalf("batch %s did not complete: %+v", id, getBatch(t, c, id))
+	b := getBatch(t, c, id)
+	t.Fatalf("batch %s did not complete in %v: %s %s", id, limit, batchPhases(b), groups(b))
 	return types.BuildBatch{}
 }
 

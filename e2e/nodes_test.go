@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,6 +79,8 @@ artifacts:
 	most := map[string]int{}
 	stopSampling := make(chan struct{})
 	sampled := make(chan struct{})
+	stopSampler := sync.OnceFunc(func() { close(stopSampling); <-sampled })
+	defer stopSampler() // before the connection closes, however the test ends
 	go func() {
 		defer close(sampled)
 		for {
@@ -109,9 +112,10 @@ artifacts:
 	}
 	nodes[1].Kill()
 
-	bb := waitBatch(t, c1, id)
-	close(stopSampling)
-	<-sampled
+	// 32 builds on two nodes' six slots, in containers in the second pass
+	// of a loaded CI machine: more time than one batch usually needs.
+	bb := waitBatchFor(t, c1, id, 5*time.Minute)
+	stopSampler()
 	for node, n := range most {
 		// A dead node's builds stay held until a live node ends them, so
 		// node 2 may show its 3 and no more.
