@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -551,15 +552,27 @@ env:
     TOKEN: /app/token
   secrets-manager:
     PASS: db:password
+  exported-variables: [PASS, DSN, PLAIN]
 phases:
   build:
     commands:
       - echo "token=$TOKEN pass=$PASS len=${#PASS}"
+      - export DSN="postgres://app:$PASS@db/app" PLAIN=visible
 `)
 	b := waitBuild(t, c, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("sec")}).Id))
 	text := logText(t, s, aws.ToString(b.Id))
 	if b.BuildStatus != types.StatusTypeSucceeded || !strings.Contains(text, "token=*** pass=*** len=14") || strings.Contains(text, "hunter2") {
 		t.Errorf("secrets build %s:\n%s", b.BuildStatus, text)
+	}
+	// Exported variables are an API response: a secret in one is masked
+	// as in the log (AWS's documentation speaks of logs only; not leaking
+	// is the safer reading).
+	exported := map[string]string{}
+	for _, v := range b.ExportedEnvironmentVariables {
+		exported[aws.ToString(v.Name)] = aws.ToString(v.Value)
+	}
+	if want := map[string]string{"PASS": "***", "DSN": "postgres://app:***@db/app", "PLAIN": "visible"}; !reflect.DeepEqual(exported, want) {
+		t.Errorf("exported variables %v, want %v", exported, want)
 	}
 	b = waitBuild(t, c, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("sec"),
 		BuildspecOverride: aws.String("version: 0.2\nenv:\n  parameter-store:\n    X: /missing\nphases:\n  build:\n    commands: [echo]\n")}).Id))

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/ident"
@@ -185,6 +187,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, reqID, Errorf(Serialization, "Could not read the request body: %v", err))
 		return
 	}
+	// The request is read: the server's read timeout, which cuts off
+	// trickling clients, must not also bound the handler (a log read
+	// that waits for output).
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
 	id, err := s.verifier.Verify(r, body)
 	if err != nil {
 		var se *sigv4.Error
@@ -198,6 +204,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
 	if target == "" {
 		s.writeError(w, reqID, Errorf(UnknownOperation, "Missing X-Amz-Target header"))
+		return
+	}
+	if !validTarget(target) {
+		s.writeError(w, reqID, Errorf(UnknownOperation, "Malformed X-Amz-Target header: want Service_Version.Operation, in letters, digits, '_' and '.' (at most %d bytes)", maxTarget))
 		return
 	}
 	h, ok := s.handlers[target]
@@ -280,11 +290,46 @@ func (s *Server) write(w http.ResponseWriter, reqID string, status int, payload 
 	w.Write(payload)
 }
 
+// maxTarget bounds an X-Amz-Target (the longest of the model's is about 50
+// bytes).
+const maxTarget = 128
+
+// validTarget reports whether t can name an operation.
+func validTarget(t string) bool {
+	if len(t) > maxTarget {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxMessage bounds an error message: messages may quote the input, and
+// never echo kilobytes of it.
+const MaxMessage = 1024
+
+// clip shortens a message to MaxMessage bytes, on a rune boundary.
+func clip(m string) string {
+	if len(m) <= MaxMessage {
+		return m
+	}
+	const more = "… (message truncated)"
+	cut := MaxMessage - len(more)
+	for cut > 0 && !utf8.RuneStart(m[cut]) {
+		cut--
+	}
+	return strings.ToValidUTF8(m[:cut], "") + more
+}
+
 func (s *Server) writeError(w http.ResponseWriter, reqID string, e *Error) {
 	payload, _ := json.Marshal(struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`
-	}{e.Type, e.Message})
+	}{e.Type, clip(e.Message)})
 	status := e.Status
 	if status == 0 {
 		status = http.StatusBadRequest

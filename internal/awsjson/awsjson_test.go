@@ -62,6 +62,9 @@ func TestServeHTTP(t *testing.T) {
 		{"unimplemented model operation", "POST", "CodeBuild_20161006.CreateFleet", `{}`, false, 400, UnknownOperation, "not implemented"},
 		{"other service", "POST", "DynamoDB_20120810.ListTables", `{}`, false, 400, UnknownOperation, "Unknown operation"},
 		{"missing target", "POST", "", `{}`, false, 400, UnknownOperation, "Missing X-Amz-Target"},
+		{"malformed target", "POST", "CodeBuild_20161006.Stop?Build", `{}`, false, 400, UnknownOperation, "Malformed X-Amz-Target"},
+		{"kilobytes of target", "POST", "CodeBuild_20161006." + strings.Repeat("A", 5000), `{}`, false, 400, UnknownOperation, "Malformed X-Amz-Target"},
+		{"kilobytes of input are not echoed", "POST", "CodeBuild_20161006.StopBuild", `{"id":` + strings.Repeat("9", 100000) + `}`, false, 400, Serialization, "Unexpected value type"},
 		{"GET", "GET", "CodeBuild_20161006.StopBuild", ``, false, 404, UnknownOperation, "Only POST"},
 		{"no auth", "POST", "CodeBuild_20161006.StopBuild", `{"id":"p:1"}`, true, 400, sigv4.CodeMissingToken, "Missing Authentication Token"},
 	}
@@ -93,6 +96,9 @@ func TestServeHTTP(t *testing.T) {
 			}
 			if !strings.Contains(string(body), tt.wantBody) {
 				t.Errorf("body = %s, want it to contain %s", body, tt.wantBody)
+			}
+			if len(body) > MaxMessage+200 {
+				t.Errorf("error body of %d bytes", len(body))
 			}
 			if tt.wantType != "" {
 				var e struct {

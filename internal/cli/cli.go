@@ -76,6 +76,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.DockerHelpers, "docker-helpers", "", "a statically linked buildbatch binary for codebuild-tests-run in containers (default: this binary, if statically linked)")
 	fs.StringVar(&cfg.NodeID, "node-id", "", "this node's name among the nodes sharing a --store (default: hostname:port)")
 	fs.DurationVar(&cfg.Lease, "lease", cfg.Lease, "how long a node holds a running build without renewing; a dead node's builds end this long after it stopped")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "longest time to read a whole request, body included (a trickling client is cut off)")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long a kept-alive connection may wait for its next request")
+	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", cfg.MaxHeaderBytes, "largest request header section, in bytes")
+	size := func(name string, p *int64, usage string) {
+		fs.Func(name, usage+" (bytes, or with a unit: KiB, MiB, GiB; default "+config.FormatSize(*p)+")", func(v string) error {
+			n, err := config.ParseSize(v)
+			*p = n
+			return err
+		})
+	}
+	size("max-log-bytes", &cfg.MaxLogBytes, "largest build log: past it output is dropped with a marker line and the build goes on")
+	size("max-artifact-bytes", &cfg.MaxArtifactBytes, "largest artifact a build uploads: past it UPLOAD_ARTIFACTS fails")
+	size("min-free-disk", &cfg.MinFreeDisk, "free space the data directory must keep: below it new builds are refused")
+	fs.StringVar(&cfg.BuildUser, "build-user", "", "run builds of the local executor as this user (the server must run as root); without it they have the server's rights")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -78,6 +78,27 @@ type Config struct {
 	// renewal (renewed every third of it): a node that dies loses its
 	// builds to the others this long after its last renewal.
 	Lease time.Duration
+	// ReadTimeout bounds the reading of a whole request, body included:
+	// a client that trickles its request is cut off after it. Headers
+	// must arrive within the smaller of it and 10 seconds.
+	ReadTimeout time.Duration
+	// IdleTimeout is how long a kept-alive connection may wait for its
+	// next request.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header section.
+	MaxHeaderBytes int
+	// MaxLogBytes bounds a build's log: past it, the build's output is
+	// dropped (with a marker line) and the build goes on.
+	MaxLogBytes int64
+	// MaxArtifactBytes bounds what one build uploads as artifacts (each
+	// of its artifacts): past it, UPLOAD_ARTIFACTS fails.
+	MaxArtifactBytes int64
+	// MinFreeDisk is the free space the data directory's file system must
+	// keep: below it, new builds are refused.
+	MinFreeDisk int64
+	// BuildUser, when set, is the user the local executor runs builds as
+	// (the server must be able to switch to it, i.e. run as root).
+	BuildUser string
 }
 
 // DefaultListen is the default listen address.
@@ -96,6 +117,12 @@ func Default() Config {
 		Executor:            "local",
 		ShutdownGrace:       10 * time.Second,
 		Lease:               30 * time.Second,
+		ReadTimeout:         60 * time.Second,
+		IdleTimeout:         120 * time.Second,
+		MaxHeaderBytes:      64 << 10,
+		MaxLogBytes:         1 << 30,
+		MaxArtifactBytes:    5 << 30,
+		MinFreeDisk:         1 << 30,
 	}
 }
 
@@ -158,6 +185,24 @@ func (c *Config) Validate() error {
 	if c.Lease < 300*time.Millisecond {
 		return fmt.Errorf("--lease %s is too short: at least 300ms", c.Lease)
 	}
+	if c.ReadTimeout < time.Second {
+		return fmt.Errorf("--read-timeout %s is too short: at least 1s", c.ReadTimeout)
+	}
+	if c.IdleTimeout < time.Second {
+		return fmt.Errorf("--idle-timeout %s is too short: at least 1s", c.IdleTimeout)
+	}
+	if c.MaxHeaderBytes < 4<<10 {
+		return fmt.Errorf("--max-header-bytes %d is too small: at least 4KiB (SigV4 headers with a session token take 2 KiB)", c.MaxHeaderBytes)
+	}
+	if c.MaxLogBytes < 1<<20 {
+		return fmt.Errorf("--max-log-bytes %d is too small: at least 1MiB", c.MaxLogBytes)
+	}
+	if c.MaxArtifactBytes < 1<<20 {
+		return fmt.Errorf("--max-artifact-bytes %d is too small: at least 1MiB", c.MaxArtifactBytes)
+	}
+	if c.MinFreeDisk < 0 {
+		return fmt.Errorf("--min-free-disk must not be negative")
+	}
 	if c.MaxQueuedBuilds < 0 {
 		return fmt.Errorf("--max-queued-builds must not be negative, got %d", c.MaxQueuedBuilds)
 	}
@@ -180,4 +225,46 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// ParseSize reads a size in bytes: a whole number with an optional unit,
+// KiB, MiB, GiB or TiB (powers of 1024; K, M, G, T and KB, MB, GB, TB mean
+// the same, as they do for disks in most tools' flags).
+func ParseSize(v string) (int64, error) {
+	s := strings.TrimSpace(v)
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 || i > 18 {
+		return 0, fmt.Errorf("size %q: want a number of bytes, optionally with a unit (KiB, MiB, GiB, TiB)", v)
+	}
+	var n int64
+	for _, c := range s[:i] {
+		n = n*10 + int64(c-'0')
+	}
+	unit := strings.ToUpper(strings.TrimSpace(s[i:]))
+	shift := map[string]uint{"": 0, "B": 0, "K": 10, "KB": 10, "KIB": 10, "M": 20, "MB": 20, "MIB": 20, "G": 30, "GB": 30, "GIB": 30, "T": 40, "TB": 40, "TIB": 40}
+	sh, ok := shift[unit]
+	if !ok {
+		return 0, fmt.Errorf("size %q: unknown unit %q (want KiB, MiB, GiB or TiB)", v, s[i:])
+	}
+	if n > (1<<62)>>sh {
+		return 0, fmt.Errorf("size %q is too large", v)
+	}
+	return n << sh, nil
+}
+
+// FormatSize writes n bytes the way ParseSize reads them, in the largest
+// unit that divides it.
+func FormatSize(n int64) string {
+	for _, u := range []struct {
+		name  string
+		shift uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n != 0 && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d%s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d", n)
 }

@@ -27,13 +27,17 @@ func NewMasker(w io.Writer, secrets []string) *Masker {
 	return &Masker{w: w, secrets: keep}
 }
 
-// Write implements io.Writer.
-func (m *Masker) Write(p []byte) (int, error) {
-	s := string(p)
+// Mask returns s with every secret value replaced by "***".
+func (m *Masker) Mask(s string) string {
 	for _, sec := range m.secrets {
 		s = strings.ReplaceAll(s, sec, "***")
 	}
-	if _, err := m.w.Write([]byte(s)); err != nil {
+	return s
+}
+
+// Write implements io.Writer.
+func (m *Masker) Write(p []byte) (int, error) {
+	if _, err := m.w.Write([]byte(m.Mask(string(p)))); err != nil {
 		return 0, err
 	}
 	return len(p), nil

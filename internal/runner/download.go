@@ -297,7 +297,8 @@ func (x *run) openEnv(ctx context.Context) error {
 		return err
 	}
 	if len(secretValues) > 0 {
-		x.out = executor.NewMasker(x.log, secretValues)
+		x.masker = executor.NewMasker(x.log, secretValues)
+		x.out = x.masker
 	}
 	x.vars = env
 	return x.env.Start(ctx, executor.Shell{Env: env, Shell: x.spec.Env.Shell, User: x.spec.RunAs, Output: x.out})

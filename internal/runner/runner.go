@@ -90,7 +90,8 @@ type run struct {
 	layout executor.Layout
 	copied bool // the environment's source has been copied back to src
 	log    *buildlog.Writer
-	out    io.Writer // command output (masked)
+	out    io.Writer        // command output (masked)
+	masker *executor.Masker // the build's secret values, when it has any
 	spec   *buildspec.Spec
 	env    executor.Env
 	vars   []string // the session's environment
@@ -571,7 +572,14 @@ func (x *run) exportVariables(ctx context.Context) {
 	}
 	out := make([]cb.ExportedEnvironmentVariable, 0, len(names))
 	for _, n := range names {
-		out = append(out, cb.ExportedEnvironmentVariable{Name: cb.String(n), Value: cb.String(vals[n])})
+		v := vals[n]
+		if x.masker != nil {
+			// AWS's documentation says only that secret values are
+			// masked in logs; an exported variable is an API response,
+			// so it is masked too rather than leak a secret.
+			v = x.masker.Mask(v)
+		}
+		out = append(out, cb.ExportedEnvironmentVariable{Name: cb.String(n), Value: cb.String(v)})
 	}
 	x.doc.ExportedEnvironmentVariables = out
 	x.persist()

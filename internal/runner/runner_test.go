@@ -2,9 +2,11 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -261,4 +263,42 @@ func TestTakenOver(t *testing.T) {
 			t.Errorf("a lost build was stored complete: %s", table(stored.Doc))
 		}
 	})
+}
+
+// TestExportedSecretsMasked: a parameter-store or secrets-manager value
+// exported by env.exported-variables (directly, or inside another value)
+// comes back masked, as it is in the log; ordinary exported values do not.
+func TestExportedSecretsMasked(t *testing.T) {
+	r, st := newRunner(t)
+	r.cfg.Secrets = &secrets.Store{Parameters: map[string]string{"/db/password": "hunter22"},
+		Secrets: map[string]json.RawMessage{"api": json.RawMessage(`{"token":"tok-123456"}`)}}
+	b := queuedBuild(t, st, `version: 0.2
+env:
+  parameter-store:
+    DB_PASSWORD: /db/password
+  secrets-manager:
+    TOKEN: api:token
+  exported-variables: [DB_PASSWORD, TOKEN, URL, PLAIN]
+phases:
+  build:
+    commands:
+      - export URL="https://user:$DB_PASSWORD@example.com/?t=$TOKEN"
+      - export PLAIN=visible
+      - echo "$DB_PASSWORD $TOKEN"
+`)
+	r.Run(context.Background(), b)
+	if cb.Deref(b.Doc.BuildStatus) != "SUCCEEDED" {
+		t.Fatalf("status %s: %s", cb.Deref(b.Doc.BuildStatus), table(b.Doc))
+	}
+	got := map[string]string{}
+	for _, v := range b.Doc.ExportedEnvironmentVariables {
+		got[cb.Deref(v.Name)] = cb.Deref(v.Value)
+	}
+	want := map[string]string{"DB_PASSWORD": "***", "TOKEN": "***", "URL": "https://user:***@example.com/?t=***", "PLAIN": "visible"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("exported %v, want %v", got, want)
+	}
+	if log := buildLog(t, r, b); strings.Contains(log, "hunter22") || strings.Contains(log, "tok-123456") || !strings.Contains(log, "*** ***") {
+		t.Errorf("log shows a secret or lacks the masked line:\n%s", log)
+	}
 }

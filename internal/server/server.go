@@ -181,9 +181,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, storeInfo: storeInfo, blobInfo: blobInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
 	s.http = &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	s.ln = awsjson.SanitizeHeaders(ln, cfg.MaxHeaderBytes+4096)
 	return s, nil
 }
 
