@@ -13,6 +13,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 )
 
 // rawRequest is an HTTP request written by hand, for what clients refuse
@@ -136,5 +140,47 @@ func TestMalformedRequests(t *testing.T) {
 				t.Errorf("answer %s %s, want an AWS-shaped %s", resp.Header.Get("Content-Type"), body, tt.wantType)
 			}
 		})
+	}
+}
+
+// TestLogAndArtifactLimits: a build printing past --max-log-bytes
+// succeeds with a cut log that says so, and its BUILD phase tells why; an
+// artifact past --max-artifact-bytes fails UPLOAD_ARTIFACTS with a context
+// naming the limit. (In containers too: the limits are the runner's.)
+func TestLogAndArtifactLimits(t *testing.T) {
+	s := Start(t, "--max-log-bytes", "1MiB", "--max-artifact-bytes", "1MiB")
+	c := s.Client(t, "test", "us-east-1")
+	project(t, c, "loud", `version: 0.2
+phases:
+  build:
+    commands:
+      - yes 'a line of output that goes on and on' | head -c 5000000
+      - echo still running
+`)
+	b := waitBuild(t, c, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("loud")}).Id))
+	text := logText(t, s, aws.ToString(b.Id))
+	if b.BuildStatus != types.StatusTypeSucceeded || len(text) > 1<<20+8192 || !strings.Contains(text, "Output dropped: the build's log reached its limit of 1048576 bytes (--max-log-bytes)") ||
+		!strings.Contains(text, "Phase complete: BUILD State: SUCCEEDED") {
+		t.Errorf("loud build %s, log of %d bytes ending:\n%s", b.BuildStatus, len(text), text[max(0, len(text)-2000):])
+	}
+	if bp := phase(b, types.BuildPhaseTypeBuild); len(bp.Contexts) != 1 || aws.ToString(bp.Contexts[0].StatusCode) != "LOG_LIMIT_EXCEEDED" {
+		t.Errorf("BUILD contexts %+v", bp.Contexts)
+	}
+
+	project(t, c, "big", `version: 0.2
+phases:
+  build:
+    commands:
+      - head -c 3000000 /dev/urandom > big.bin
+artifacts:
+  files: [big.bin]
+`, func(in *codebuild.CreateProjectInput) {
+		in.Artifacts = &types.ProjectArtifacts{Type: types.ArtifactsTypeS3, Location: aws.String("limits"), Name: aws.String("out.zip"), Packaging: types.ArtifactPackagingZip}
+	})
+	b = waitBuild(t, c, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("big")}).Id))
+	up := phase(b, types.BuildPhaseTypeUploadArtifacts)
+	if b.BuildStatus != types.StatusTypeFailed || up == nil || len(up.Contexts) == 0 || aws.ToString(up.Contexts[0].StatusCode) != "ARTIFACT_TOO_LARGE" ||
+		!strings.Contains(aws.ToString(up.Contexts[0].Message), "1MiB (--max-artifact-bytes)") {
+		t.Errorf("big build %s: %s %+v", b.BuildStatus, phaseTable(b), up)
 	}
 }

@@ -20,6 +20,31 @@ type Target struct {
 	Bucket string
 	Key    string // the object (ZIP) or folder (NONE) key; "" is the bucket root
 	Zip    bool
+	// Max bounds the artifact's size in bytes (the ZIP's, or the sum of
+	// the files' of a folder); 0 means no bound. Past it Upload fails with
+	// a *TooLargeError and stores nothing of a folder, or no ZIP.
+	Max int64
+}
+
+// TooLargeError is an artifact larger than its Target's Max.
+type TooLargeError struct{ Max int64 }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("the artifact is larger than the limit of %d bytes", e.Max)
+}
+
+// limited counts the bytes written through it and fails past max.
+type limited struct {
+	w      io.Writer
+	n, max int64
+}
+
+func (l *limited) Write(p []byte) (int, error) {
+	if l.max > 0 && l.n+int64(len(p)) > l.max {
+		return 0, &TooLargeError{Max: l.max}
+	}
+	l.n += int64(len(p))
+	return l.w.Write(p)
 }
 
 // Result is what the build reports of an uploaded artifact.
@@ -59,6 +84,17 @@ func Location(partition, bucket, key string) string {
 func Upload(ctx context.Context, store blob.Store, files []File, t Target, tmpDir string) (Result, error) {
 	res := Result{FileCount: len(files)}
 	if !t.Zip {
+		if t.Max > 0 {
+			var total int64
+			for _, f := range files {
+				if st, err := os.Lstat(f.Src); err == nil && st.Mode().IsRegular() {
+					total += st.Size()
+				}
+			}
+			if total > t.Max {
+				return res, &TooLargeError{Max: t.Max}
+			}
+		}
 		for _, f := range files {
 			if err := putFile(ctx, store, t.Bucket, path.Join(t.Key, f.Name), f.Src); err != nil {
 				return res, err
@@ -73,7 +109,7 @@ func Upload(ctx context.Context, store blob.Store, files []File, t Target, tmpDi
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	md, sh := md5.New(), sha256.New()
-	zw := zip.NewWriter(io.MultiWriter(tmp, md, sh))
+	zw := zip.NewWriter(&limited{w: io.MultiWriter(tmp, md, sh), max: t.Max})
 	for _, f := range files {
 		if err := addToZip(zw, f); err != nil {
 			return res, err

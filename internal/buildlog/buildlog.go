@@ -83,6 +83,25 @@ type Writer struct {
 	mu      sync.Mutex
 	midLine bool // the last byte written was not a newline
 	closed  bool
+	limit   int64 // output past this many bytes is dropped (0: no limit)
+	written int64 // bytes written
+	dropped bool  // output was dropped at the limit
+}
+
+// Limit bounds the output (Write) this Writer keeps to n bytes: past them,
+// output is dropped after one marker line; Printf's own lines, which are
+// few and short, are still written. 0 means no limit.
+func (w *Writer) Limit(n int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.limit = n
+}
+
+// Dropped reports whether output was dropped at the limit.
+func (w *Writer) Dropped() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dropped
 }
 
 // NewWriter returns a Writer over out; now is its clock (nil: time.Now).
@@ -100,7 +119,24 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.write(p, w.now())
+	if w.limit <= 0 || w.written+int64(len(p)) <= w.limit {
+		return w.write(p, w.now())
+	}
+	if w.closed {
+		return 0, ErrClosed
+	}
+	if w.dropped {
+		return len(p), nil
+	}
+	t := w.now()
+	if keep := w.limit - w.written; keep > 0 {
+		if _, err := w.write(p[:keep], t); err != nil {
+			return 0, err
+		}
+	}
+	w.dropped = true
+	w.printf(t, "Output dropped: the build's log reached its limit of %d bytes (--max-log-bytes); the build goes on", w.limit)
+	return len(p), nil
 }
 
 func (w *Writer) write(p []byte, t time.Time) (int, error) {
@@ -110,6 +146,7 @@ func (w *Writer) write(p []byte, t time.Time) (int, error) {
 	if err := w.out.Append(p, t); err != nil {
 		return 0, err
 	}
+	w.written += int64(len(p))
 	w.midLine = p[len(p)-1] != '\n'
 	return len(p), nil
 }
@@ -119,7 +156,10 @@ func (w *Writer) write(p []byte, t time.Time) (int, error) {
 func (w *Writer) Printf(format string, args ...any) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	t := w.now()
+	w.printf(w.now(), format, args...)
+}
+
+func (w *Writer) printf(t time.Time, format string, args ...any) {
 	var b []byte
 	if w.midLine {
 		b = append(b, '\n')

@@ -165,3 +165,39 @@ func TestStampAndWholeLines(t *testing.T) {
 		}
 	}
 }
+
+func TestWriterLimit(t *testing.T) {
+	clock := time.Date(2026, 11, 27, 1, 2, 3, 0, time.UTC)
+	tests := []struct {
+		name   string
+		limit  int64
+		writes []string
+		want   string
+	}{
+		{"under", 10, []string{"abc\n", "def\n"}, "abc\ndef\n"},
+		{"exactly", 8, []string{"abc\n", "def\n"}, "abc\ndef\n"},
+		{"cut in a write", 6, []string{"abc\n", "def\n", "ghi\n"}, "abc\nde\n[Container] 2026/11/27 01:02:03.000000 Output dropped: the build's log reached its limit of 6 bytes (--max-log-bytes); the build goes on\n[Container] 2026/11/27 01:02:03.000000 own line\n"},
+		{"at a line end", 4, []string{"abc\n", "def\n"}, "abc\n[Container] 2026/11/27 01:02:03.000000 Output dropped: the build's log reached its limit of 4 bytes (--max-log-bytes); the build goes on\n[Container] 2026/11/27 01:02:03.000000 own line\n"},
+		{"no limit", 0, []string{"abc\n", "def\n"}, "abc\ndef\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{}
+			w := NewWriter(r, func() time.Time { return clock })
+			w.Limit(tt.limit)
+			for _, s := range tt.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			if w.Dropped() {
+				w.Printf("own line") // buildbatch's own lines go on
+				w.Write([]byte("more output\n"))
+			}
+			w.Close()
+			if string(r.data) != tt.want {
+				t.Errorf("wrote %q,\nwant %q", r.data, tt.want)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/buildbatch/buildbatch/internal/bytesize"
 	"github.com/buildbatch/buildbatch/internal/config"
 	"github.com/buildbatch/buildbatch/internal/server"
 )
@@ -80,8 +81,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long a kept-alive connection may wait for its next request")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", cfg.MaxHeaderBytes, "largest request header section, in bytes")
 	size := func(name string, p *int64, usage string) {
-		fs.Func(name, usage+" (bytes, or with a unit: KiB, MiB, GiB; default "+config.FormatSize(*p)+")", func(v string) error {
-			n, err := config.ParseSize(v)
+		fs.Func(name, usage+" (bytes, or with a unit: KiB, MiB, GiB; default "+bytesize.Format(*p)+")", func(v string) error {
+			n, err := bytesize.Parse(v)
 			*p = n
 			return err
 		})

@@ -28,6 +28,12 @@ const (
 	ClientError           = "CLIENT_ERROR"
 	InternalError         = "INTERNAL_ERROR"
 	BuildTimedOut         = "BUILD_TIMED_OUT"
+	// LogLimitExceeded (buildbatch's own) marks the phase in which the
+	// build's log reached --max-log-bytes.
+	LogLimitExceeded = "LOG_LIMIT_EXCEEDED"
+	// ArtifactTooLarge (buildbatch's own) fails UPLOAD_ARTIFACTS when an
+	// artifact passes --max-artifact-bytes.
+	ArtifactTooLarge = "ARTIFACT_TOO_LARGE"
 )
 
 // OKContexts is what a successful phase from PROVISIONING on carries.

@@ -24,6 +24,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/blob"
 	"github.com/buildbatch/buildbatch/internal/buildlog"
 	"github.com/buildbatch/buildbatch/internal/buildspec"
+	"github.com/buildbatch/buildbatch/internal/bytesize"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/executor"
@@ -57,6 +58,12 @@ type Config struct {
 	Log    *slog.Logger
 	// KeepWorkspaces leaves workspaces on disk after builds (debugging).
 	KeepWorkspaces bool
+	// MaxLogBytes bounds a build's log (0: no limit): output past it is
+	// dropped, and the phase it happened in says so in a context.
+	MaxLogBytes int64
+	// MaxArtifactBytes bounds each artifact a build uploads (0: no
+	// limit): past it, UPLOAD_ARTIFACTS fails.
+	MaxArtifactBytes int64
 }
 
 // Runner runs builds.
@@ -98,7 +105,9 @@ type run struct {
 	failed bool     // a phase failed: CODEBUILD_BUILD_SUCCEEDING=0
 	plan   *batch.Plan
 	lost   bool // another node took the build over
-	cancel context.CancelCauseFunc
+	// logLimitSaid: a phase's context told that the log reached its limit
+	logLimitSaid bool
+	cancel       context.CancelCauseFunc
 }
 
 func (r *Runner) now() time.Time { return r.cfg.Now() }
@@ -279,6 +288,16 @@ func (x *run) startPhase(typ string, save bool) {
 
 // endPhase closes a phase; the next startPhase (or COMPLETED) saves it.
 func (x *run) endPhase(typ, status string, ctxs []cb.PhaseContext) {
+	if x.log != nil && !x.logLimitSaid && x.log.Dropped() {
+		// The phase in which the log reached its limit says so.
+		x.logLimitSaid = true
+		c := document.Context(document.LogLimitExceeded, fmt.Sprintf("The build's log reached its limit of %s (--max-log-bytes): output after that was dropped; the build went on", bytesize.Format(x.r.cfg.MaxLogBytes)))
+		if len(ctxs) == 0 || (len(ctxs) == 1 && cb.Deref(ctxs[0].StatusCode) == "" && cb.Deref(ctxs[0].Message) == "") {
+			ctxs = c
+		} else {
+			ctxs = append(ctxs, c...)
+		}
+	}
 	document.End(x.doc, status, ctxs, x.r.now())
 	code, msg := "", ""
 	if len(ctxs) > 0 {
@@ -432,6 +451,7 @@ func (x *run) provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	w.Limit(x.r.cfg.MaxLogBytes)
 	x.log = w
 	x.out = w
 	if x.b.Meta.BatchIdentifier == batchBootstrap {

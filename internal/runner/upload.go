@@ -15,6 +15,7 @@ import (
 
 	"github.com/buildbatch/buildbatch/internal/artifact"
 	"github.com/buildbatch/buildbatch/internal/buildspec"
+	"github.com/buildbatch/buildbatch/internal/bytesize"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/ident"
@@ -37,7 +38,7 @@ func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
 		}
 		res, err := x.upload(ctx, cfg, x.spec.Artifacts)
 		if err != nil {
-			return true, document.Context(document.ClientError, err.Error())
+			return true, x.uploadFailure("", err)
 		}
 		x.doc.Artifacts = res
 	}
@@ -62,7 +63,7 @@ func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
 		}
 		res, err := x.upload(ctx, cfg, sel)
 		if err != nil {
-			return true, document.Context(document.ClientError, fmt.Sprintf("secondary artifact %s: %v", id, err))
+			return true, x.uploadFailure("secondary artifact "+id+": ", err)
 		}
 		secondary = append(secondary, *res)
 	}
@@ -70,6 +71,18 @@ func (x *run) uploadArtifacts(ctx context.Context) (bool, []cb.PhaseContext) {
 		x.doc.SecondaryArtifacts = secondary
 	}
 	return false, nil
+}
+
+// uploadFailure is the context of a failed upload; prefix names a
+// secondary artifact.
+func (x *run) uploadFailure(prefix string, err error) []cb.PhaseContext {
+	var big *artifact.TooLargeError
+	if errors.As(err, &big) {
+		msg := fmt.Sprintf("%sthe artifact is larger than the limit of %s (--max-artifact-bytes); nothing of it was uploaded", prefix, bytesize.Format(big.Max))
+		x.log.Printf("%s", msg)
+		return document.Context(document.ArtifactTooLarge, msg)
+	}
+	return document.Context(document.ClientError, prefix+err.Error())
 }
 
 // hasUploads tells whether UPLOAD_ARTIFACTS has anything to do.
@@ -107,7 +120,7 @@ func (x *run) upload(ctx context.Context, cfg *cb.ProjectArtifacts, sel *buildsp
 	key := artifact.Key(cb.Deref(cfg.Path), path.Join(idSeg, x.b.Meta.BatchIdentifier), name)
 	zip := cb.Deref(cfg.Packaging) == cb.ArtifactPackagingZip
 	x.log.Printf("Uploading %d files to s3://%s/%s", len(files), bucket, key)
-	res, err := artifact.Upload(ctx, x.r.cfg.Blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: zip}, x.tmp)
+	res, err := artifact.Upload(ctx, x.r.cfg.Blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: zip, Max: x.r.cfg.MaxArtifactBytes}, x.tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -458,7 +471,7 @@ func (x *run) saveCache(ctx context.Context, status string) {
 		x.log.Printf("Nothing to cache")
 		return
 	}
-	if _, err := artifact.Upload(ctx, x.r.cfg.Blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: true}, x.tmp); err != nil {
+	if _, err := artifact.Upload(ctx, x.r.cfg.Blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: true, Max: x.r.cfg.MaxArtifactBytes}, x.tmp); err != nil {
 		x.log.Printf("Could not save the cache: %v", err)
 		return
 	}

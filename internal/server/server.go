@@ -129,7 +129,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	run := runner.New(runner.Config{
 		Store: st, Executor: exec, Logs: logs, Blob: blobs, Secrets: sec,
 		WorkDir: filepath.Join(cfg.DataDir, "builds"), Minute: cfg.Minute, Log: log,
-		KeepWorkspaces: cfg.KeepWorkspaces,
+		KeepWorkspaces: cfg.KeepWorkspaces, MaxLogBytes: cfg.MaxLogBytes, MaxArtifactBytes: cfg.MaxArtifactBytes,
 	})
 	shared := cfg.Store != ""
 	coord := batchrun.New(batchrun.Options{Store: st, Blob: blobs, Node: node, Lease: cfg.Lease, Minute: cfg.Minute, Log: log, TempDir: tmp, Exclusive: !shared})
