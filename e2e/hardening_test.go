@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -182,5 +185,50 @@ artifacts:
 	if b.BuildStatus != types.StatusTypeFailed || up == nil || len(up.Contexts) == 0 || aws.ToString(up.Contexts[0].StatusCode) != "ARTIFACT_TOO_LARGE" ||
 		!strings.Contains(aws.ToString(up.Contexts[0].Message), "1MiB (--max-artifact-bytes)") {
 		t.Errorf("big build %s: %s %+v", b.BuildStatus, phaseTable(b), up)
+	}
+}
+
+// TestBuildUser: serve --build-user runs local builds as that user: the
+// build sees its own source and writes its artifacts, but cannot read the
+// server's database. A data directory the user cannot reach is refused at
+// start with a clear message.
+func TestBuildUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the server switches builds to another user")
+	}
+	if e2eExecutor == "docker" {
+		t.Skip("--build-user is the local executor's")
+	}
+	base := t.TempDir()
+	os.Chmod(base, 0o755)
+	os.Chmod(filepath.Dir(base), 0o755)
+	data := filepath.Join(base, "data")
+	s := Start(t, "--build-user", "nobody", "--data-dir", data)
+	c := s.Client(t, "test", "us-east-1")
+	project(t, c, "asnobody", `version: 0.2
+phases:
+  build:
+    commands:
+      - echo "user=$(id -un) home=$HOME"
+      - mkdir out && id -un > out/who.txt
+      - if cat `+data+`/buildbatch.db > /dev/null 2>&1; then echo "read the database"; exit 1; fi
+artifacts:
+  files: [out/who.txt]
+`, func(in *codebuild.CreateProjectInput) {
+		in.Artifacts = &types.ProjectArtifacts{Type: types.ArtifactsTypeS3, Location: aws.String("who"), Name: aws.String("a"), Packaging: types.ArtifactPackagingNone}
+	})
+	b := waitBuild(t, c, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("asnobody")}).Id))
+	if text := logText(t, s, aws.ToString(b.Id)); b.BuildStatus != types.StatusTypeSucceeded || !strings.Contains(text, "user=nobody home=/nonexistent") {
+		t.Errorf("build %s: %s\n%s", b.BuildStatus, phaseTable(b), text)
+	}
+
+	private := filepath.Join(base, "private")
+	os.Mkdir(private, 0o700) // nobody cannot reach into it
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(sctx, binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(private, "data"), "--build-user", "nobody")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--build-user: user nobody cannot reach") {
+		t.Errorf("serve with an unreachable data directory: %v: %s", err, out)
 	}
 }

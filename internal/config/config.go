@@ -203,6 +203,9 @@ func (c *Config) Validate() error {
 	if c.MinFreeDisk < 0 {
 		return fmt.Errorf("--min-free-disk must not be negative")
 	}
+	if c.BuildUser != "" && c.Executor != "local" {
+		return fmt.Errorf("--build-user applies to the local executor only: with --executor %s builds run as their image's user, in their container", c.Executor)
+	}
 	if c.MaxQueuedBuilds < 0 {
 		return fmt.Errorf("--max-queued-builds must not be negative, got %d", c.MaxQueuedBuilds)
 	}

@@ -102,6 +102,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
+	if cfg.BuildUser != "" {
+		// Builds run as another user, who must reach builds/ but nothing
+		// else of the server's: the database, logs and artifacts.
+		if err := restrictDataDir(cfg.DataDir); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("data directory %s: %w", cfg.DataDir, err)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		st.Close()
@@ -123,7 +131,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		log = log.With("node", node) // several nodes may log to one place
 	}
 	tmp := filepath.Join(cfg.DataDir, "tmp")
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return nil, err
 	}
 	run := runner.New(runner.Config{
@@ -247,8 +255,18 @@ func newExecutor(ctx context.Context, cfg config.Config, log *slog.Logger) (exec
 		}
 		return x, info, nil
 	}
+	if cfg.BuildUser != "" {
+		if err := local.CheckUser(cfg.BuildUser); err != nil {
+			return nil, "", fmt.Errorf("--build-user: %w", err)
+		}
+		if err := local.CheckReach(cfg.BuildUser, filepath.Join(cfg.DataDir, "builds")); err != nil {
+			return nil, "", fmt.Errorf("--build-user: %w", err)
+		}
+		return &local.Executor{Base: local.BaseEnv(os.Environ()), HelperDir: filepath.Join(cfg.DataDir, "builds", ".bin"), User: cfg.BuildUser},
+			"local (builds run as processes of user " + cfg.BuildUser + " on this machine; environment.image is recorded, not used)", nil
+	}
 	return &local.Executor{Base: local.BaseEnv(os.Environ()), HelperDir: filepath.Join(cfg.DataDir, "builds", ".bin")},
-		"local (builds run as processes of this user on this machine; environment.image is recorded, not used)", nil
+		"local (builds run as processes of this server's user, with its rights, on this machine; --build-user or --executor docker isolate them; environment.image is recorded, not used)", nil
 }
 
 func closer(x executor.Executor) func() {
@@ -321,6 +339,31 @@ func removeWorkspaces(dir string) {
 			os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// restrictDataDir makes the data directory searchable but not readable by
+// others, and everything in it but builds/ the server's alone.
+func restrictDataDir(dir string) error {
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == "builds" || e.Type()&os.ModeSymlink != 0 {
+			continue
+		}
+		mode := os.FileMode(0o600)
+		if e.IsDir() {
+			mode = 0o700
+		}
+		if err := os.Chmod(filepath.Join(dir, e.Name()), mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func checkWritable(dir string) error {

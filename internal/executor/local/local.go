@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -36,6 +37,10 @@ type Executor struct {
 	// images (codebuild-tests-run, codebuild-glob-search), which call back
 	// into this binary, and goes first on the PATH of builds.
 	HelperDir string
+	// User, when set, is the user builds run as when their buildspec
+	// names none (run-as): the server must run as root. The build's
+	// directories become the user's, and HOME, USER and LOGNAME its own.
+	User string
 
 	helpersOnce sync.Once
 	helpersErr  error
@@ -120,17 +125,68 @@ func Processes(buildID string) []int {
 	return pids
 }
 
-func credential(name string) (*syscall.Credential, error) {
+func credential(name string) (*syscall.Credential, *user.User, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return nil, fmt.Errorf("run-as user %s: %w", name, err)
+		return nil, nil, fmt.Errorf("run-as user %s: %w", name, err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	if os.Geteuid() != 0 && uid != os.Geteuid() {
-		return nil, fmt.Errorf("run-as user %s: the server must run as root to run commands as another user", name)
+		return nil, nil, fmt.Errorf("run-as user %s: the server must run as root to run commands as another user", name)
 	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, u, nil
+}
+
+// CheckUser tells whether builds can run as name: the user exists, and
+// this process may switch to it.
+func CheckUser(name string) error {
+	_, _, err := credential(name)
+	return err
+}
+
+// CheckReach tells whether user name can reach dir: every directory
+// above it must be searchable by the user (by others, unless the user or
+// its group owns it).
+func CheckReach(name, dir string) error {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for d := filepath.Dir(abs); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		mode := st.Mode().Perm()
+		ok := mode&0o001 != 0
+		if sys, isUnix := st.Sys().(*syscall.Stat_t); isUnix {
+			ok = ok || int(sys.Uid) == uid && mode&0o100 != 0 || int(sys.Gid) == gid && mode&0o010 != 0
+		}
+		if !ok {
+			return fmt.Errorf("user %s cannot reach %s: %s (mode %s) is not searchable by it (chmod o+x %s, or choose a --data-dir it can reach)", name, dir, d, mode, d)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+// chownTree gives dir and everything under it (symbolic links themselves,
+// not their targets) to uid:gid.
+func chownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
 }
 
 // env is one build's environment.
@@ -231,16 +287,27 @@ func (e *env) Start(ctx context.Context, sh executor.Shell) error {
 		return fmt.Errorf("shell %s not found: %w", shell, err)
 	}
 	var cred *syscall.Credential
-	if sh.User != "" {
-		if cred, err = credential(sh.User); err != nil {
+	var home []string
+	runAs := sh.User
+	if runAs == "" {
+		runAs = e.x.User
+	}
+	if runAs != "" {
+		var u *user.User
+		if cred, u, err = credential(runAs); err != nil {
 			return err
 		}
-		// The session's private directory must be the user's to write.
-		if err := os.Chown(e.spec.Layout.Tmp, int(cred.Uid), int(cred.Gid)); err != nil {
-			return fmt.Errorf("run-as user %s: %w", sh.User, err)
+		// The build's directories (its sources and the session's private
+		// one) must be the user's to write.
+		if err := chownTree(filepath.Dir(e.spec.Layout.Src), int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("run-as user %s: %w", runAs, err)
 		}
+		if err := os.Chown(e.spec.Layout.Tmp, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("run-as user %s: %w", runAs, err)
+		}
+		home = []string{"HOME=" + u.HomeDir, "USER=" + u.Username, "LOGNAME=" + u.Username}
 	}
-	vars := e.environ(sh.Env)
+	vars := e.environ(append(home, sh.Env...))
 	cur, _ := user.Current()
 	s, err := session.New(session.Config{
 		TmpDir: e.spec.Layout.Tmp, WorkDir: e.spec.Layout.Src, Output: sh.Output, KillGrace: 100 * time.Millisecond,
@@ -249,7 +316,7 @@ func (e *env) Start(ctx context.Context, sh executor.Shell) error {
 		},
 		ReadFile: func(ctx context.Context, p string) ([]byte, error) { return os.ReadFile(p) },
 		AsUser: func(command, u string) string {
-			if u == sh.User || cur != nil && u == cur.Username {
+			if u == runAs || runAs == "" && cur != nil && u == cur.Username {
 				return command
 			}
 			return "runuser -u " + session.Quote(u) + " -- " + path + " -c " + session.Quote(command)

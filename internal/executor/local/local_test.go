@@ -205,3 +205,47 @@ func TestSessionUser(t *testing.T) {
 		t.Errorf("%s", out.String())
 	}
 }
+
+// TestBuildUser: with User set (serve --build-user), a build whose
+// buildspec names no run-as runs as that user, owns its directories (the
+// fetched source included) and gets the user's HOME, and cannot write
+// what belongs to the server's user.
+func TestBuildUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run builds as another user")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	private := filepath.Join(dir, "server-only")
+	os.Mkdir(private, 0o755)
+	out := &executortest.Buffer{}
+	x := &Executor{KillGrace: 200 * time.Millisecond, Base: []string{"PATH=" + os.Getenv("PATH"), "HOME=/root"}, User: "nobody"}
+	id := "test:builduser-" + filepath.Base(dir)
+	layout := x.Layout(id, filepath.Join(dir, "build"), nil)
+	env, err := x.Open(context.Background(), executor.Spec{BuildID: id, Layout: layout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	if err := os.WriteFile(filepath.Join(layout.Src, "fetched.txt"), []byte("source\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Start(context.Background(), executor.Shell{Output: out, Env: []string{"CODEBUILD_BUILD_ID=" + id}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{`echo "user=$(id -un) home=$HOME"`, "echo more >> fetched.txt && mkdir out && touch out/artifact"} {
+		if rc := run(t, env, cmd); rc != 0 {
+			t.Fatalf("%q: exit %d: %s", cmd, rc, out.String())
+		}
+	}
+	if rc := run(t, env, "touch "+private+"/x"); rc == 0 {
+		t.Errorf("the build user wrote into the server's directory")
+	}
+	if !strings.Contains(out.String(), "user=nobody home=/nonexistent") {
+		t.Errorf("output: %s", out.String())
+	}
+	if data, _ := os.ReadFile(filepath.Join(layout.Src, "fetched.txt")); string(data) != "source\nmore\n" {
+		t.Errorf("fetched.txt = %q", data)
+	}
+}
