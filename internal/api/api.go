@@ -7,11 +7,15 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
 	"github.com/buildbatch/buildbatch/internal/buildlog"
+	"github.com/buildbatch/buildbatch/internal/bytesize"
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
@@ -33,6 +37,11 @@ type Options struct {
 	// Logs holds the build logs.
 	Logs buildlog.Logs
 	Log  *slog.Logger
+	// DataDir is where builds keep their workspaces: new builds are
+	// refused while its file system has less than MinFreeDisk bytes free
+	// (0: never).
+	DataDir     string
+	MinFreeDisk int64
 }
 
 // API holds the operations.
@@ -121,3 +130,21 @@ func translate(err error, notFound string) error {
 }
 
 func ts(t time.Time) *codebuild.Time { return codebuild.At(t) }
+
+// checkDisk refuses a new build while the data directory's file system
+// has less room than MinFreeDisk: builds would fill it.
+func (a *API) checkDisk() error {
+	if a.opts.MinFreeDisk <= 0 || a.opts.DataDir == "" {
+		return nil
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(a.opts.DataDir, &fs); err != nil {
+		return nil // nothing to say: the build fails on its own if it must
+	}
+	free := int64(fs.Bavail) * int64(fs.Bsize)
+	if free >= a.opts.MinFreeDisk {
+		return nil
+	}
+	return &awsjson.Error{Type: awsjson.ServiceUnavailable, Status: http.StatusServiceUnavailable,
+		Message: fmt.Sprintf("buildbatch refuses new builds for now: the file system of its data directory has %s free, less than --min-free-disk (%s)", bytesize.Format(free), bytesize.Format(a.opts.MinFreeDisk))}
+}

@@ -73,6 +73,9 @@ func mergeBatchConfig(p, o *cb.ProjectBuildBatchConfig) *cb.ProjectBuildBatchCon
 
 // StartBuildBatch starts a batch build.
 func (a *API) StartBuildBatch(ctx context.Context, in *cb.StartBuildBatchInput) (*cb.StartBuildBatchOutput, error) {
+	if err := a.checkDisk(); err != nil {
+		return nil, err
+	}
 	c, scope := scopeOf(ctx)
 	name := ident.ResourceName(cb.Deref(in.ProjectName), "project")
 	token := cb.Deref(in.IdempotencyToken)
@@ -312,6 +315,9 @@ func (a *API) waitBatch(ctx context.Context, scope store.Scope, id string) (*sto
 // RetryBuildBatch reruns a failed batch's builds (RETRY_ALL_BUILDS, the
 // default, or RETRY_FAILED_BUILDS).
 func (a *API) RetryBuildBatch(ctx context.Context, in *cb.RetryBuildBatchInput) (*cb.RetryBuildBatchOutput, error) {
+	if err := a.checkDisk(); err != nil {
+		return nil, err
+	}
 	_, scope := scopeOf(ctx)
 	if cb.Deref(in.Id) == "" {
 		return nil, invalid("Invalid input: id is required")

@@ -29,6 +29,9 @@ type Scheduler interface {
 	// Claims begins a claim to be made in the transaction that inserts a
 	// build, so that it starts at once if this node has room.
 	Claims() Claimer
+	// StopLocal stops a build if it runs on this node, and waits (until
+	// ctx ends) for its end to be stored; it reports whether it ran here.
+	StopLocal(ctx context.Context, sc store.Scope, id string) bool
 }
 
 // Claimer is a claim in a transaction: In inside it, Done after it.
@@ -98,6 +101,9 @@ func caller(c awsjson.Caller) string {
 // StartBuild starts a build with the project's settings and the request's
 // overrides.
 func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.StartBuildOutput, error) {
+	if err := a.checkDisk(); err != nil {
+		return nil, err
+	}
 	c, scope := scopeOf(ctx)
 	name := ident.ResourceName(cb.Deref(in.ProjectName), "project")
 	token := cb.Deref(in.IdempotencyToken)
@@ -334,6 +340,17 @@ func (a *API) StopBuild(ctx context.Context, in *cb.StopBuildInput) (*cb.StopBui
 			fx = batchrun.Effects{}
 			return a.opts.Coordinator.StopBuild(ctx, tx, scope, id, &fx)
 		})
+		var full *store.FullError
+		if errors.As(err, &full) {
+			// The store takes no writes (a full disk): the build still
+			// ends if it runs here; its end is stored once there is room.
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if a.opts.Scheduler.StopLocal(sctx, scope, id) {
+				a.opts.Log.Warn("build stopped, though the store cannot record it yet", "build", id, "err", err)
+				return &cb.StopBuildOutput{Build: b.Doc}, nil
+			}
+		}
 		if err != nil {
 			return nil, translate(err, buildNotFound(id))
 		}
@@ -378,6 +395,9 @@ func waitFor[T any](ctx context.Context, limit time.Duration, get func(context.C
 
 // RetryBuild starts a new build with the settings of a finished one.
 func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.RetryBuildOutput, error) {
+	if err := a.checkDisk(); err != nil {
+		return nil, err
+	}
 	c, scope := scopeOf(ctx)
 	if in.Id == nil || *in.Id == "" {
 		return nil, invalid("Invalid input: id is required")

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -73,7 +74,15 @@ const (
 	Serialization         = "SerializationException"
 	UnknownOperation      = "UnknownOperationException"
 	InternalFailure       = "InternalFailure"
+	// ServiceUnavailable (HTTP 503, which SDKs retry) answers requests the
+	// service cannot do for now: its disk is full, say.
+	ServiceUnavailable = "ServiceUnavailableException"
 )
+
+// Unavailable is implemented by errors that end when the service has
+// room again (a full disk): handlers' errors that have it are answered
+// ServiceUnavailable with their message, not InternalFailure.
+type Unavailable interface{ Unavailable() bool }
 
 type handler struct {
 	input *codebuild.Shape
@@ -257,7 +266,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out, err := h.call(ctx, body)
 	if err != nil {
 		var ae *Error
-		if !errors.As(err, &ae) {
+		var un Unavailable
+		switch {
+		case errors.As(err, &ae):
+		case errors.As(err, &un) && un.Unavailable(), errors.Is(err, syscall.ENOSPC):
+			s.log.Warn("operation refused: the service cannot write", "operation", name, "request_id", reqID, "err", err)
+			ae = &Error{Type: ServiceUnavailable, Message: "buildbatch cannot do this now: " + err.Error() + "; reads still work, and writes do again once there is room", Status: http.StatusServiceUnavailable}
+		default:
 			s.log.Error("operation failed", "operation", name, "request_id", reqID, "err", err)
 			ae = &Error{Type: InternalFailure, Message: "An internal error occurred (request " + reqID + ")", Status: http.StatusInternalServerError}
 		}

@@ -86,6 +86,20 @@ type Writer struct {
 	limit   int64 // output past this many bytes is dropped (0: no limit)
 	written int64 // bytes written
 	dropped bool  // output was dropped at the limit
+	err     error // the first failed append: what follows is dropped
+	failed  chan struct{}
+}
+
+// Failed is closed when an append to the log fails (a full disk, say):
+// the Writer then drops what it is given, so that the build's commands
+// never block on their output, and Err says why.
+func (w *Writer) Failed() <-chan struct{} { return w.failed }
+
+// Err is the failure that closed Failed, or nil.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
 }
 
 // Limit bounds the output (Write) this Writer keeps to n bytes: past them,
@@ -109,7 +123,7 @@ func NewWriter(out Output, now func() time.Time) *Writer {
 	if now == nil {
 		now = time.Now
 	}
-	return &Writer{out: out, now: now}
+	return &Writer{out: out, now: now, failed: make(chan struct{})}
 }
 
 // Write appends output: whole lines or fragments of one.
@@ -143,8 +157,13 @@ func (w *Writer) write(p []byte, t time.Time) (int, error) {
 	if w.closed {
 		return 0, ErrClosed
 	}
+	if w.err != nil {
+		return len(p), nil
+	}
 	if err := w.out.Append(p, t); err != nil {
-		return 0, err
+		w.err = err
+		close(w.failed)
+		return len(p), nil
 	}
 	w.written += int64(len(p))
 	w.midLine = p[len(p)-1] != '\n'
@@ -185,7 +204,7 @@ func (w *Writer) Close() error {
 		_, err = w.write([]byte("\n"), w.now())
 	}
 	w.closed = true
-	return errors.Join(err, w.out.Close())
+	return errors.Join(err, w.err, w.out.Close())
 }
 
 // Record says when the byte at Offset of a log, and those after it up to

@@ -122,20 +122,33 @@ func TestWriter(t *testing.T) {
 	w.Write([]byte("mid"))
 	w.Write(nil)
 	w.Printf("second")
-	w.Write([]byte("end"))
+	w.Write([]byte("end\n"))
+	select {
+	case <-w.Failed():
+		t.Fatal("Failed closed before a failure")
+	default:
+	}
 	r.fail = errors.New("disk full")
-	if n, err := w.Write([]byte("x")); n != 0 || err != r.fail {
+	// A failed append is dropped (commands must not block on their
+	// output): the Writer says so through Failed and Err, and drops what
+	// follows even once the output works again.
+	if n, err := w.Write([]byte("x\n")); n != 2 || err != nil {
 		t.Errorf("Write when the output fails = %d, %v", n, err)
 	}
+	<-w.Failed()
+	if w.Err() != r.fail {
+		t.Errorf("Err = %v", w.Err())
+	}
 	r.fail = nil
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
+	w.Write([]byte("dropped\n"))
+	if err := w.Close(); !errors.Is(err, w.Err()) {
+		t.Errorf("Close = %v, want the failure", err)
 	}
 	want := "[Container] 2026/11/27 01:02:03.001000 first 1\nmid\n[Container] 2026/11/27 01:02:03.003000 second\nend\n"
 	if string(r.data) != want {
 		t.Errorf("wrote %q, want %q", r.data, want)
 	}
-	if len(r.times) != 5 || !r.times[0].Equal(clock.Add(-5*time.Millisecond)) {
+	if len(r.times) != 4 || !r.times[0].Equal(time.Date(2026, 11, 27, 1, 2, 3, 1e6, time.UTC)) {
 		t.Errorf("times %v", r.times)
 	}
 	if _, err := w.Write([]byte("late")); !errors.Is(err, ErrClosed) {

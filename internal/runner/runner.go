@@ -119,7 +119,14 @@ func (x *run) persist() {
 	if x.lost || cb.Deref(x.doc.BuildComplete) {
 		return
 	}
-	err := x.r.cfg.Store.Update(context.Background(), func(tx store.Tx) error { return tx.BuildPut(context.Background(), x.b) })
+	var err error
+	for wait := 100 * time.Millisecond; ; wait *= 3 {
+		err = x.r.cfg.Store.Update(context.Background(), func(tx store.Tx) error { return tx.BuildPut(context.Background(), x.b) })
+		if err == nil || errors.Is(err, store.ErrStale) || wait > time.Second {
+			break
+		}
+		time.Sleep(wait) // a passing failure of the store (0.1s, then 0.3s, 0.9s)
+	}
 	if errors.Is(err, store.ErrStale) {
 		x.lost = true
 		x.r.cfg.Log.Warn("build taken over by another node; stopping it here", "build", cb.Deref(x.doc.Id))
@@ -127,7 +134,12 @@ func (x *run) persist() {
 		return
 	}
 	if err != nil {
+		// The build ends FAULT: its end is stored (by the scheduler, which
+		// tries until the store takes it) with this cause.
 		x.r.cfg.Log.Error("saving build", "build", cb.Deref(x.doc.Id), "err", err)
+		if document.Open(x.doc) != "" {
+			x.cancel(fmt.Errorf("the build's progress could not be saved, so the build was ended: %v", err))
+		}
 	}
 }
 
@@ -454,6 +466,15 @@ func (x *run) provision(ctx context.Context) error {
 	w.Limit(x.r.cfg.MaxLogBytes)
 	x.log = w
 	x.out = w
+	// A log that cannot be written (a full disk) ends the build FAULT,
+	// rather than let it run on unseen. The goroutine ends with the run.
+	go func() {
+		select {
+		case <-w.Failed():
+			x.cancel(fmt.Errorf("the build's log could not be written, so the build was ended: %v", w.Err()))
+		case <-ctx.Done():
+		}
+	}()
 	if x.b.Meta.BatchIdentifier == batchBootstrap {
 		x.log.Printf("Running on buildbatch: fetching the source and reading the batch section")
 		return nil

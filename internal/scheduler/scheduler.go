@@ -121,7 +121,13 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		c.Now = time.Unix(0, 1<<62)
 	}
 	if err := s.claim(ctx, c, true); err != nil {
-		return err
+		var full *store.FullError
+		if !errors.As(err, &full) {
+			return err
+		}
+		// The server still starts and serves reads; the loop claims
+		// again (and ends what was left) once the store can write.
+		s.o.Log.Warn("cannot take over the builds left behind yet", "err", err)
 	}
 	s.loop = make(chan struct{})
 	go s.run()

@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	sched := scheduler.New(opts)
 	baseURL := "http://" + ln.Addr().String()
 	a := api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL,
-		Scheduler: sched, Coordinator: coord, Logs: logs, Log: log})
+		Scheduler: sched, Coordinator: coord, Logs: logs, Log: log, DataDir: cfg.DataDir, MinFreeDisk: cfg.MinFreeDisk})
 	if err := sched.Start(ctx); err != nil {
 		coord.Shutdown()
 		ln.Close()

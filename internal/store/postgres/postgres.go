@@ -104,7 +104,7 @@ func (s *Store) Close() error {
 
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, false, fn)
+	return store.CheckFull(s.run(ctx, false, fn))
 }
 
 // View implements store.Store.

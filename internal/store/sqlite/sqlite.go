@@ -75,7 +75,7 @@ func (db *DB) Close() error {
 
 // Update implements store.Store.
 func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return run(ctx, db.write, db.writeStmts, db.cache, false, fn)
+	return store.CheckFull(run(ctx, db.write, db.writeStmts, db.cache, false, fn))
 }
 
 // View implements store.Store.
