@@ -17,6 +17,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/buildlog"
 	"github.com/buildbatch/buildbatch/internal/bytesize"
 	"github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
 
@@ -147,4 +148,11 @@ func (a *API) checkDisk() error {
 	}
 	return &awsjson.Error{Type: awsjson.ServiceUnavailable, Status: http.StatusServiceUnavailable,
 		Message: fmt.Sprintf("buildbatch refuses new builds for now: the file system of its data directory has %s free, less than --min-free-disk (%s)", bytesize.Format(free), bytesize.Format(a.opts.MinFreeDisk))}
+}
+
+// scopedName is the name (or id) a caller means by s, an ARN or a name: an
+// ARN of another account or region names nothing of the caller's.
+func scopedName(ctx context.Context, s, kind string) string {
+	_, scope := scopeOf(ctx)
+	return ident.ScopedName(s, kind, scope.Account, scope.Region)
 }

@@ -25,7 +25,7 @@ type Coordinator interface {
 
 func batchNotFound(id string) string { return "Build batch not found for id: " + id }
 
-func batchID(s string) string { return ident.ResourceName(s, "build-batch") }
+func batchID(ctx context.Context, s string) string { return scopedName(ctx, s, "build-batch") }
 
 func batchOverrides(in *cb.StartBuildBatchInput) document.Overrides {
 	return document.Overrides{
@@ -77,7 +77,7 @@ func (a *API) StartBuildBatch(ctx context.Context, in *cb.StartBuildBatchInput) 
 		return nil, err
 	}
 	c, scope := scopeOf(ctx)
-	name := ident.ResourceName(cb.Deref(in.ProjectName), "project")
+	name := scopedName(ctx, cb.Deref(in.ProjectName), "project")
 	token := cb.Deref(in.IdempotencyToken)
 	hashIn := *in
 	hashIn.IdempotencyToken = nil
@@ -203,7 +203,7 @@ func (a *API) idempotentBatch(ctx context.Context, scope store.Scope, op, token,
 // listed in buildBatchesNotFound.
 func (a *API) BatchGetBuildBatches(ctx context.Context, in *cb.BatchGetBuildBatchesInput) (awsjson.Raw, error) {
 	_, scope := scopeOf(ctx)
-	return a.batchGet(ctx, in.Ids, batchID, "buildBatches", "buildBatchesNotFound", func(tx store.Tx, ids []string) ([][]byte, error) {
+	return a.batchGet(ctx, in.Ids, func(s string) string { return batchID(ctx, s) }, "buildBatches", "buildBatchesNotFound", func(tx store.Tx, ids []string) ([][]byte, error) {
 		return tx.BatchDocs(ctx, scope, ids)
 	})
 }
@@ -254,7 +254,7 @@ func (a *API) ListBuildBatches(ctx context.Context, in *cb.ListBuildBatchesInput
 
 // ListBuildBatchesForProject lists a project's batch ids.
 func (a *API) ListBuildBatchesForProject(ctx context.Context, in *cb.ListBuildBatchesForProjectInput) (*cb.ListBuildBatchesForProjectOutput, error) {
-	name := ident.ResourceName(cb.Deref(in.ProjectName), "project")
+	name := scopedName(ctx, cb.Deref(in.ProjectName), "project")
 	if name == "" {
 		return nil, invalid("Invalid input: projectName is required")
 	}
@@ -279,7 +279,7 @@ func (a *API) getBatch(ctx context.Context, scope store.Scope, id string) (*stor
 // batch once it is STOPPED; stopping a finished batch returns it as it is.
 func (a *API) StopBuildBatch(ctx context.Context, in *cb.StopBuildBatchInput) (*cb.StopBuildBatchOutput, error) {
 	_, scope := scopeOf(ctx)
-	id := batchID(cb.Deref(in.Id))
+	id := batchID(ctx, cb.Deref(in.Id))
 	b, err := a.getBatch(ctx, scope, id)
 	if err != nil {
 		return nil, err
@@ -322,7 +322,7 @@ func (a *API) RetryBuildBatch(ctx context.Context, in *cb.RetryBuildBatchInput) 
 	if cb.Deref(in.Id) == "" {
 		return nil, invalid("Invalid input: id is required")
 	}
-	id := batchID(*in.Id)
+	id := batchID(ctx, *in.Id)
 	retryType := cb.Deref(in.RetryType)
 	if retryType == "" {
 		retryType = cb.RetryBuildBatchTypeRetryAllBuilds
@@ -375,7 +375,7 @@ func (a *API) RetryBuildBatch(ctx context.Context, in *cb.RetryBuildBatchInput) 
 // DeleteBuildBatch deletes a finished batch and its builds.
 func (a *API) DeleteBuildBatch(ctx context.Context, in *cb.DeleteBuildBatchInput) (*cb.DeleteBuildBatchOutput, error) {
 	_, scope := scopeOf(ctx)
-	id := batchID(cb.Deref(in.Id))
+	id := batchID(ctx, cb.Deref(in.Id))
 	out := &cb.DeleteBuildBatchOutput{BuildsDeleted: []string{}, BuildsNotDeleted: []cb.BuildNotDeleted{}}
 	var logs []string
 	err := a.st.Update(ctx, func(tx store.Tx) error {

@@ -14,7 +14,6 @@ import (
 	"github.com/buildbatch/buildbatch/internal/awsjson"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/document"
-	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
 
@@ -52,7 +51,7 @@ func requestHash(v any) string {
 }
 
 // buildID normalises a build id or ARN to `<project>:<uuid>`.
-func buildID(s string) string { return ident.ResourceName(s, "build") }
+func buildID(ctx context.Context, s string) string { return scopedName(ctx, s, "build") }
 
 func startOverrides(in *cb.StartBuildInput) document.Overrides {
 	return document.Overrides{
@@ -105,7 +104,7 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 		return nil, err
 	}
 	c, scope := scopeOf(ctx)
-	name := ident.ResourceName(cb.Deref(in.ProjectName), "project")
+	name := scopedName(ctx, cb.Deref(in.ProjectName), "project")
 	token := cb.Deref(in.IdempotencyToken)
 	hashIn := *in
 	hashIn.IdempotencyToken = nil
@@ -120,6 +119,14 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 	}
 	if err := a.checkReportStatus(in.ReportBuildStatusOverride, in.SourceTypeOverride); err != nil {
 		return nil, err
+	}
+	// An unknown project fails here, before the claim below queues behind
+	// the node's other claims.
+	if err := a.st.View(ctx, func(tx store.Tx) error {
+		_, err := tx.ProjectGet(ctx, scope, name)
+		return err
+	}); err != nil {
+		return nil, translate(err, projectNotFound(c.Region, c.Account, name))
 	}
 	request, _ := json.Marshal(in)
 	var b *store.Build
@@ -206,7 +213,7 @@ func (a *API) BatchGetBuilds(ctx context.Context, in *cb.BatchGetBuildsInput) (a
 			return nil, invalid("Invalid input: build ids must not be empty")
 		}
 	}
-	return a.batchGet(ctx, in.Ids, buildID, "builds", "buildsNotFound", func(tx store.Tx, ids []string) ([][]byte, error) {
+	return a.batchGet(ctx, in.Ids, func(s string) string { return buildID(ctx, s) }, "builds", "buildsNotFound", func(tx store.Tx, ids []string) ([][]byte, error) {
 		return tx.BuildDocs(ctx, scope, ids)
 	})
 }
@@ -307,7 +314,7 @@ func (a *API) ListBuilds(ctx context.Context, in *cb.ListBuildsInput) (*cb.ListB
 // ListBuildsForProject lists a project's build ids by build number, newest
 // first unless sortOrder is ASCENDING.
 func (a *API) ListBuildsForProject(ctx context.Context, in *cb.ListBuildsForProjectInput) (*cb.ListBuildsForProjectOutput, error) {
-	name := ident.ResourceName(cb.Deref(in.ProjectName), "project")
+	name := scopedName(ctx, cb.Deref(in.ProjectName), "project")
 	ids, next, err := a.listBuilds(ctx, name, in.SortOrder, in.NextToken)
 	if err != nil {
 		return nil, err
@@ -329,7 +336,7 @@ func (a *API) getBuild(ctx context.Context, scope store.Scope, id string) (*stor
 // not an error and returns it as it is.
 func (a *API) StopBuild(ctx context.Context, in *cb.StopBuildInput) (*cb.StopBuildOutput, error) {
 	_, scope := scopeOf(ctx)
-	id := buildID(cb.Deref(in.Id))
+	id := buildID(ctx, cb.Deref(in.Id))
 	b, err := a.getBuild(ctx, scope, id)
 	if err != nil {
 		return nil, err
@@ -402,7 +409,7 @@ func (a *API) RetryBuild(ctx context.Context, in *cb.RetryBuildInput) (*cb.Retry
 	if in.Id == nil || *in.Id == "" {
 		return nil, invalid("Invalid input: id is required")
 	}
-	id := buildID(*in.Id)
+	id := buildID(ctx, *in.Id)
 	token := cb.Deref(in.IdempotencyToken)
 	hash := requestHash(id)
 	if token != "" {
@@ -465,7 +472,7 @@ func (a *API) BatchDeleteBuilds(ctx context.Context, in *cb.BatchDeleteBuildsInp
 	var logs []string
 	err := a.st.Update(ctx, func(tx store.Tx) error {
 		for _, raw := range in.Ids {
-			id := buildID(raw)
+			id := buildID(ctx, raw)
 			b, err := tx.BuildGet(ctx, scope, id)
 			if isNotFound(err) {
 				out.BuildsNotDeleted = append(out.BuildsNotDeleted, cb.BuildNotDeleted{Id: cb.String(raw), StatusCode: cb.String("BUILD_NOT_FOUND")})

@@ -39,7 +39,7 @@ type GetBuildLogOutput struct {
 // GetBuildLog reads a build's log (the `buildbatch logs` command uses it).
 func (a *API) GetBuildLog(ctx context.Context, in *GetBuildLogInput) (*GetBuildLogOutput, error) {
 	_, scope := scopeOf(ctx)
-	id := buildID(in.ID)
+	id := buildID(ctx, in.ID)
 	b, err := a.getBuild(ctx, scope, id)
 	if err != nil {
 		return nil, err

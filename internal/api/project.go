@@ -85,7 +85,7 @@ func (a *API) CreateProject(ctx context.Context, in *cb.CreateProjectInput) (*cb
 // UpdateProject changes the members given; the others keep their values.
 func (a *API) UpdateProject(ctx context.Context, in *cb.UpdateProjectInput) (*cb.UpdateProjectOutput, error) {
 	c, scope := scopeOf(ctx)
-	name := ident.ResourceName(cb.Deref(in.Name), "project")
+	name := scopedName(ctx, cb.Deref(in.Name), "project")
 	if err := a.checkConcurrentLimit(in.ConcurrentBuildLimit, true); err != nil {
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (a *API) UpdateProject(ctx context.Context, in *cb.UpdateProjectInput) (*cb
 // not an error, and the project's builds are kept.
 func (a *API) DeleteProject(ctx context.Context, in *cb.DeleteProjectInput) (*cb.DeleteProjectOutput, error) {
 	_, scope := scopeOf(ctx)
-	name := ident.ResourceName(cb.Deref(in.Name), "project")
+	name := scopedName(ctx, cb.Deref(in.Name), "project")
 	err := a.st.Update(ctx, func(tx store.Tx) error {
 		return tx.ProjectDelete(ctx, scope, name)
 	})
@@ -160,7 +160,7 @@ func (a *API) DeleteProject(ctx context.Context, in *cb.DeleteProjectInput) (*cb
 // BatchGetProjects returns projects by name or ARN, in the order asked.
 func (a *API) BatchGetProjects(ctx context.Context, in *cb.BatchGetProjectsInput) (awsjson.Raw, error) {
 	_, scope := scopeOf(ctx)
-	return a.batchGet(ctx, in.Names, func(n string) string { return ident.ResourceName(n, "project") }, "projects", "projectsNotFound",
+	return a.batchGet(ctx, in.Names, func(n string) string { return scopedName(ctx, n, "project") }, "projects", "projectsNotFound",
 		func(tx store.Tx, names []string) ([][]byte, error) { return tx.ProjectDocs(ctx, scope, names) })
 }
 

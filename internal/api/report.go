@@ -20,7 +20,9 @@ func reportGroupNotFound(arn string) string {
 }
 
 // reportGroupName is the name in a report group ARN (or the name given).
-func reportGroupName(arnOrName string) string { return ident.ResourceName(arnOrName, "report-group") }
+func reportGroupName(ctx context.Context, arnOrName string) string {
+	return scopedName(ctx, arnOrName, "report-group")
+}
 
 func checkExportConfig(e *cb.ReportExportConfig) error {
 	if e == nil {
@@ -67,7 +69,7 @@ func (a *API) UpdateReportGroup(ctx context.Context, in *cb.UpdateReportGroupInp
 	var g *store.ReportGroup
 	err := a.st.Update(ctx, func(tx store.Tx) error {
 		var err error
-		if g, err = tx.ReportGroupGet(ctx, scope, reportGroupName(cb.Deref(in.Arn))); err != nil {
+		if g, err = tx.ReportGroupGet(ctx, scope, reportGroupName(ctx, cb.Deref(in.Arn))); err != nil {
 			return err
 		}
 		if in.ExportConfig != nil {
@@ -92,7 +94,7 @@ func (a *API) UpdateReportGroup(ctx context.Context, in *cb.UpdateReportGroupInp
 // deleteReports, which deletes them too.
 func (a *API) DeleteReportGroup(ctx context.Context, in *cb.DeleteReportGroupInput) (*cb.DeleteReportGroupOutput, error) {
 	_, scope := scopeOf(ctx)
-	name := reportGroupName(cb.Deref(in.Arn))
+	name := reportGroupName(ctx, cb.Deref(in.Arn))
 	err := a.st.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.ReportGroupGet(ctx, scope, name); err != nil {
 			return err
@@ -133,7 +135,7 @@ func (a *API) BatchGetReportGroups(ctx context.Context, in *cb.BatchGetReportGro
 				continue
 			}
 			seen[arn] = true
-			g, err := tx.ReportGroupGet(ctx, scope, reportGroupName(arn))
+			g, err := tx.ReportGroupGet(ctx, scope, reportGroupName(ctx, arn))
 			if err != nil {
 				out.ReportGroupsNotFound = append(out.ReportGroupsNotFound, arn)
 				continue
@@ -252,7 +254,7 @@ func (a *API) ListReports(ctx context.Context, in *cb.ListReportsInput) (*cb.Lis
 
 // ListReportsForReportGroup lists a report group's report ARNs.
 func (a *API) ListReportsForReportGroup(ctx context.Context, in *cb.ListReportsForReportGroupInput) (*cb.ListReportsForReportGroupOutput, error) {
-	arns, next, err := a.listReports(ctx, reportGroupName(cb.Deref(in.ReportGroupArn)), in.Filter, in.SortOrder, in.NextToken, in.MaxResults)
+	arns, next, err := a.listReports(ctx, reportGroupName(ctx, cb.Deref(in.ReportGroupArn)), in.Filter, in.SortOrder, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, translate(err, reportGroupNotFound(cb.Deref(in.ReportGroupArn)))
 	}
@@ -432,7 +434,7 @@ func (a *API) GetReportGroupTrend(ctx context.Context, in *cb.GetReportGroupTren
 	}
 	var reports []*store.Report
 	err := a.st.View(ctx, func(tx store.Tx) error {
-		g, err := tx.ReportGroupGet(ctx, scope, reportGroupName(arn))
+		g, err := tx.ReportGroupGet(ctx, scope, reportGroupName(ctx, arn))
 		if err != nil {
 			return err
 		}
@@ -441,7 +443,7 @@ func (a *API) GetReportGroupTrend(ctx context.Context, in *cb.GetReportGroupTren
 		}
 		var after *store.Cursor
 		for len(reports) < n {
-			arns, next, err := tx.ReportList(ctx, scope, reportGroupName(arn), "", store.Page{After: after, Limit: 100, Descending: true})
+			arns, next, err := tx.ReportList(ctx, scope, reportGroupName(ctx, arn), "", store.Page{After: after, Limit: 100, Descending: true})
 			if err != nil {
 				return err
 			}

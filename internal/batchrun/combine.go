@@ -21,6 +21,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/source"
 	"github.com/buildbatch/buildbatch/internal/store"
+	"github.com/buildbatch/buildbatch/internal/tenancy"
 )
 
 // combine gathers the primary artifacts of every group into the batch's
@@ -48,6 +49,7 @@ func (c *Coordinator) combine(ctx context.Context, b *store.Batch) (*cb.BuildArt
 	}
 	key := artifact.Key(cb.Deref(a.Path), idSeg, cb.Deref(a.Name))
 	zipped := cb.Deref(a.Packaging) == cb.ArtifactPackagingZip
+	blobs := tenancy.New(c.o.Blob, c.o.Store, b.Scope) // the batch's account's buckets only
 
 	var tmp *os.File
 	var zw *zip.Writer
@@ -70,7 +72,7 @@ func (c *Coordinator) combine(ctx context.Context, b *store.Batch) (*cb.BuildArt
 			_, err = io.Copy(w, r)
 			return err
 		}
-		return c.o.Blob.Put(ctx, bucket, path.Join(key, name), r)
+		return blobs.Put(ctx, bucket, path.Join(key, name), r)
 	}
 	for _, g := range doc.BuildGroups {
 		id := cb.Deref(g.Identifier)
@@ -83,7 +85,7 @@ func (c *Coordinator) combine(ctx context.Context, b *store.Batch) (*cb.BuildArt
 		if err != nil {
 			return nil, err
 		}
-		if err := c.copyArtifact(ctx, srcBucket, srcKey, id, add); err != nil {
+		if err := c.copyArtifact(ctx, blobs, srcBucket, srcKey, id, add); err != nil {
 			return nil, fmt.Errorf("build %s: %w", id, err)
 		}
 	}
@@ -96,7 +98,7 @@ func (c *Coordinator) combine(ctx context.Context, b *store.Batch) (*cb.BuildArt
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return nil, err
 		}
-		if err := c.o.Blob.Put(ctx, bucket, key, tmp); err != nil {
+		if err := blobs.Put(ctx, bucket, key, tmp); err != nil {
 			return nil, err
 		}
 		res.Md5sum = cb.String(hex.EncodeToString(md.Sum(nil)))
@@ -107,8 +109,8 @@ func (c *Coordinator) combine(ctx context.Context, b *store.Batch) (*cb.BuildArt
 
 // copyArtifact adds one build's artifact (a ZIP object or a folder) under
 // the folder prefix.
-func (c *Coordinator) copyArtifact(ctx context.Context, bucket, key, prefix string, add func(string, io.Reader) error) error {
-	rc, err := c.o.Blob.Open(ctx, bucket, key)
+func (c *Coordinator) copyArtifact(ctx context.Context, blobs blob.Store, bucket, key, prefix string, add func(string, io.Reader) error) error {
+	rc, err := blobs.Open(ctx, bucket, key)
 	if err == nil {
 		defer rc.Close()
 		tmp, err := os.CreateTemp(c.o.TempDir, "member-*.zip")
@@ -146,12 +148,12 @@ func (c *Coordinator) copyArtifact(ctx context.Context, bucket, key, prefix stri
 	if !errors.Is(err, blob.ErrNotFound) {
 		return err
 	}
-	keys, err := c.o.Blob.List(ctx, bucket, key)
+	keys, err := blobs.List(ctx, bucket, key)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		r, err := c.o.Blob.Open(ctx, bucket, k)
+		r, err := blobs.Open(ctx, bucket, k)
 		if err != nil {
 			return err
 		}

@@ -79,6 +79,19 @@ func ResourceName(s, kind string) string {
 	return s
 }
 
+// ScopedName is ResourceName for a caller in account and region: an ARN
+// of another account or region is returned whole, so that it names
+// nothing of the caller's (a resource name holds no ':'), and the caller
+// gets "not found", as on AWS, never its own resource of the same name.
+func ScopedName(s, kind, account, region string) string {
+	if p, ok := Parse(s); ok && p.Service == "codebuild" {
+		if rest, ok := strings.CutPrefix(p.Resource, kind+"/"); ok && p.Account == account && p.Region == region {
+			return rest
+		}
+	}
+	return s
+}
+
 // Hash is a short stable name for s (16 hex digits of its SHA-256), for
 // labels.
 func Hash(s string) string {

@@ -23,7 +23,7 @@ import (
 // downloadSource fetches the sources, reads the buildspec and opens the
 // shell session. It returns whether the phase failed and why.
 func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
-	f := &source.Fetcher{Blob: x.r.cfg.Blob, Log: x.log.Printf}
+	f := &source.Fetcher{Blob: x.blob, Log: x.log.Printf}
 	primary := x.doc.Source
 	if primary == nil {
 		primary = &cb.ProjectSource{Type: cb.String(cb.SourceTypeNoSource)}
@@ -126,7 +126,7 @@ func (x *run) loadBuildspec(ctx context.Context, src *cb.ProjectSource) ([]byte,
 		if err != nil {
 			return nil, "", err
 		}
-		rc, err := x.r.cfg.Blob.Open(ctx, bucket, key)
+		rc, err := x.blob.Open(ctx, bucket, key)
 		if err != nil {
 			return nil, "", fmt.Errorf("buildspec %s: %v", bs, err)
 		}

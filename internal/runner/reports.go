@@ -176,7 +176,7 @@ func (x *run) exportReport(ctx context.Context, g *store.ReportGroup, name strin
 	if zip {
 		key += ".zip"
 	}
-	if _, err := artifact.Upload(ctx, x.r.cfg.Blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: zip, Max: x.r.cfg.MaxArtifactBytes}, x.tmp); err != nil {
+	if _, err := artifact.Upload(ctx, x.blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: zip, Max: x.r.cfg.MaxArtifactBytes}, x.tmp); err != nil {
 		x.log.Printf("Report %s: exporting the raw files to s3://%s/%s: %v", name, bucket, key, err)
 		return
 	}

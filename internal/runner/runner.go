@@ -31,6 +31,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/secrets"
 	"github.com/buildbatch/buildbatch/internal/store"
+	"github.com/buildbatch/buildbatch/internal/tenancy"
 )
 
 // Causes of a build's context ending early.
@@ -99,6 +100,7 @@ type run struct {
 	log    *buildlog.Writer
 	out    io.Writer        // command output (masked)
 	masker *executor.Masker // the build's secret values, when it has any
+	blob   blob.Store       // the blob store as the build's account sees it
 	spec   *buildspec.Spec
 	env    executor.Env
 	vars   []string // the session's environment
@@ -151,7 +153,8 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) Result {
 	defer cancel(nil)
 	id := cb.Deref(b.Doc.Id)
 	_, uuid, _ := strings.Cut(id, ":")
-	x := &run{r: r, b: b, doc: b.Doc, uuid: uuid, dir: filepath.Join(r.cfg.WorkDir, uuid), cancel: cancel}
+	x := &run{r: r, b: b, doc: b.Doc, uuid: uuid, dir: filepath.Join(r.cfg.WorkDir, uuid), cancel: cancel,
+		blob: tenancy.New(r.cfg.Blob, r.cfg.Store, b.Scope)}
 	x.run(ctx, id)
 	return Result{Build: b, Plan: x.plan, Lost: x.lost}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/buildbatch/buildbatch/internal/artifact"
+	"github.com/buildbatch/buildbatch/internal/blob"
 	"github.com/buildbatch/buildbatch/internal/buildspec"
 	"github.com/buildbatch/buildbatch/internal/bytesize"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
@@ -120,7 +121,7 @@ func (x *run) upload(ctx context.Context, cfg *cb.ProjectArtifacts, sel *buildsp
 	key := artifact.Key(cb.Deref(cfg.Path), path.Join(idSeg, x.b.Meta.BatchIdentifier), name)
 	zip := cb.Deref(cfg.Packaging) == cb.ArtifactPackagingZip
 	x.log.Printf("Uploading %d files to s3://%s/%s", len(files), bucket, key)
-	res, err := artifact.Upload(ctx, x.r.cfg.Blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: zip, Max: x.r.cfg.MaxArtifactBytes}, x.tmp)
+	res, err := artifact.Upload(ctx, x.blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: zip, Max: x.r.cfg.MaxArtifactBytes}, x.tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -359,15 +360,19 @@ func (x *run) restoreCache(ctx context.Context) {
 	if !ok || x.spec.Cache.Action == "save" || x.env == nil {
 		return
 	}
-	rc, err := x.r.cfg.Blob.Open(ctx, bucket, key)
-	if err != nil {
+	rc, err := x.blob.Open(ctx, bucket, key)
+	if errors.Is(err, blob.ErrNotFound) {
 		x.log.Printf("No cache to restore at s3://%s/%s", bucket, key)
+		return
+	}
+	if err != nil {
+		x.log.Printf("Could not restore the cache from s3://%s/%s: %v", bucket, key, err)
 		return
 	}
 	rc.Close()
 	tmp := filepath.Join(x.tmp, "cache-restore")
 	defer os.RemoveAll(tmp)
-	f := &source.Fetcher{Blob: x.r.cfg.Blob}
+	f := &source.Fetcher{Blob: x.blob}
 	if _, err := f.Fetch(ctx, source.Source{Type: "S3", Location: bucket + "/" + key}, tmp); err != nil {
 		x.log.Printf("Could not restore the cache: %v", err)
 		return
@@ -471,7 +476,7 @@ func (x *run) saveCache(ctx context.Context, status string) {
 		x.log.Printf("Nothing to cache")
 		return
 	}
-	if _, err := artifact.Upload(ctx, x.r.cfg.Blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: true, Max: x.r.cfg.MaxArtifactBytes}, x.tmp); err != nil {
+	if _, err := artifact.Upload(ctx, x.blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: true, Max: x.r.cfg.MaxArtifactBytes}, x.tmp); err != nil {
 		x.log.Printf("Could not save the cache: %v", err)
 		return
 	}

@@ -317,6 +317,14 @@ type Tx interface {
 	// (Page.Descending: newest first).
 	ReportList(ctx context.Context, s Scope, group, status string, p Page) ([]string, *Cursor, error)
 
+	// BucketOwner returns the scope (account and region) that owns a
+	// bucket of the blob store; ok is false for a bucket no one owns yet
+	// (one that was never written through buildbatch).
+	BucketOwner(ctx context.Context, name string) (owner Scope, ok bool, err error)
+	// BucketClaim makes s the owner of bucket name unless it has one
+	// already, and returns the owner.
+	BucketClaim(ctx context.Context, name string, s Scope, now time.Time) (Scope, error)
+
 	// IdempotencyGet returns what an earlier request with this token
 	// created, if the token is younger than its expiry.
 	IdempotencyGet(ctx context.Context, s Scope, op, token string, now time.Time) (requestHash, resourceID string, err error)

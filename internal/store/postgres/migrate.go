@@ -12,7 +12,7 @@ import (
 // applied. Never edit a released migration: append a new one.
 //
 // The tables are those of the SQLite store (version 1 here is SQLite's 4,
-// version 2 SQLite's 5, version 3 SQLite's 6), with
+// version 2 SQLite's 5, version 3 SQLite's 6, version 4 SQLite's 7), with
 // PostgreSQL types: documents and meta data as bytea (kept byte for byte),
 // Unix nanoseconds as bigint, text in the "C" collation (byte order, as
 // SQLite's BINARY), Seq from an identity column (never reused, as SQLite's
@@ -135,6 +135,16 @@ var migrations = []string{
 	CREATE INDEX builds_claimable ON builds (queued, node, seq) WHERE NOT complete;
 	CREATE INDEX builds_by_node ON builds (node, seq) WHERE NOT complete;
 	CREATE INDEX builds_by_lease ON builds (lease_until) WHERE NOT complete AND node <> '';`,
+
+	// 4: the owners of the blob store's buckets (SQLite's version 7): the
+	// scope that first wrote to each (bucket names are global) and when
+	// (Unix nanoseconds).
+	`CREATE TABLE buckets (
+		name    text COLLATE "C" PRIMARY KEY,
+		account text COLLATE "C" NOT NULL,
+		region  text COLLATE "C" NOT NULL,
+		created bigint NOT NULL
+	);`,
 }
 
 // SchemaVersion is the version this code migrates to.

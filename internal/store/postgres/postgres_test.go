@@ -462,6 +462,29 @@ func TestSameAsSQLite(t *testing.T) {
 			return scopes, err
 		})}
 	})
+	compare(t, "Buckets with NUL", stores, func(s store.Store) any {
+		odd := store.Scope{Account: "a\x00", Region: "\x01"}
+		var claims []string
+		for _, c := range []struct {
+			name string
+			s    store.Scope
+		}{{"b\x00", odd}, {"b\x00", scope}, {"b", scope}, {"b\x01", odd}} {
+			err := s.Update(ctx, func(tx store.Tx) error {
+				o, err := tx.BucketClaim(ctx, c.name, c.s, t0)
+				claims = append(claims, fmt.Sprintf("%q", o))
+				return err
+			})
+			claims = append(claims, fmt.Sprint(err))
+		}
+		var owners []any
+		for _, name := range []string{"b\x00", "b", "b\x01", "b\x02", "b\x00\x00"} {
+			owners = append(owners, view(s, func(tx store.Tx) (any, error) {
+				o, ok, err := tx.BucketOwner(ctx, name)
+				return fmt.Sprintf("%q %v", o, ok), err
+			}))
+		}
+		return []any{claims, owners}
+	})
 	compare(t, "ReportGroupGet", stores, func(s store.Store) any {
 		return view(s, func(tx store.Tx) (any, error) {
 			g, err := tx.ReportGroupGet(ctx, scope, "a\x00b")

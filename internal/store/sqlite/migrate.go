@@ -139,6 +139,16 @@ var migrations = []string{
 	CREATE INDEX builds_claimable ON builds (queued, node, seq) WHERE complete = 0;
 	CREATE INDEX builds_by_node ON builds (node, seq) WHERE complete = 0;
 	CREATE INDEX builds_by_lease ON builds (lease_until) WHERE complete = 0 AND node != '';`,
+
+	// 7: the owners of the blob store's buckets: the scope that first
+	// wrote to each (bucket names are global, as in S3), and when it did
+	// (Unix nanoseconds).
+	`CREATE TABLE buckets (
+		name    TEXT PRIMARY KEY,
+		account TEXT NOT NULL,
+		region  TEXT NOT NULL,
+		created INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 // SchemaVersion is the version this code migrates to.

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore Opener) {
 	t.Run("ReportGroupList", func(t *testing.T) { testReportGroupList(t, newStore(t)()) })
 	t.Run("Reports", func(t *testing.T) { testReports(t, newStore(t)()) })
 	t.Run("ReportList", func(t *testing.T) { testReportList(t, newStore(t)()) })
+	t.Run("Buckets", func(t *testing.T) { testBuckets(t, newStore(t)) })
 }
 
 var (
