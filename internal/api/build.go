@@ -67,14 +67,22 @@ func startOverrides(in *cb.StartBuildInput) document.Overrides {
 	}
 }
 
-// insertBuild numbers and stores a new build; limit enforces the project's
-// concurrentBuildLimit.
-func (a *API) insertBuild(ctx context.Context, tx store.Tx, spec document.Spec, meta store.BuildMeta, limit *int32) (*store.Build, error) {
+// admit refuses a build the queue has no room for.
+func (a *API) admit(ctx context.Context, tx store.Tx) error {
 	if err := a.opts.Scheduler.Admit(ctx, tx); err != nil {
 		var full interface{ QueueFull() bool }
 		if errors.As(err, &full) && full.QueueFull() {
-			return nil, awsjson.Errorf(awsjson.AccountLimitExceeded, "%s", err.Error())
+			return awsjson.Errorf(awsjson.AccountLimitExceeded, "%s", err.Error())
 		}
+		return err
+	}
+	return nil
+}
+
+// insertBuild numbers and stores a new build; limit enforces the project's
+// concurrentBuildLimit.
+func (a *API) insertBuild(ctx context.Context, tx store.Tx, spec document.Spec, meta store.BuildMeta, limit *int32) (*store.Build, error) {
+	if err := a.admit(ctx, tx); err != nil {
 		return nil, err
 	}
 	if limit != nil && *limit > 0 {
@@ -120,11 +128,14 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 	if err := a.checkReportStatus(in.ReportBuildStatusOverride, in.SourceTypeOverride); err != nil {
 		return nil, err
 	}
-	// An unknown project fails here, before the claim below queues behind
-	// the node's other claims.
+	// An unknown project or a full queue fails here, before the claim
+	// below queues behind the node's other claims (the transaction checks
+	// both again).
 	if err := a.st.View(ctx, func(tx store.Tx) error {
-		_, err := tx.ProjectGet(ctx, scope, name)
-		return err
+		if _, err := tx.ProjectGet(ctx, scope, name); err != nil {
+			return err
+		}
+		return a.admit(ctx, tx)
 	}); err != nil {
 		return nil, translate(err, projectNotFound(c.Region, c.Account, name))
 	}
