@@ -11,7 +11,7 @@
 // before and after. Both exit non-zero, saying why, when they find a
 // problem; both stop everything they started, on Ctrl-C too, and give up
 // after -timeout. Run them through scripts/chaos and scripts/load; see
-// docs/reliability-chaos-load.md.
+// docs/reliability.md.
 package main
 
 import (
