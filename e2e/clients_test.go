@@ -59,7 +59,7 @@ func TestBuildsBoto3(t *testing.T) {
 }
 
 func TestBuildLimitsBoto3(t *testing.T) {
-	s := Start(t, "--max-concurrent-builds", "2", "--max-queued-builds", "1", "--timeout-minute", "300ms")
+	s := Start(t, "--max-concurrent-builds", "2", "--max-queued-builds", "1", "--timeout-minute", "1s") // 5-minute timeouts of 5 s: a container starts well within that under load
 	s.Python(t, "test_builds_limits", "BUILDBATCH_BINARY="+binary)
 }
 

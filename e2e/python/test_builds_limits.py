@@ -1,5 +1,5 @@
 """Builds with boto3 on a server started with --max-concurrent-builds 2
---max-queued-builds 1 --timeout-minute 300ms (see clients_test.go)."""
+--max-queued-builds 1 --timeout-minute 1s (see clients_test.go)."""
 import hashlib
 import os
 

@@ -329,6 +329,9 @@ const MaxMessage = 1024
 
 // clip shortens a message to MaxMessage bytes, on a rune boundary.
 func clip(m string) string {
+	// As encoding/json writes it (an invalid byte becomes U+FFFD, 3 bytes),
+	// so that MaxMessage bounds what the client reads.
+	m = strings.ToValidUTF8(m, "\uFFFD")
 	if len(m) <= MaxMessage {
 		return m
 	}

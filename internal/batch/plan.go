@@ -80,6 +80,9 @@ func Make(b *buildspec.Batch, r Restrictions) (*Plan, error) {
 	if err := checkEnvs(b); err != nil {
 		return nil, err
 	}
+	if err := checkSize(b); err != nil {
+		return nil, err
+	}
 	p := &Plan{Kind: b.Kind, FastFail: b.FastFail}
 	var err error
 	switch b.Kind {
@@ -99,6 +102,35 @@ func Make(b *buildspec.Batch, r Restrictions) (*Plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// MaxBuilds bounds the builds of one batch, whatever its restrictions: a
+// fanout's parallelism and a matrix's product can be any number, and a plan
+// holds every build.
+const MaxBuilds = 1000
+
+// checkSize refuses a batch of more than MaxBuilds builds before a matrix
+// or fanout is expanded.
+func checkSize(b *buildspec.Batch) error {
+	switch {
+	case len(b.Tasks) > MaxBuilds:
+		return errorf(b.Line, "batch.%s has %d builds, but a batch may have at most %d", b.Kind, len(b.Tasks), MaxBuilds)
+	case b.Fanout != nil && b.Fanout.Parallelism > MaxBuilds:
+		return errorf(b.Fanout.Line, "batch.build-fanout.parallelism is %d, but a batch may have at most %d builds", b.Fanout.Parallelism, MaxBuilds)
+	case b.Matrix != nil:
+		d := b.Matrix.Dynamic
+		dims := []int{len(d.Buildspec), len(d.ComputeType), len(d.Image)}
+		for _, v := range d.Variables {
+			dims = append(dims, len(v.Values))
+		}
+		n := 1
+		for _, k := range dims {
+			if n *= max(k, 1); n > MaxBuilds {
+				return errorf(b.Matrix.Line, "batch.build-matrix has more than %d builds, but a batch may have at most %d", MaxBuilds, MaxBuilds)
+			}
+		}
+	}
+	return nil
 }
 
 // overrides are the StartBuild members that a batch build's env values

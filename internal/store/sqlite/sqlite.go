@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/buildbatch/buildbatch/internal/store"
@@ -40,7 +41,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(1)", "mmap_size(1073741824)"} {
 			q.Add("_pragma", p)
 		}
-		return "file:" + path + "?" + q.Encode() + extra
+		// '%', '?' and '#' are URI syntax: a path holding them is escaped.
+		return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?" + q.Encode() + extra
 	}
 	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
 	if err != nil {
