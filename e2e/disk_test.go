@@ -62,19 +62,39 @@ phases:
 		t.Fatalf("the build that filled the disk: %s (%s), context %q", b.BuildStatus, phaseTable(b), msg)
 	}
 
-	// Fill the disk from outside, and crash the server.
+	// A build runs; the disk fills from outside: StopBuild still ends it,
+	// writes are refused as unavailable, and the build's end is stored
+	// once there is room.
+	project(t, c, "sleeper", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 300\n")
+	sleeper := aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("sleeper")}).Id)
+	waitPhase(t, c, sleeper, "BUILD")
 	ballast := filepath.Join(mnt, "ballast")
-	f, err := os.Create(ballast)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 1<<20)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			break
+	fill := func() {
+		f, err := os.Create(ballast)
+		if err != nil {
+			t.Fatal(err)
 		}
+		chunk := make([]byte, 1<<20)
+		for {
+			if _, err := f.Write(chunk); err != nil {
+				break
+			}
+		}
+		f.Close()
 	}
-	f.Close()
+	fill()
+	if _, err := c.StopBuild(ctx, &codebuild.StopBuildInput{Id: aws.String(sleeper)}, noRetries); err != nil {
+		t.Errorf("StopBuild with the disk full: %v", err)
+	}
+	_, err := c.CreateProject(ctx, createInput("meanwhile"), noRetries)
+	wantCode(t, err, "ServiceUnavailableException", "disk is full")
+	os.Remove(ballast)
+	if b := waitBuild(t, c, sleeper); b.BuildStatus != types.StatusTypeStopped {
+		t.Errorf("the build stopped with the disk full ended %s (%s)", b.BuildStatus, phaseTable(b))
+	}
+
+	// Full again, and the server crashes.
+	fill()
 	s.RestartAfterKill()
 	c = s.Client(t, "test", "us-east-1")
 	if _, err := c.ListProjects(ctx, &codebuild.ListProjectsInput{}); err != nil {
