@@ -13,12 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/sigv4"
+	"github.com/buildbatch/buildbatch/internal/testproc"
 )
 
 type benchEnv struct {
@@ -104,26 +104,7 @@ func (s *server) stop() {
 }
 
 // rss returns a process's resident set size and its peak, in bytes.
-func rss(pid int) (cur, peak int64) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			cur = v * 1024
-		case "VmHWM:":
-			peak = v * 1024
-		}
-	}
-	return
-}
+func rss(pid int) (cur, peak int64) { return testproc.RSS(pid) }
 
 // client signs requests as AWS clients do and keeps connections alive.
 type client struct {

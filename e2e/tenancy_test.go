@@ -128,10 +128,7 @@ func operationsSeeNothing(t *testing.T, s *Server, me, them *tenant) {
 	}{
 		{"BatchGetProjects", func() error {
 			out, err := c.BatchGetProjects(ctx, &codebuild.BatchGetProjectsInput{Names: []string{"arn:aws:codebuild:" + them.region + ":" + them.key + ":project/app"}})
-			if err == nil && len(out.Projects) != 0 {
-				return fmt.Errorf("saw %d projects", len(out.Projects))
-			}
-			return err
+			return none(err, func() int { return len(out.Projects) }, "projects")
 		}},
 		{"ListProjects", func() error { return nil }}, // each scope has an "app" of its own: names only
 		{"UpdateProject", func() error {
@@ -155,17 +152,11 @@ func operationsSeeNothing(t *testing.T, s *Server, me, them *tenant) {
 		}},
 		{"ListBuilds", func() error {
 			out, err := c.ListBuilds(ctx, &codebuild.ListBuildsInput{})
-			if err == nil && slices.Contains(out.Ids, them.build) {
-				return fmt.Errorf("listed %s", them.build)
-			}
-			return err
+			return notListed(err, func() []string { return out.Ids }, them.build)
 		}},
 		{"ListBuildsForProject", func() error {
 			out, err := c.ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String("app")})
-			if err == nil && slices.Contains(out.Ids, them.build) {
-				return fmt.Errorf("listed %s", them.build)
-			}
-			return err
+			return notListed(err, func() []string { return out.Ids }, them.build)
 		}},
 		{"StopBuild", func() error {
 			_, err := c.StopBuild(ctx, &codebuild.StopBuildInput{Id: aws.String(them.build)})
@@ -184,24 +175,15 @@ func operationsSeeNothing(t *testing.T, s *Server, me, them *tenant) {
 		}},
 		{"BatchGetBuildBatches", func() error {
 			out, err := c.BatchGetBuildBatches(ctx, &codebuild.BatchGetBuildBatchesInput{Ids: []string{them.batch}})
-			if err == nil && len(out.BuildBatches) != 0 {
-				return fmt.Errorf("saw %d batches", len(out.BuildBatches))
-			}
-			return err
+			return none(err, func() int { return len(out.BuildBatches) }, "batches")
 		}},
 		{"ListBuildBatches", func() error {
 			out, err := c.ListBuildBatches(ctx, &codebuild.ListBuildBatchesInput{})
-			if err == nil && slices.Contains(out.Ids, them.batch) {
-				return fmt.Errorf("listed %s", them.batch)
-			}
-			return err
+			return notListed(err, func() []string { return out.Ids }, them.batch)
 		}},
 		{"ListBuildBatchesForProject", func() error {
 			out, err := c.ListBuildBatchesForProject(ctx, &codebuild.ListBuildBatchesForProjectInput{ProjectName: aws.String("app")})
-			if err == nil && slices.Contains(out.Ids, them.batch) {
-				return fmt.Errorf("listed %s", them.batch)
-			}
-			return err
+			return notListed(err, func() []string { return out.Ids }, them.batch)
 		}},
 		{"StopBuildBatch", func() error {
 			_, err := c.StopBuildBatch(ctx, &codebuild.StopBuildBatchInput{Id: aws.String(them.batch)})
@@ -220,17 +202,11 @@ func operationsSeeNothing(t *testing.T, s *Server, me, them *tenant) {
 		}},
 		{"BatchGetReportGroups", func() error {
 			out, err := c.BatchGetReportGroups(ctx, &codebuild.BatchGetReportGroupsInput{ReportGroupArns: []string{them.group}})
-			if err == nil && len(out.ReportGroups) != 0 {
-				return fmt.Errorf("saw %d report groups", len(out.ReportGroups))
-			}
-			return err
+			return none(err, func() int { return len(out.ReportGroups) }, "report groups")
 		}},
 		{"ListReportGroups", func() error {
 			out, err := c.ListReportGroups(ctx, &codebuild.ListReportGroupsInput{})
-			if err == nil && slices.Contains(out.ReportGroups, them.group) {
-				return fmt.Errorf("listed %s", them.group)
-			}
-			return err
+			return notListed(err, func() []string { return out.ReportGroups }, them.group)
 		}},
 		{"UpdateReportGroup", func() error {
 			_, err := c.UpdateReportGroup(ctx, &codebuild.UpdateReportGroupInput{Arn: aws.String(them.group), Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
@@ -242,17 +218,11 @@ func operationsSeeNothing(t *testing.T, s *Server, me, them *tenant) {
 		}},
 		{"BatchGetReports", func() error {
 			out, err := c.BatchGetReports(ctx, &codebuild.BatchGetReportsInput{ReportArns: []string{them.report}})
-			if err == nil && len(out.Reports) != 0 {
-				return fmt.Errorf("saw %d reports", len(out.Reports))
-			}
-			return err
+			return none(err, func() int { return len(out.Reports) }, "reports")
 		}},
 		{"ListReports", func() error {
 			out, err := c.ListReports(ctx, &codebuild.ListReportsInput{})
-			if err == nil && slices.Contains(out.Reports, them.report) {
-				return fmt.Errorf("listed %s", them.report)
-			}
-			return err
+			return notListed(err, func() []string { return out.Reports }, them.report)
 		}},
 		{"ListReportsForReportGroup", func() error {
 			out, err := c.ListReportsForReportGroup(ctx, &codebuild.ListReportsForReportGroupInput{ReportGroupArn: aws.String(them.group)})
@@ -390,4 +360,21 @@ func logTextAs(t *testing.T, s *Server, tn *tenant, id string) string {
 		t.Fatalf("buildbatch logs: %v: %s", err, out)
 	}
 	return string(out)
+}
+
+// notListed is nil if the call failed with err or its list (read only
+// after a success) lacks id.
+func notListed(err error, list func() []string, id string) error {
+	if err == nil && slices.Contains(list(), id) {
+		return fmt.Errorf("listed %s", id)
+	}
+	return err
+}
+
+// none is nil if the call failed with err or returned no items.
+func none(err error, n func() int, what string) error {
+	if err == nil && n() != 0 {
+		return fmt.Errorf("saw %d %s", n(), what)
+	}
+	return err
 }

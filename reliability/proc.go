@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/buildbatch/buildbatch/internal/executor/local"
+	"github.com/buildbatch/buildbatch/internal/testproc"
 )
 
 // env is what a tool started: a temporary directory, the buildbatch binary
@@ -206,26 +207,7 @@ func (e *env) forget(s *server) {
 // buildProcesses lists the live processes (not zombies) whose environment
 // has a CODEBUILD_BUILD_ID starting with prefix: what the local executor
 // marks build processes with.
-func buildProcesses(prefix string) []int {
-	needle := []byte("\x00CODEBUILD_BUILD_ID=" + prefix)
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, ent := range entries {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "environ"))
-		if err != nil || !bytes.Contains(append([]byte{0}, data...), needle) {
-			continue
-		}
-		if stat, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat")); bytes.Contains(stat, []byte(") Z ")) {
-			continue
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
+func buildProcesses(prefix string) []int { return local.ProcessesWithPrefix(prefix) }
 
 // describeProcess is a process's command line, for reports.
 func describeProcess(pid int) string {
@@ -234,26 +216,7 @@ func describeProcess(pid int) string {
 }
 
 // procStatus returns a process's resident set size and its peak, in bytes.
-func procStatus(pid int) (rss, peak int64) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = v * 1024
-		case "VmHWM:":
-			peak = v * 1024
-		}
-	}
-	return
-}
+func procStatus(pid int) (rss, peak int64) { return testproc.RSS(pid) }
 
 // openFDs counts a process's open file descriptors.
 func openFDs(pid int) int {

@@ -1,13 +1,17 @@
-// Package testproc helps test helpers that start servers of their own
-// (pgtest, s3test): free ports, and watchdogs that clean up when the test
-// binary dies without doing so itself.
+// Package testproc helps test helpers and tools that start servers of their
+// own (pgtest, s3test, the bench, the reliability tools): free ports,
+// watchdogs that clean up when the test binary dies without doing so
+// itself, and a process's memory.
 package testproc
 
 import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -41,4 +45,27 @@ func Watchdog(script, name string, args ...string) (*exec.Cmd, io.WriteCloser, e
 		return nil, nil, fmt.Errorf("watchdog: %w", err)
 	}
 	return cmd, pipe, nil
+}
+
+// RSS returns a process's resident set size and its peak (VmRSS and VmHWM
+// of /proc/PID/status), in bytes; 0, 0 if it cannot be read.
+func RSS(pid int) (cur, peak int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			cur = v * 1024
+		case "VmHWM:":
+			peak = v * 1024
+		}
+	}
+	return cur, peak
 }

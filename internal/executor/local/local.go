@@ -104,7 +104,13 @@ func (x *Executor) Reap(ctx context.Context, buildID string) error {
 // Processes lists the live processes (not zombies) whose environment holds
 // CODEBUILD_BUILD_ID=<buildID>.
 func Processes(buildID string) []int {
-	needle := []byte("\x00CODEBUILD_BUILD_ID=" + buildID + "\x00")
+	return ProcessesWithPrefix(buildID + "\x00")
+}
+
+// ProcessesWithPrefix lists the live processes (not zombies) whose
+// environment has a CODEBUILD_BUILD_ID starting with prefix.
+func ProcessesWithPrefix(prefix string) []int {
+	needle := []byte("\x00CODEBUILD_BUILD_ID=" + prefix)
 	entries, _ := os.ReadDir("/proc")
 	self := os.Getpid()
 	var pids []int
