@@ -401,6 +401,10 @@ func TestFollowLogsAndRestartMidBuild(t *testing.T) {
 	if bp.PhaseStatus != types.StatusTypeFault || !strings.Contains(aws.ToString(bp.Contexts[0].Message), "buildbatch stopped while the build was running") {
 		t.Errorf("BUILD after restart: %+v", bp)
 	}
+	if text := logText(t, s, aws.ToString(cb.Id)); !strings.HasSuffix(strings.TrimSpace(text), "Build completed with status FAULT") ||
+		!strings.Contains(text, "Phase context status code: INTERNAL_ERROR Message: buildbatch stopped while the build was running") {
+		t.Errorf("the crashed build's log does not say how it ended:\n%s", text)
+	}
 	if out, _ := exec.Command("pgrep", "-f", "sleep 600").Output(); len(out) > 0 {
 		// Another test's sleep may be running; check for ours by build id.
 		for _, pid := range strings.Fields(string(out)) {

@@ -633,3 +633,31 @@ func (x *run) exportVariables(ctx context.Context) {
 const batchBootstrap = "DOWNLOAD_SOURCE"
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// LogOrphanEnd closes the log of a build that a node ended FAULT because
+// the node running it went away (its document is complete): the lines a
+// run ends its log with, so that a reader of the log sees why it stopped.
+func (r *Runner) LogOrphanEnd(b *store.Build) {
+	_, uuid, _ := strings.Cut(cb.Deref(b.Doc.Id), ":")
+	var phase cb.BuildPhase
+	for _, p := range b.Doc.Phases {
+		if cb.Deref(p.PhaseStatus) == cb.StatusTypeFault {
+			phase = p
+		}
+	}
+	w, err := r.cfg.Logs.Create(uuid)
+	if err != nil {
+		r.cfg.Log.Warn("closing the log of a build that was ended", "build", cb.Deref(b.Doc.Id), "err", err)
+		return
+	}
+	code, msg := "", ""
+	if len(phase.Contexts) > 0 {
+		code, msg = cb.Deref(phase.Contexts[0].StatusCode), cb.Deref(phase.Contexts[0].Message)
+	}
+	w.Printf("Phase complete: %s State: FAULT", cb.Deref(phase.PhaseType))
+	w.Printf("Phase context status code: %s Message: %s", code, msg)
+	w.Printf("Build completed with status %s", cb.Deref(b.Doc.BuildStatus))
+	if err := w.Close(); err != nil {
+		r.cfg.Log.Warn("closing the log of a build that was ended", "build", cb.Deref(b.Doc.Id), "err", err)
+	}
+}

@@ -367,6 +367,9 @@ func (s *Scheduler) started(cl claimed) {
 		if s.o.Reap != nil {
 			s.o.Reap(id)
 		}
+		if s.o.Runner != nil {
+			s.o.Runner.LogOrphanEnd(b)
+		}
 	}
 	for _, b := range cl.start {
 		s.startBuild(b)
