@@ -34,6 +34,11 @@ func TestTenancy(t *testing.T) {
 		{name: "B-east", key: "222222222222", region: "us-east-1"},
 		{name: "B-west", key: "222222222222", region: "eu-west-1"},
 	}
+	if e2eExecutor == "docker" {
+		// In containers every build takes a second: two tenants that
+		// differ in account and region; the local run has all four.
+		tenants = []*tenant{tenants[0], tenants[3]}
+	}
 	for _, tn := range tenants {
 		tn.c = s.Client(t, tn.key, tn.region)
 		tn.bucket = "bucket-" + strings.ToLower(tn.name)
