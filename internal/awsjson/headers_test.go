@@ -2,6 +2,7 @@ package awsjson
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -94,4 +95,35 @@ func TestControlCharacterInTarget(t *testing.T) {
 			t.Errorf("then: %d %s", resp.StatusCode, data)
 		}
 	}
+}
+
+// FuzzHeaderScanner: however a connection's bytes are cut into reads, the
+// scanner rewrites them the same, never changes their length, and leaves
+// no control character but tab and CR in a first line.
+func FuzzHeaderScanner(f *testing.F) {
+	f.Add([]byte("POST / HTTP/1.1\r\nX-Amz-Target: A.\x00B\r\nContent-Length: 2\r\n\r\n\x00\x01POST / HTTP/1.1\r\n\r\n"), uint8(3))
+	f.Add([]byte("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n\x00\r\n0\r\n\r\n"), uint8(1))
+	f.Add([]byte("\r\n\r\nGET / HTTP/1.1\nHost: \x7f\n\n"), uint8(5))
+	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
+		whole := append([]byte(nil), data...)
+		s := headerScanner{max: 1 << 10}
+		s.scan(whole)
+		cut := append([]byte(nil), data...)
+		s2 := headerScanner{max: 1 << 10}
+		n := int(step%16) + 1
+		for i := 0; i < len(cut); i += n {
+			s2.scan(cut[i:min(i+n, len(cut))])
+		}
+		if !bytes.Equal(whole, cut) || len(whole) != len(data) {
+			t.Fatalf("read whole %q, in pieces of %d %q", whole, n, cut)
+		}
+		// Without a line end, all of it is the first request's header.
+		if bytes.IndexByte(whole, '\n') < 0 {
+			for _, c := range whole {
+				if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7f {
+					t.Fatalf("control character %#x left in a header section: %q", c, whole)
+				}
+			}
+		}
+	})
 }
