@@ -2,13 +2,9 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/buildbatch/buildbatch/internal/sigv4"
+	"github.com/buildbatch/buildbatch/internal/testclient"
 	"github.com/buildbatch/buildbatch/internal/testproc"
 )
 
@@ -107,52 +103,20 @@ func (s *server) stop() {
 func rss(pid int) (cur, peak int64) { return testproc.RSS(pid) }
 
 // client signs requests as AWS clients do and keeps connections alive.
-type client struct {
-	url  string
-	http *http.Client
-}
+type client struct{ *testclient.Client }
 
 func newClient(url string, conns int) *client {
-	tr := &http.Transport{MaxIdleConns: conns * 2, MaxIdleConnsPerHost: conns * 2, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
-	return &client{url: url, http: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
+	return &client{testclient.New(url, conns, 60*time.Second)}
 }
 
 // do sends one signed request and returns the body.
 func (c *client) do(op string, body []byte) ([]byte, error) {
-	req, err := http.NewRequest(http.MethodPost, c.url+"/", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "CodeBuild_20161006."+op)
-	sigv4.Sign(req, body, "test", "test", "", "us-east-1", "codebuild", time.Now())
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return data, fmt.Errorf("%s: HTTP %d: %.300s", op, resp.StatusCode, data)
-	}
-	return data, nil
+	return c.Send(context.Background(), testclient.Request{Op: op, Body: body})
 }
 
 // call is do with JSON in and out.
 func (c *client) call(op string, in, out any) error {
-	body, _ := json.Marshal(in)
-	data, err := c.do(op, body)
-	if err != nil {
-		return err
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
+	return c.Call(context.Background(), op, in, out)
 }
 
 func (c *client) mustCall(op string, in, out any) {
@@ -162,17 +126,7 @@ func (c *client) mustCall(op string, in, out any) {
 }
 
 func project(name, buildspec string, extra map[string]any) map[string]any {
-	p := map[string]any{
-		"name":        name,
-		"source":      map[string]any{"type": "NO_SOURCE", "buildspec": buildspec},
-		"artifacts":   map[string]any{"type": "NO_ARTIFACTS"},
-		"environment": map[string]any{"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL"},
-		"serviceRole": "arn:aws:iam::000000000000:role/bench",
-	}
-	for k, v := range extra {
-		p[k] = v
-	}
-	return p
+	return testclient.Project(name, buildspec, "bench", extra)
 }
 
 type buildDoc struct {

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // to check the store's integrity after the run
+
+	"github.com/buildbatch/buildbatch/internal/testclient"
 )
 
 // The builds of every chaos project print three lines, write two artifact
@@ -209,7 +211,7 @@ func (r *chaosRun) run(ctx context.Context, rounds int, maxDelay, wait time.Dura
 		cut()
 		r.env.forget(s)
 		r.kills++
-		c.closeIdle()
+		c.CloseIdle()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -224,7 +226,7 @@ func (r *chaosRun) run(ctx context.Context, rounds int, maxDelay, wait time.Dura
 	}
 	r.restarts = append(r.restarts, time.Since(t0))
 	c := newClient(s.url, 8, 60*time.Second)
-	defer c.closeIdle()
+	defer c.CloseIdle()
 	builds, batches, err := r.waitComplete(ctx, c, wait)
 	r.finalWait = time.Since(t0)
 	r.builds, r.batches = builds, batches
@@ -257,7 +259,7 @@ func (r *chaosRun) createProjects(ctx context.Context, c *client) error {
 		if v, ok := p.extra["autoRetryLimit"]; ok {
 			extra["autoRetryLimit"] = v
 		}
-		if err := c.call(ctx, "CreateProject", project(r.env.marker+p.suffix, p.buildspec, extra), nil); err != nil {
+		if err := c.Call(ctx, "CreateProject", project(r.env.marker+p.suffix, p.buildspec, extra), nil); err != nil {
 			return fmt.Errorf("creating the projects: %v", err)
 		}
 	}
@@ -309,7 +311,7 @@ func (r *chaosRun) startWork(ctx context.Context, c *client, delay time.Duration
 				var out struct {
 					Batch buildBatch `json:"buildBatch"`
 				}
-				if err = c.call(ctx, "StartBuildBatch", map[string]any{"projectName": name}, &out); err == nil {
+				if err = c.Call(ctx, "StartBuildBatch", map[string]any{"projectName": name}, &out); err == nil {
 					r.mu.Lock()
 					r.ackBatches = append(r.ackBatches, out.Batch.ID)
 					r.mu.Unlock()
@@ -318,13 +320,13 @@ func (r *chaosRun) startWork(ctx context.Context, c *client, delay time.Duration
 				var out struct {
 					Build build `json:"build"`
 				}
-				if err = c.call(ctx, "StartBuild", map[string]any{"projectName": name}, &out); err == nil {
+				if err = c.Call(ctx, "StartBuild", map[string]any{"projectName": name}, &out); err == nil {
 					r.mu.Lock()
 					r.ackBuilds = append(r.ackBuilds, out.Build.ID)
 					r.mu.Unlock()
 				}
 			}
-			var ae *apiError
+			var ae *testclient.APIError
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			switch {

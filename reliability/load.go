@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/buildbatch/buildbatch/internal/testclient"
 )
 
 type loadRun struct {
@@ -237,24 +239,24 @@ func (r *loadRun) run(ctx context.Context, clients int, duration, drain, reqTime
 // server starts on first use is there before the first measure.
 func (r *loadRun) setup(ctx context.Context) error {
 	spec := "version: 0.2\nphases:\n  build:\n    commands:\n      - true\n"
-	if err := r.c.call(ctx, "CreateProject", project(r.marker+"true", spec, nil), nil); err != nil {
+	if err := r.c.Call(ctx, "CreateProject", project(r.marker+"true", spec, nil), nil); err != nil {
 		return err
 	}
 	batchSpec := "version: 0.2\nbatch:\n  build-list:\n    - identifier: one\n    - identifier: two\n" + spec[len("version: 0.2\n"):]
-	if err := r.c.call(ctx, "CreateProject", project(r.marker+"batch", batchSpec, map[string]any{
+	if err := r.c.Call(ctx, "CreateProject", project(r.marker+"batch", batchSpec, map[string]any{
 		"buildBatchConfig": map[string]any{"serviceRole": "arn:aws:iam::000000000000:role/load-batch"}}), nil); err != nil {
 		return err
 	}
 	var b struct {
 		Build build `json:"build"`
 	}
-	if err := r.c.call(ctx, "StartBuild", map[string]any{"projectName": r.marker + "true"}, &b); err != nil {
+	if err := r.c.Call(ctx, "StartBuild", map[string]any{"projectName": r.marker + "true"}, &b); err != nil {
 		return err
 	}
 	var bb struct {
 		Batch buildBatch `json:"buildBatch"`
 	}
-	if err := r.c.call(ctx, "StartBuildBatch", map[string]any{"projectName": r.marker + "batch"}, &bb); err != nil {
+	if err := r.c.Call(ctx, "StartBuildBatch", map[string]any{"projectName": r.marker + "batch"}, &bb); err != nil {
 		return err
 	}
 	if _, _, err := r.c.buildLog(ctx, b.Build.ID); err != nil {
@@ -321,7 +323,7 @@ func (r *loadRun) open(ctx context.Context) ([]string, error) {
 // idle lets the server settle, without our connections, and measures it:
 // the least of a few samples, so that a request in passing does not count.
 func (r *loadRun) idle(ctx context.Context) (resources, error) {
-	r.c.closeIdle()
+	r.c.CloseIdle()
 	time.Sleep(2 * time.Second)
 	var res resources
 	for i := range 5 {
@@ -504,36 +506,36 @@ func (r *loadRun) one(ctx context.Context, i, n int, rng *rand.Rand, op string) 
 func (r *loadRun) invalid(ctx context.Context, rng *rand.Rand) {
 	type bad struct {
 		name string
-		req  request
+		req  testclient.Request
 	}
 	cases := []bad{
-		{"unknown operation", request{Op: "NoSuchOperation", Body: []byte(`{}`)}},
-		{"malformed JSON", request{Op: "ListProjects", Body: []byte(`{"sortBy": `)}},
-		{"wrong JSON type", request{Op: "BatchGetProjects", Body: []byte(`{"names": "x"}`)}},
-		{"constraint (timeout 3)", request{Op: "StartBuild", Body: []byte(`{"projectName": "` + r.marker + `true", "timeoutInMinutesOverride": 3}`)}},
-		{"empty ids", request{Op: "BatchGetBuilds", Body: []byte(`{"ids": []}`)}},
-		{"unknown project", request{Op: "StartBuild", Body: []byte(`{"projectName": "no-such-project"}`)}},
-		{"unsigned", request{Op: "ListProjects", Body: []byte(`{}`), Unsigned: true}},
-		{"batch without config", request{Op: "StartBuildBatch", Body: []byte(`{"projectName": "` + r.marker + `true"}`)}},
+		{"unknown operation", testclient.Request{Op: "NoSuchOperation", Body: []byte(`{}`)}},
+		{"malformed JSON", testclient.Request{Op: "ListProjects", Body: []byte(`{"sortBy": `)}},
+		{"wrong JSON type", testclient.Request{Op: "BatchGetProjects", Body: []byte(`{"names": "x"}`)}},
+		{"constraint (timeout 3)", testclient.Request{Op: "StartBuild", Body: []byte(`{"projectName": "` + r.marker + `true", "timeoutInMinutesOverride": 3}`)}},
+		{"empty ids", testclient.Request{Op: "BatchGetBuilds", Body: []byte(`{"ids": []}`)}},
+		{"unknown project", testclient.Request{Op: "StartBuild", Body: []byte(`{"projectName": "no-such-project"}`)}},
+		{"unsigned", testclient.Request{Op: "ListProjects", Body: []byte(`{}`), Unsigned: true}},
+		{"batch without config", testclient.Request{Op: "StartBuildBatch", Body: []byte(`{"projectName": "` + r.marker + `true"}`)}},
 	}
 	c := cases[rng.IntN(len(cases))]
 	op := "invalid: " + c.name
 	t0 := time.Now()
-	_, err := r.c.send(ctx, c.req)
+	_, err := r.c.Send(ctx, c.req)
 	r.record(ctx, op, time.Since(t0), err, true)
 }
 
 // do sends one valid request and records it; ok is a 200.
 func (r *loadRun) do(ctx context.Context, op string, in, out any) bool {
 	t0 := time.Now()
-	err := r.c.call(ctx, op, in, out)
+	err := r.c.Call(ctx, op, in, out)
 	r.record(ctx, op, time.Since(t0), err, false)
 	return err == nil
 }
 
 func (r *loadRun) record(ctx context.Context, op string, d time.Duration, err error, want4xx bool) {
 	kind := ""
-	var ae *apiError
+	var ae *testclient.APIError
 	var ne net.Error
 	switch {
 	case err == nil && want4xx:

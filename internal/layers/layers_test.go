@@ -36,6 +36,7 @@ var allowed = map[string][]string{
 	"internal/store/*":                    {"internal/codebuild", "internal/store"},
 	"internal/store/postgres/pgtest":      {"internal/testproc"},
 	"internal/testproc":                   {},
+	"internal/testclient":                 {"internal/sigv4"},
 	"internal/blob":                       {},
 	"internal/blob/*":                     {"internal/blob"},
 	"internal/blob/blobopen":              {"internal/blob", "internal/blob/fs", "internal/blob/s3"},
