@@ -151,6 +151,7 @@ func (c *Coordinator) applyAll(ctx context.Context, tx store.Tx, b *store.Batch,
 	if err != nil {
 		return first, err
 	}
+	wasComplete := cb.Deref(b.Doc.Complete)
 	for i := 0; i < len(events); i++ {
 		step := state.Apply(events[i], c.env())
 		if i == 0 {
@@ -177,6 +178,11 @@ func (c *Coordinator) applyAll(ctx context.Context, tx store.Tx, b *store.Batch,
 			b.Meta.Combiner = c.o.Node
 			b.Meta.CombineUntil = c.o.Now().Add(c.o.Lease).UnixNano()
 			fx.Combine = append(fx.Combine, Key{b.Scope, cb.Deref(b.Doc.Id)})
+		}
+	}
+	if !wasComplete && cb.Deref(b.Doc.Complete) {
+		if err := c.mergeReports(ctx, tx, b, state.Plan()); err != nil {
+			return first, err
 		}
 	}
 	if err := state.Save(); err != nil {

@@ -22,14 +22,14 @@ var allowed = map[string][]string{
 	"internal/server":    {"internal/api", "internal/awsjson", "internal/batchrun", "internal/blob", "internal/blob/*", "internal/buildlog", "internal/buildlog/*", "internal/codebuild", "internal/config", "internal/executor", "internal/executor/docker", "internal/executor/local", "internal/ident", "internal/runner", "internal/scheduler", "internal/secrets", "internal/sigv4", "internal/store", "internal/store/postgres", "internal/store/sqlite"},
 	"internal/api":       {"internal/awsjson", "internal/batch", "internal/batchrun", "internal/buildlog", "internal/bytesize", "internal/codebuild", "internal/document", "internal/ident", "internal/store"},
 	"internal/scheduler": {"internal/batchrun", "internal/codebuild", "internal/document", "internal/runner", "internal/store"},
-	"internal/batchrun":  {"internal/artifact", "internal/batch", "internal/blob", "internal/codebuild", "internal/document", "internal/ident", "internal/source", "internal/store", "internal/tenancy"},
+	"internal/batchrun":  {"internal/artifact", "internal/batch", "internal/blob", "internal/codebuild", "internal/document", "internal/ident", "internal/report", "internal/source", "internal/store", "internal/tenancy"},
 	"internal/runner":    {"internal/artifact", "internal/batch", "internal/blob", "internal/buildlog", "internal/bytesize", "internal/buildspec", "internal/codebuild", "internal/document", "internal/executor", "internal/ident", "internal/report", "internal/secrets", "internal/source", "internal/store", "internal/tenancy"},
 	"internal/awsjson":   {"internal/codebuild", "internal/ident", "internal/sigv4"},
 	// Pure rules.
 	"internal/batch":     {"internal/buildspec", "internal/codebuild", "internal/document", "internal/ident", "internal/store"},
 	"internal/document":  {"internal/codebuild", "internal/ident", "internal/store"},
 	"internal/buildspec": {},
-	"internal/report":    {"internal/codebuild"},
+	"internal/report":    {"internal/codebuild", "internal/ident"},
 	"internal/shard":     {},
 	// Seams and their implementations.
 	"internal/store":                      {"internal/codebuild"},

@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bytes"
+	"io"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -90,5 +93,44 @@ func FuzzParseCoverage(f *testing.F) {
 		}
 		s := SummarizeCoverage(files)
 		check(*s.LinesCovered, *s.LinesMissed, *s.BranchesCovered, *s.BranchesMissed, *s.LineCoveragePercentage, *s.BranchCoveragePercentage)
+	})
+}
+
+// FuzzNormalizerChunks: however a file's bytes are cut into chunks, the
+// normalised stream and the test cases read from it are the same.
+func FuzzNormalizerChunks(f *testing.F) {
+	seed(f, TestFormats())
+	for _, s := range []string{
+		"\xFF\xFE<\x00a\x00>\x00=\xD8\x00\xDE<\x00/\x00a\x00>\x00", // UTF-16LE with a surrogate pair
+		"\xFE\xFF\x00<\x00a\x00>\xD8=\xDE\x00\x00<\x00/\x00a\x00>",
+		"<?xml version='1.0' encoding='ISO-8859-1'?><a>caf\xE9 \x80</a>",
+		"<?xml version=\"1.0\" encoding=\"windows-1252\"?><a>\x93q\x94</a>",
+		"<a>&#x1b;[31m&#27;&#x10FFFF;&#1114112;\x1b[0m\xC3</a>",
+		"\xEF\xBB\xBF<a>é\xE2\x82</a>",
+	} {
+		f.Add(uint8(0), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, size uint8, data []byte) {
+		read := func(n int) ([]byte, []cb.TestCase, error) {
+			defer func(old int) { chunk = old }(chunk)
+			chunk = n
+			out, err := io.ReadAll(newNormalizer(bytes.NewReader(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases, perr := ParseTests(JUnitXML, data, "f.xml")
+			return out, cases, perr
+		}
+		whole, wholeCases, wholeErr := read(64 << 10)
+		cut, cutCases, cutErr := read(int(size%13) + 1)
+		if !bytes.Equal(whole, cut) {
+			t.Fatalf("chunks of %d: %q, whole: %q", size%13+1, cut, whole)
+		}
+		if !utf8.Valid(whole) {
+			t.Fatalf("not UTF-8: %q", whole)
+		}
+		if (wholeErr == nil) != (cutErr == nil) || !reflect.DeepEqual(wholeCases, cutCases) {
+			t.Fatalf("cases differ: %v %v / %v %v", wholeCases, wholeErr, cutCases, cutErr)
+		}
 	})
 }

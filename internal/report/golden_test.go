@@ -31,6 +31,10 @@ func samples(t testing.TB) []sample {
 		if strings.HasSuffix(base, ".golden") {
 			continue
 		}
+		// Folders (fuzz corpora, generate/ and its sample projects) hold no samples.
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			continue
+		}
 		prefix, _, ok := strings.Cut(base, "_")
 		if !ok {
 			t.Fatalf("%s: name is not <format>_<name>", p)

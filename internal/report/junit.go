@@ -1,5 +1,10 @@
 package report
 
+import (
+	"fmt"
+	"io"
+)
+
 // JUnit XML: a <testsuites> root or a bare <testsuite> (Maven Surefire,
 // Gradle), suites nested to any depth (bun, Catch2), one case per
 // <testcase>.
@@ -13,41 +18,45 @@ package report
 //	duration      time, decimal seconds
 //	message       message attribute and text of the elements that decided the
 //	              status (every <failure> of a case that has several)
-func parseJUnit(data []byte) ([]testCase, error) {
-	doc, err := parseXML(data)
-	if err != nil {
-		return nil, err
-	}
-	var out []testCase
+//
+// The file is read as a stream: only one <testcase> is in memory at a
+// time.
+func streamJUnit(r io.Reader, emit func(testCase) error) error {
 	found := false
-	for _, r := range doc.children {
-		switch r.name {
-		case "testsuites", "testsuite", "testrun":
-			found = true
-			junitWalk(r, "", &out)
+	root, err := streamXML(r, func(anc []*node, name string) bool {
+		if len(anc) == 1 {
+			found = found || junitContainer(name, true)
+			return false
 		}
+		if name != "testcase" {
+			return false
+		}
+		for i, a := range anc[1:] {
+			if !junitContainer(a.name, i == 0) {
+				return false
+			}
+		}
+		return true
+	}, func(anc []*node, n *node) error {
+		suite := ""
+		for _, a := range anc[1:] {
+			if s := a.attr("name"); s != "" && a.name == "testsuite" {
+				suite = s
+			}
+		}
+		return emit(junitCase(n, suite))
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("root element is <%s>, expected <testsuites> or <testsuite>", root)
 	}
-	if !found {
-		_, err := doc.root("testsuites", "testsuite")
-		return nil, err
-	}
-	return out, nil
+	return err
 }
 
-func junitWalk(n *node, suite string, out *[]testCase) {
-	if n.name == "testsuite" {
-		if s := n.attr("name"); s != "" {
-			suite = s
-		}
-	}
-	for _, c := range n.children {
-		switch c.name {
-		case "testsuite", "testsuites":
-			junitWalk(c, suite, out)
-		case "testcase":
-			*out = append(*out, junitCase(c, suite))
-		}
-	}
+// junitContainer reports whether an element of that name holds test
+// cases and suites: <testsuites> and <testsuite> anywhere, <testrun> (a
+// few runners' root) at the top.
+func junitContainer(name string, top bool) bool {
+	return name == "testsuites" || name == "testsuite" || top && name == "testrun"
 }
 
 func junitCase(n *node, suite string) testCase {

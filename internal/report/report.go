@@ -15,8 +15,11 @@
 package report
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -160,14 +163,41 @@ func unknown(format string) error {
 // Names are cut to MaxNameLength and messages to MaxMessageLength
 // characters; the 500-case limit is the caller's (see LimitTests).
 func ParseTests(format string, data []byte, rawPath string) ([]cb.TestCase, error) {
+	var out []cb.TestCase
+	if err := ReadTests(format, bytes.NewReader(data), rawPath, func(c cb.TestCase) { out = append(out, c) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ReadTests is ParseTests for a file read from r: add is called for each
+// case as it is read. JUnit XML files, which can be tens of megabytes,
+// are read as a stream (one test case in memory at a time); the other
+// formats are read whole. When the file turns out malformed, the cases
+// read before the error have been added.
+func ReadTests(format string, r io.Reader, rawPath string, add func(cb.TestCase)) (err error) {
 	f, ok := Canonical(format)
 	if !ok {
-		return nil, unknown(format)
+		return unknown(format)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = &ParseError{Format: f, Err: fmt.Errorf("internal parser error: %v", r)}
+		}
+	}()
+	if f == JUnitXML {
+		blank := &blankReader{r: r, blank: true}
+		err := streamJUnit(blank, func(t testCase) error { add(t.model(rawPath)); return nil })
+		if err != nil && blank.blank {
+			err = errors.New("file is empty")
+		}
+		if err != nil {
+			return &ParseError{Format: f, Err: err}
+		}
+		return nil
 	}
 	var parse func([]byte) ([]testCase, error)
 	switch f {
-	case JUnitXML:
-		parse = parseJUnit
 	case CucumberJSON:
 		parse = parseCucumber
 	case TestNGXML:
@@ -179,9 +209,29 @@ func ParseTests(format string, data []byte, rawPath string) ([]cb.TestCase, erro
 	case VisualStudioTRX:
 		parse = parseTRX
 	default:
-		return nil, fmt.Errorf("%w: %s is a code coverage format, not a test report format", ErrWrongKind, f)
+		return fmt.Errorf("%w: %s is a code coverage format, not a test report format", ErrWrongKind, f)
 	}
-	return parseWith(f, data, parse, func(t testCase) (cb.TestCase, bool) { return t.model(rawPath), true })
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	cases, err := parseWith(f, data, parse, func(t testCase) (cb.TestCase, bool) { return t.model(rawPath), true })
+	for _, c := range cases {
+		add(c)
+	}
+	return err
+}
+
+// blankReader notes whether everything read so far was white space.
+type blankReader struct {
+	r     io.Reader
+	blank bool
+}
+
+func (b *blankReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.blank = b.blank && isBlank(p[:n])
+	return n, err
 }
 
 // parseWith runs a format's parser on data and turns what it found into the
@@ -242,22 +292,85 @@ func ParseCoverage(format string, data []byte) ([]cb.CodeCoverage, error) {
 // and the summed duration. A case with an unrecognised or missing status
 // counts as UNKNOWN.
 func SummarizeTests(cases []cb.TestCase) cb.TestReportSummary {
-	counts := make(map[string]int32, len(statuses))
-	for _, s := range statuses {
-		counts[s] = 0
-	}
-	var total int32
-	var dur int64
+	t := NewTests(1) // only the counts are needed
 	for _, c := range cases {
-		s := cb.Deref(c.Status)
-		if _, ok := counts[s]; !ok {
-			s = StatusUnknown
-		}
-		counts[s] = addInt32(counts[s], 1)
-		total = addInt32(total, 1)
-		dur = addInt64(dur, max(cb.Deref(c.DurationInNanoSeconds), 0))
+		t.Add(c)
 	}
-	return cb.TestReportSummary{Total: cb.Int32(total), StatusCounts: counts, DurationInNanoSeconds: cb.Int64(dur)}
+	return t.Summary()
+}
+
+// Tests gathers a report's test cases as they are read, in memory bounded
+// by its limit whatever their number: the summary of every case
+// (SummarizeTests) and the cases kept (LimitTests).
+type Tests struct {
+	limit  int
+	seen   int
+	total  int32
+	counts map[string]int32
+	dur    int64
+	// The first limit cases of each priority, with their positions.
+	failed, errored, other []seenCase
+}
+
+type seenCase struct {
+	at int
+	c  cb.TestCase
+}
+
+// NewTests gathers cases keeping at most limit (MaxTestCases when limit
+// <= 0).
+func NewTests(limit int) *Tests {
+	if limit <= 0 {
+		limit = MaxTestCases
+	}
+	t := &Tests{limit: limit, counts: make(map[string]int32, len(statuses))}
+	for _, s := range statuses {
+		t.counts[s] = 0
+	}
+	return t
+}
+
+// Add counts a case, and keeps it if it may be among those kept.
+func (t *Tests) Add(c cb.TestCase) {
+	s := cb.Deref(c.Status)
+	if _, ok := t.counts[s]; !ok {
+		s = StatusUnknown
+	}
+	t.counts[s] = addInt32(t.counts[s], 1)
+	t.total = addInt32(t.total, 1)
+	t.dur = addInt64(t.dur, max(cb.Deref(c.DurationInNanoSeconds), 0))
+	list := &t.other
+	switch cb.Deref(c.Status) {
+	case StatusFailed:
+		list = &t.failed
+	case StatusError:
+		list = &t.errored
+	}
+	if len(*list) < t.limit {
+		*list = append(*list, seenCase{t.seen, c})
+	}
+	t.seen++
+}
+
+// Summary is the summary of every case added.
+func (t *Tests) Summary() cb.TestReportSummary {
+	return cb.TestReportSummary{Total: cb.Int32(t.total), StatusCounts: maps.Clone(t.counts), DurationInNanoSeconds: cb.Int64(t.dur)}
+}
+
+// Kept returns the cases kept, in the order they were added, and whether
+// any were dropped: FAILED cases first, then ERROR, then the others, each
+// in the order added, up to the limit.
+func (t *Tests) Kept() ([]cb.TestCase, bool) {
+	keep := make([]seenCase, 0, min(t.seen, t.limit))
+	for _, list := range [][]seenCase{t.failed, t.errored, t.other} {
+		keep = append(keep, list[:min(len(list), t.limit-len(keep))]...)
+	}
+	slices.SortFunc(keep, func(a, b seenCase) int { return a.at - b.at })
+	out := make([]cb.TestCase, len(keep))
+	for i, k := range keep {
+		out[i] = k.c
+	}
+	return out, len(keep) < t.seen
 }
 
 // TestReportStatus returns the status of a finished test report from its
@@ -280,29 +393,11 @@ func LimitTests(cases []cb.TestCase, limit int) ([]cb.TestCase, bool) {
 	if len(cases) <= limit {
 		return cases, false
 	}
-	keep := make([]bool, len(cases))
-	n := 0
-	pass := func(match func(string) bool) {
-		for i, c := range cases {
-			if n == limit {
-				return
-			}
-			if !keep[i] && match(cb.Deref(c.Status)) {
-				keep[i] = true
-				n++
-			}
-		}
+	t := NewTests(limit)
+	for _, c := range cases {
+		t.Add(c)
 	}
-	pass(func(s string) bool { return s == StatusFailed })
-	pass(func(s string) bool { return s == StatusError })
-	pass(func(string) bool { return true })
-	out := make([]cb.TestCase, 0, limit)
-	for i, c := range cases {
-		if keep[i] {
-			out = append(out, c)
-		}
-	}
-	return out, true
+	return t.Kept()
 }
 
 // SummarizeCoverage returns the report's coverage summary: the summed

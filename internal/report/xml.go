@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -28,48 +27,18 @@ type node struct {
 
 // parseXML reads a whole document. The returned node is a synthetic
 // document node whose children are the top-level elements (normally one).
-// Before parsing, the bytes are normalised: a UTF-16 or UTF-8 byte order
-// mark is handled, Latin-1 / Windows-1252 documents are converted to
-// UTF-8, and characters XML 1.0 forbids (ANSI escapes in captured output
-// are common) are replaced by U+FFFD.
+// The bytes are normalised first (see normalizer): a UTF-16 or UTF-8 byte
+// order mark is handled, Latin-1 / Windows-1252 documents are converted
+// to UTF-8, and characters XML 1.0 forbids (ANSI escapes in captured
+// output are common) are replaced by U+FFFD.
 func parseXML(data []byte) (*node, error) {
-	data = normalizeXML(data)
-	d := xml.NewDecoder(bytes.NewReader(data))
-	d.Strict = true
-	d.Entity = xml.HTMLEntity
-	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 	doc := &node{}
-	stack := []*node{doc}
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, xmlError(err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if len(stack) > maxDepth {
-				return nil, fmt.Errorf("elements nested more than %d deep", maxDepth)
-			}
-			n := &node{name: t.Name.Local, attrs: t.Attr}
-			top := stack[len(stack)-1]
-			top.children = append(top.children, n)
-			stack = append(stack, n)
-		case xml.EndElement:
-			stack = stack[:len(stack)-1]
-		case xml.CharData:
-			if len(stack) > 1 {
-				top := stack[len(stack)-1]
-				top.chunks = append(top.chunks, string(t))
-			} else if len(bytes.TrimSpace(t)) > 0 {
-				return nil, errors.New("not an XML document: text outside any element")
-			}
-		}
-	}
-	if len(doc.children) == 0 {
-		return nil, errors.New("no XML element found")
+	_, err := streamXML(bytes.NewReader(data), func([]*node, string) bool { return true }, func(_ []*node, n *node) error {
+		doc.children = append(doc.children, n)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return doc, nil
 }
@@ -149,26 +118,18 @@ var (
 	charRef = regexp.MustCompile(`&#(x[0-9a-fA-F]+|[0-9]+);`)
 )
 
-func normalizeXML(b []byte) []byte {
-	switch {
-	case len(b) >= 2 && b[0] == 0xFF && b[1] == 0xFE:
-		b = utf16ToUTF8(b[2:], false)
-	case len(b) >= 2 && b[0] == 0xFE && b[1] == 0xFF:
-		b = utf16ToUTF8(b[2:], true)
-	case bytes.HasPrefix(b, []byte("\xEF\xBB\xBF")):
-		b = b[3:]
-	default:
-		if m := xmlDecl.FindSubmatch(b); m != nil {
-			switch strings.ToLower(string(m[1])) {
-			case "iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "iso_8859-1":
-				b = latin1ToUTF8(b, false)
-			case "windows-1252", "cp1252", "x-cp1252":
-				b = latin1ToUTF8(b, true)
-			}
-		}
-	}
+// sanitizeXML replaces what XML 1.0 forbids in UTF-8 text by U+FFFD:
+// invalid UTF-8, forbidden characters, and references to them.
+func sanitizeXML(b []byte) []byte {
 	var out []byte
 	for i := 0; i < len(b); {
+		if c := b[i]; c >= 0x20 && c < utf8.RuneSelf || c == '\n' || c == '\t' || c == '\r' {
+			if out != nil {
+				out = append(out, c)
+			}
+			i++
+			continue
+		}
 		r, n := utf8.DecodeRune(b[i:])
 		bad := r == utf8.RuneError && n == 1 || !xmlChar(r)
 		if bad && out == nil {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/buildbatch/buildbatch/internal/artifact"
 	"github.com/buildbatch/buildbatch/internal/buildspec"
@@ -17,9 +16,6 @@ import (
 	"github.com/buildbatch/buildbatch/internal/source"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
-
-// reportExpiry is how long a report can be seen, as on AWS.
-const reportExpiry = 30 * 24 * time.Hour
 
 // uploadReports makes one report per entry of the buildspec's reports
 // section: it finds or creates the report group (<project>-<name>, or the
@@ -54,43 +50,42 @@ func (x *run) makeReport(ctx context.Context, rep *buildspec.Report) string {
 		}
 		name = ident.ResourceName(rep.Name, "report-group")
 	}
+	if x.b.Meta.Shards > 0 {
+		// A fanout shard reports into its own group; the batch merges the
+		// shards' reports into the named one when it ends.
+		name, byARN = report.ShardGroup(name, x.b.Meta.Shard), false
+	}
 	files, err := x.selectFiles(ctx, artifact.Selection{Files: rep.Files, BaseDirectory: rep.BaseDirectory, DiscardPaths: rep.DiscardPaths})
 	if err != nil {
 		x.log.Printf("Report %s: %v", rep.Name, err)
 		files = nil
 	}
 	now := x.r.now()
-	uuid := x.uuid
-	arn := ident.ReportARN(scope.Region, scope.Account, name, uuid)
-	expired := cb.At(now.Add(reportExpiry).Truncate(time.Second))
-	doc := &cb.Report{Arn: cb.String(arn), Type: cb.String(typ), Name: cb.String(name),
-		ReportGroupArn: cb.String(ident.ReportGroupARN(scope.Region, scope.Account, name)),
-		ExecutionId:    x.doc.Arn, Created: cb.At(now), Expired: expired}
+	doc := report.NewReport(scope.Region, scope.Account, name, x.uuid, typ, cb.Deref(x.doc.Arn), now)
+	arn, expired := cb.Deref(doc.Arn), doc.Expired
 	r := &store.Report{Scope: scope, Doc: doc, Group: name}
 
-	// Parse.
+	// Parse: test files as streams into a bounded gathering of cases.
 	var problems []string
+	tests := report.NewTests(report.MaxTestCases)
 	for _, f := range files {
+		if typ == cb.ReportTypeTest {
+			if err := readTests(format, f, tests); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", f.Name, err))
+			}
+			continue
+		}
 		data, err := os.ReadFile(f.Src)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", f.Name, err))
 			continue
 		}
-		if typ == cb.ReportTypeTest {
-			cases, err := report.ParseTests(format, data, f.Name)
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("%s: %v", f.Name, err))
-				continue
-			}
-			r.TestCases = append(r.TestCases, cases...)
-		} else {
-			cov, err := report.ParseCoverage(format, data)
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("%s: %v", f.Name, err))
-				continue
-			}
-			r.Coverages = append(r.Coverages, cov...)
+		cov, err := report.ParseCoverage(format, data)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", f.Name, err))
+			continue
 		}
+		r.Coverages = append(r.Coverages, cov...)
 	}
 	status := cb.ReportStatusTypeSucceeded
 	switch {
@@ -104,9 +99,9 @@ func (x *run) makeReport(ctx context.Context, rep *buildspec.Report) string {
 		}
 	}
 	if typ == cb.ReportTypeTest {
-		sum := report.SummarizeTests(r.TestCases)
+		sum := tests.Summary()
 		doc.TestSummary = &sum
-		kept, truncated := report.LimitTests(r.TestCases, report.MaxTestCases)
+		kept, truncated := tests.Kept()
 		r.TestCases = kept
 		doc.Truncated = cb.Bool(truncated)
 		if status == cb.ReportStatusTypeSucceeded {
@@ -131,9 +126,7 @@ func (x *run) makeReport(ctx context.Context, rep *buildspec.Report) string {
 		g, err := tx.ReportGroupGet(ctx, scope, name)
 		switch {
 		case errors.Is(err, store.ErrNotFound) && !byARN:
-			g = &store.ReportGroup{Scope: scope, Doc: &cb.ReportGroup{Arn: doc.ReportGroupArn, Name: cb.String(name), Type: cb.String(typ),
-				ExportConfig: &cb.ReportExportConfig{ExportConfigType: cb.String(cb.ReportExportConfigTypeNoExport)},
-				Created:      cb.At(now), LastModified: cb.At(now), Status: cb.String(cb.ReportGroupStatusTypeActive)}}
+			g = &store.ReportGroup{Scope: scope, Doc: report.NewGroup(scope.Region, scope.Account, name, typ, now)}
 			if err := tx.ReportGroupInsert(ctx, g); err != nil {
 				return err
 			}
@@ -181,4 +174,15 @@ func (x *run) exportReport(ctx context.Context, g *store.ReportGroup, name strin
 		return
 	}
 	x.log.Printf("Report %s: raw files exported to s3://%s/%s", name, bucket, key)
+}
+
+// readTests reads a test report file's cases into tests (those before a
+// malformed part of the file included).
+func readTests(format string, f artifact.File, tests *report.Tests) error {
+	file, err := os.Open(f.Src)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	return report.ReadTests(format, file, f.Name, tests.Add)
 }

@@ -1,0 +1,3 @@
+module example.com/gosample
+
+go 1.22

@@ -1,0 +1,1 @@
+"""A tiny package for report fixtures: some lines and branches stay uncovered."""
