@@ -352,6 +352,10 @@ phases:
 		batchPhases(b) != "SUBMITTED:SUCCEEDED DOWNLOAD_BATCHSPEC:SUCCEEDED IN_PROGRESS:FAILED FAILED" {
 		t.Errorf("failing batch: %s %s %s", b.BuildBatchStatus, batchPhases(b), groups(b))
 	}
+	// The failed IN_PROGRESS phase names the builds that failed it.
+	if ip := b.Phases[2]; len(ip.Contexts) != 1 || aws.ToString(ip.Contexts[0].Message) != "1 build(s) did not succeed: bad (FAILED); not run or stopped because of them: after_bad" {
+		t.Errorf("IN_PROGRESS contexts: %+v", ip.Contexts)
+	}
 	if after := b.BuildGroups[3]; after.CurrentBuildSummary.PrimaryArtifact != nil {
 		t.Errorf("a group that never ran has artifacts: %+v", after.CurrentBuildSummary)
 	}
@@ -541,6 +545,7 @@ func TestBatchPlanningFailuresAndRestrictions(t *testing.T) {
 		{"unknown key", "version: 0.2\nbatch:\n  build-list:\n    - identifier: a\n      evn: {}\n", "unknown key 'evn' in batch.build-list[0] at line 5"},
 		{"duplicate identifier", "version: 0.2\nbatch:\n  build-list:\n    - identifier: a\n    - identifier: a\n", "duplicate build identifier 'a' (first at line 4) at line 5"},
 		{"no batch section", "version: 0.2\nphases:\n  build:\n    commands: [true]\n", "no batch section"},
+		{"bad indentation", "version: 0.2\nbatch:\n  build-list:\n    - identifier: a\n   - identifier: b\n", "invalid YAML: did not find expected key at line 5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -553,7 +558,8 @@ func TestBatchPlanningFailuresAndRestrictions(t *testing.T) {
 				t.Fatalf("%s %s %s", b.BuildBatchStatus, batchPhases(b), groups(b))
 			}
 			p := b.Phases[1]
-			if len(p.Contexts) != 1 || !strings.Contains(aws.ToString(p.Contexts[0].Message), tt.msg) || aws.ToString(p.Contexts[0].StatusCode) != "YAML_FILE_ERROR" {
+			if len(p.Contexts) != 1 || !strings.Contains(aws.ToString(p.Contexts[0].Message), tt.msg) || aws.ToString(p.Contexts[0].StatusCode) != "YAML_FILE_ERROR" ||
+				strings.Contains(aws.ToString(p.Contexts[0].Message), "YAML_FILE_ERROR") {
 				t.Errorf("DOWNLOAD_BATCHSPEC contexts %+v, want a message containing %q", p.Contexts, tt.msg)
 			}
 		})

@@ -562,7 +562,11 @@ func (p *progress) finish() {
 			ps = cb.StatusTypeFailed
 			final = cb.StatusTypeFailed
 		}
-		document.BatchEnd(doc, ps, nil, p.env.Now)
+		var ctxs []cb.PhaseContext
+		if open == document.InProgress && ps == cb.StatusTypeFailed {
+			ctxs = p.failedBuilds()
+		}
+		document.BatchEnd(doc, ps, ctxs, p.env.Now)
 	}
 	if final == cb.StatusTypeSucceeded {
 		document.BatchStart(doc, document.CombineArtifacts, p.env.Now)
@@ -570,6 +574,31 @@ func (p *progress) finish() {
 		return
 	}
 	p.complete(final)
+}
+
+// failedBuilds is the context of a failed IN_PROGRESS phase: which
+// builds failed it (those whose failure is not ignored), and which did
+// not run because of them.
+func (p *progress) failedBuilds() []cb.PhaseContext {
+	var failed, notRun []string
+	for _, g := range p.b.Doc.BuildGroups {
+		id, s := cb.Deref(g.Identifier), status(&g)
+		switch {
+		case id == document.DownloadSource || s == cb.StatusTypeSucceeded || cb.Deref(g.IgnoreFailure):
+		case s == cb.StatusTypeStopped:
+			notRun = append(notRun, id)
+		default:
+			failed = append(failed, fmt.Sprintf("%s (%s)", id, s))
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%d build(s) did not succeed: %s", len(failed), strings.Join(failed, ", "))
+	if len(notRun) > 0 {
+		msg += fmt.Sprintf("; not run or stopped because of them: %s", strings.Join(notRun, ", "))
+	}
+	return []cb.PhaseContext{{StatusCode: cb.String(cb.StatusTypeFailed), Message: cb.String(msg)}}
 }
 
 // combined ends COMBINE_ARTIFACTS and the batch.

@@ -4,6 +4,7 @@
 package buildspec
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,7 +13,8 @@ import (
 )
 
 // Error is a buildspec problem with its position; the build reports it as a
-// YAML_FILE_ERROR context of DOWNLOAD_SOURCE.
+// YAML_FILE_ERROR context of DOWNLOAD_SOURCE (the status code says
+// YAML_FILE_ERROR; the message does not repeat it).
 type Error struct {
 	Line int
 	Msg  string
@@ -133,10 +135,10 @@ type Cache struct {
 func Parse(data []byte) (spec *Spec, err error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(err)
+		return nil, yamlError(data, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, &Error{Msg: "YAML_FILE_ERROR: the buildspec is empty"}
+		return nil, &Error{Msg: "the buildspec is empty"}
 	}
 	root := doc.Content[0]
 	defer func() {
@@ -151,18 +153,51 @@ func Parse(data []byte) (spec *Spec, err error) {
 	return parseRoot(root), nil
 }
 
-// yamlError turns a YAML syntax error into an Error with its line.
-func yamlError(err error) *Error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
+// yamlError turns a YAML syntax error into an Error with its line. The
+// YAML parser names the line where the construct it was reading began
+// (a badly indented command at line 12 of a phases block begun at line 2
+// is reported "at line 2"); the line given here is where the document
+// stops being valid YAML: the first line whose prefix of the file fails
+// with the same error, when there is one.
+func yamlError(data []byte, err error) *Error {
+	line, msg := splitYAMLError(err)
+	if l := problemLine(data, msg); l > 0 {
+		line = l
+	}
+	return &Error{Line: line, Msg: "invalid YAML: " + msg}
+}
+
+func splitYAMLError(err error) (line int, msg string) {
+	msg = strings.TrimPrefix(err.Error(), "yaml: ")
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if n, after, ok := strings.Cut(rest, ":"); ok {
 			if l, err := strconv.Atoi(n); err == nil {
-				line, msg = l, strings.TrimSpace(after)
+				return l, strings.TrimSpace(after)
 			}
 		}
 	}
-	return &Error{Line: line, Msg: "YAML_FILE_ERROR: invalid YAML: " + msg}
+	return 0, msg
+}
+
+// problemLine is the number of lines of the shortest prefix of data that
+// fails to parse with msg (0: none does, or data is too long to look).
+func problemLine(data []byte, msg string) int {
+	const maxLines = 2000
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines) > maxLines {
+		return 0
+	}
+	n := 0
+	for i, l := range lines {
+		n += len(l)
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data[:n], &doc); err != nil {
+			if _, m := splitYAMLError(err); m == msg {
+				return i + 1
+			}
+		}
+	}
+	return 0
 }
 
 func fail(n *yaml.Node, format string, args ...any) {
@@ -170,7 +205,7 @@ func fail(n *yaml.Node, format string, args ...any) {
 	if n != nil {
 		line = n.Line
 	}
-	panic(&Error{Line: line, Msg: "YAML_FILE_ERROR: " + fmt.Sprintf(format, args...)})
+	panic(&Error{Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
 // deref follows aliases.

@@ -106,6 +106,13 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", ``, 0, "empty"},
 		{"not yaml", "version: 0.2\nphases: [\n", 2, "invalid YAML"},
+		// The line of a syntax error is where the file stops being YAML,
+		// not where the enclosing block began (the YAML parser's line).
+		{"bad indentation", "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n     - echo bad\n", 6, "invalid YAML: did not find expected key"},
+		{"unclosed flow", "version: 0.2\nphases:\n  build:\n    commands: [a, b\n  post_build:\n    commands: [c]\n", 4, "invalid YAML: did not find expected ',' or ']'"},
+		{"tab", "version: 0.2\nphases:\n  build:\n  commands:\n\t- echo tab\n", 5, "invalid YAML: found character that cannot start any token"},
+		{"colon in a command", "version: 0.2\nphases:\n  build:\n    commands:\n      - echo: x: y\n", 5, "invalid YAML: mapping values are not allowed"},
+		{"no prefix", "version: 0.2\nphases:\n  build:\n    comands: [x]\n", 4, "unknown key"},
 		{"no version", "phases:\n  build:\n    commands: [x]\n", 1, "missing the version"},
 		{"bad version", "version: 0.3\nphases:\n  build:\n    commands: [x]\n", 1, "unsupported buildspec version '0.3'"},
 		{"no phases", "version: 0.2\n", 1, "missing the phases"},
@@ -130,7 +137,7 @@ func TestParseErrors(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("Parse = %v, want *Error", err)
 			}
-			if !strings.Contains(e.Msg, tt.msg) || (tt.line != 0 && e.Line != tt.line) || !strings.HasPrefix(e.Msg, "YAML_FILE_ERROR: ") {
+			if !strings.Contains(e.Msg, tt.msg) || (tt.line != 0 && e.Line != tt.line) || strings.Contains(e.Msg, "YAML_FILE_ERROR") {
 				t.Errorf("Parse = line %d %q, want line %d containing %q", e.Line, e.Msg, tt.line, tt.msg)
 			}
 		})

@@ -75,13 +75,8 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 	}
 	spec, err := buildspec.Parse(data)
 	if err != nil {
-		var be *buildspec.Error
-		msg := err.Error()
-		if errors.As(err, &be) {
-			msg = strings.TrimPrefix(be.Error(), "YAML_FILE_ERROR: ")
-		}
 		x.log.Printf("Reading the buildspec %s failed", where)
-		return true, document.Context(document.YAMLFileError, msg)
+		return true, document.Context(document.YAMLFileError, err.Error())
 	}
 	x.spec = spec
 	x.restoreCache(ctx)
