@@ -612,6 +612,9 @@ artifacts:
 	var names []string
 	for _, f := range zr.File {
 		names = append(names, f.Name)
+		if time.Since(f.Modified) > time.Hour || time.Until(f.Modified) > time.Hour {
+			t.Errorf("combined zip entry %s modified %v, not when it was made", f.Name, f.Modified)
+		}
 	}
 	sort.Strings(names)
 	if strings.Join(names, " ") != "arm/result.txt linux/result.txt" {

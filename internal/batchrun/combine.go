@@ -63,9 +63,10 @@ func (c *Coordinator) combine(ctx context.Context, b *store.Batch) (*cb.BuildArt
 		defer tmp.Close()
 		zw = zip.NewWriter(io.MultiWriter(tmp, md, sh))
 	}
+	combined := c.o.Now() // the combined ZIP's entries carry the time they were combined
 	add := func(name string, r io.Reader) error {
 		if zipped {
-			w, err := zw.Create(name)
+			w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: combined})
 			if err != nil {
 				return err
 			}
