@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -111,9 +112,19 @@ func logText(t *testing.T, s *Server, id string) string {
 	t.Helper()
 	cmd := exec.Command(binary, "logs", "--endpoint-url", s.URL, id)
 	cmd.Env = cleanEnv()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("buildbatch logs: %v: %s", err, out)
+	return runLogs(t, cmd)
+}
+
+// runLogs runs `buildbatch logs` and returns what it printed; a build
+// that did not succeed is no error (exit status 1 and one line on stderr).
+func runLogs(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1 && strings.HasPrefix(stderr.String(), "buildbatch logs: build ")) {
+		t.Fatalf("buildbatch logs: %v: %s%s", err, out, stderr.String())
 	}
 	return string(out)
 }

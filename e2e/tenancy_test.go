@@ -360,11 +360,7 @@ func logTextAs(t *testing.T, s *Server, tn *tenant, id string) string {
 	t.Helper()
 	cmd := exec.Command(binary, "logs", "--endpoint-url", s.URL, "--region", tn.region, id)
 	cmd.Env = append(cleanEnv(), "AWS_ACCESS_KEY_ID="+tn.key, "AWS_SECRET_ACCESS_KEY=x")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("buildbatch logs: %v: %s", err, out)
-	}
-	return string(out)
+	return runLogs(t, cmd)
 }
 
 // notListed is nil if the call failed with err or its list (read only

@@ -108,7 +108,14 @@ type Server struct {
 	log      *slog.Logger
 	handlers map[string]handler
 	maxBody  int64
+	// unknown, when set, answers a target of this server's prefix that
+	// names no operation registered (see OnUnknown).
+	unknown func(op string) *Error
 }
+
+// OnUnknown sets how the server answers an operation of its prefix that
+// it does not serve (op is the operation's name).
+func (s *Server) OnUnknown(f func(op string) *Error) { s.unknown = f }
 
 // NewServer returns a server for operations whose X-Amz-Target starts with
 // prefix + ".".
@@ -222,7 +229,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, ok := s.handlers[target]
 	name := target
 	if !ok {
-		if n, ours := strings.CutPrefix(target, s.prefix); !ours {
+		if n, ours := strings.CutPrefix(target, s.prefix); ours && s.unknown != nil {
+			s.writeError(w, reqID, s.unknown(n))
+		} else if !ours {
 			s.writeError(w, reqID, Errorf(UnknownOperation, "Unknown operation %s", target))
 		} else if _, inModel := codebuild.LookupOperation(n); inModel {
 			s.writeError(w, reqID, Errorf(UnknownOperation, "Operation %s is not implemented by buildbatch", name))

@@ -1,4 +1,4 @@
-// Package cli is the command line: serve | logs | version. It parses flags
+// Package cli is the command line: serve | logs | watch | version. It parses flags
 // and the environment and calls the server or the API; nothing else.
 package cli
 
@@ -21,7 +21,8 @@ const usage = `buildbatch — a self-hosted AWS CodeBuild-compatible build servi
 
 Usage:
   buildbatch serve [flags]             start the service
-  buildbatch logs [flags] <build-id>   print a build's log (--follow to follow it)
+  buildbatch logs [flags] <id>         print a build's log, or a batch's members' logs (--follow to follow)
+  buildbatch watch [flags] <batch-id>  show a live table of a build batch's groups until it ends
   buildbatch version                   print the version
 
 Run 'buildbatch <command> -h' for a command's flags.
@@ -38,6 +39,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "logs":
 		return logs(ctx, args[1:], stdout, stderr)
+	case "watch":
+		return watch(ctx, args[1:], stdout, stderr)
 	case "codebuild-tests-run": // inside fanout builds (see internal/runner)
 		return testsRun(ctx, args[1:], stdout, stderr)
 	case "codebuild-glob-search":

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/api"
@@ -22,6 +23,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/buildlog/bloblog"
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/config"
+	"github.com/buildbatch/buildbatch/internal/cwlogs"
 	"github.com/buildbatch/buildbatch/internal/executor"
 	"github.com/buildbatch/buildbatch/internal/executor/docker"
 	"github.com/buildbatch/buildbatch/internal/executor/local"
@@ -161,13 +163,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	}
 	aws := awsjson.NewServer(codebuild.TargetPrefix, verifier, log)
 	a.Register(aws)
+	// CloudWatch Logs (reading build logs) on the same port.
+	logsVerifier := *verifier
+	logsVerifier.Service = cwlogs.Service
+	logsAPI := awsjson.NewServer(cwlogs.TargetPrefix, &logsVerifier, log)
+	cwlogs.New(cwlogs.Options{Store: st, Logs: logs}).Register(logsAPI)
+	router := awsjson.NewRouter(aws)
+	router.Add(aws, "codebuild", "CodeBuild", codebuild.TargetPrefix, strings.Split(api.GetBuildLogTarget, ".")[0])
+	router.Add(logsAPI, cwlogs.Service, "CloudWatch Logs", cwlogs.TargetPrefix)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_buildbatch/health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("/", aws)
+	mux.Handle("/", router)
 	var pprofLn net.Listener
 	var pprofSrv *http.Server
 	if cfg.PprofListen != "" {

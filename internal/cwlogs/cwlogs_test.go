@@ -1,0 +1,125 @@
+package cwlogs
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPattern(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		matches []string
+		misses  []string
+	}{
+		{"", []string{"", "anything"}, nil},
+		{"ERROR", []string{"an ERROR here\n"}, []string{"an error here"}},
+		{"ERROR Exception", []string{"ERROR: Exception"}, []string{"ERROR only", "Exception only"}},
+		{"?ERROR ?WARN", []string{"ERROR", "WARN"}, []string{"INFO"}},
+		{`"Phase complete"`, []string{"[Container] Phase complete: BUILD"}, []string{"Phase  complete", "complete Phase"}},
+		{"ERROR -Retry", []string{"ERROR once"}, []string{"ERROR Retry 2"}},
+		{"%Phase complete: [A-Z_]+%", []string{"Phase complete: POST_BUILD"}, []string{"Phase complete: build"}},
+		{`%^tick [0-9]%`, []string{"tick 1\n"}, []string{"a tick 1"}},
+		{"  ERROR\t ", []string{"ERROR"}, []string{"error"}},
+	} {
+		p, err := parsePattern(tc.pattern)
+		if err != nil {
+			t.Errorf("%q: %v", tc.pattern, err)
+			continue
+		}
+		for _, m := range tc.matches {
+			if !p.match(m) {
+				t.Errorf("%q does not match %q", tc.pattern, m)
+			}
+		}
+		for _, m := range tc.misses {
+			if p.match(m) {
+				t.Errorf("%q matches %q", tc.pattern, m)
+			}
+		}
+	}
+	for _, bad := range []string{`{ $.level = "x" }`, "[ip, user]", `"unterminated`, "%unterminated", "%(group)%", "%a% %b% %c%", "%[%"} {
+		if _, err := parsePattern(bad); err == nil || !strings.Contains(err.Error(), "InvalidParameterException") {
+			t.Errorf("%q: %v, want InvalidParameterException", bad, err)
+		}
+	}
+}
+
+func TestPosition(t *testing.T) {
+	for _, off := range []int64{0, 1, 266, 1 << 40} {
+		for _, dir := range []byte{'f', 'b'} {
+			tok := position(dir, off)
+			if len(tok) != 58 {
+				t.Errorf("%s: %d characters, AWS's have 58", tok, len(tok))
+			}
+			d, o, ok := parsePosition(tok)
+			if !ok || d != dir || o != off {
+				t.Errorf("parsePosition(%s) = %c %d %v", tok, d, o, ok)
+			}
+		}
+	}
+	for _, bad := range []string{"", "f/", "x/1", "f/-1", "f/+1", "f/1a", "f1", "f/99999999999999999999999"} {
+		if _, _, ok := parsePosition(bad); ok && bad != "f/" {
+			t.Errorf("parsePosition(%q) accepted", bad)
+		}
+	}
+}
+
+func TestGroupName(t *testing.T) {
+	s := func(v string) *string { return &v }
+	for _, tc := range []struct {
+		name, id *string
+		want     string
+		ok       bool
+	}{
+		{s("/aws/codebuild/p"), nil, "/aws/codebuild/p", true},
+		{nil, s("/aws/codebuild/p"), "/aws/codebuild/p", true},
+		{nil, s("arn:aws:logs:us-east-1:000000000000:log-group:/aws/codebuild/p:*"), "/aws/codebuild/p", true},
+		{nil, s("arn:aws:logs:us-east-1:000000000000:log-group:/aws/codebuild/p"), "/aws/codebuild/p", true},
+		{s("a"), s("a"), "", false},
+		{nil, nil, "", false},
+		{s(""), nil, "", false},
+		{nil, s("arn:aws:s3:::bucket"), "", false},
+	} {
+		got, err := groupName(tc.name, tc.id)
+		if got != tc.want || (err == nil) != tc.ok {
+			t.Errorf("groupName(%v, %v) = %q, %v", tc.name, tc.id, got, err)
+		}
+	}
+}
+
+func FuzzParsePattern(f *testing.F) {
+	for _, s := range []string{"", "ERROR", "?a ?b -c", `"a b" %x[0-9]+%`, `{ $.a = 1 }`, "%a%%b%", `"`, "-", "?"} {
+		f.Add(s, "some ERROR line x42\n")
+	}
+	f.Fuzz(func(t *testing.T, pattern, text string) {
+		p, err := parsePattern(pattern)
+		if err != nil {
+			if !strings.Contains(err.Error(), "InvalidParameterException") {
+				t.Fatalf("%q: %v", pattern, err)
+			}
+			return
+		}
+		p.match(text) // never panics
+		if len(p.all)+len(p.any)+len(p.none) == 0 && strings.TrimSpace(pattern) != "" {
+			t.Fatalf("%q parsed to nothing", pattern)
+		}
+	})
+}
+
+func FuzzParsePosition(f *testing.F) {
+	for _, s := range []string{"f/00000000000000000000000000000000000000000000000000000266", "b/0", "f/", "x/1", "f/-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		dir, off, ok := parsePosition(tok)
+		if !ok {
+			return
+		}
+		if off < 0 || dir != 'f' && dir != 'b' {
+			t.Fatalf("%q: %c %d", tok, dir, off)
+		}
+		if d, o, ok := parsePosition(position(dir, off)); !ok || d != dir || o != off {
+			t.Fatalf("%q: round trip %c %d %v", tok, d, o, ok)
+		}
+	})
+}
