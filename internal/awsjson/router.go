@@ -20,6 +20,14 @@ type Router struct {
 	byService map[string]*Server // SigV4 service name
 	names     []string           // what is served, for messages
 	fallback  *Server
+	s3        http.Handler // S3's REST requests, or nil
+}
+
+// S3 routes S3's requests (signed for s3, or unsigned and not a POST) to
+// h.
+func (rt *Router) S3(h http.Handler) {
+	rt.s3 = h
+	rt.names = append(rt.names, "S3")
 }
 
 // NewRouter returns a router whose fallback (no target, no scope) is
@@ -70,9 +78,11 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	served := strings.Join(rt.names, " and ")
 	switch {
-	case svc == "s3" || target == "" && r.Method != http.MethodPost:
+	case (svc == "s3" || target == "" && r.Method != http.MethodPost) && rt.s3 != nil:
 		// S3 is the only service of the SDKs that sends no target, and
 		// it uses every method.
+		rt.s3.ServeHTTP(w, r)
+	case svc == "s3" || target == "" && r.Method != http.MethodPost:
 		writeS3Error(w, http.StatusNotImplemented, "NotImplemented",
 			fmt.Sprintf("S3 is not served here: this port serves %s. Artifacts are in the server's artifact store (see the README).", served))
 	case svc != "" || target != "":

@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 )
 
 // ErrNotFound is returned for a missing object.
@@ -43,8 +44,17 @@ type Store interface {
 	// folder's objects; a trailing / makes no difference), cleaned and
 	// sorted in byte order; none is no error.
 	List(ctx context.Context, bucket, prefix string) ([]string, error)
+	// Stat describes an object: its size and when it was last written. A
+	// missing object is an error wrapping ErrNotFound, as for Open.
+	Stat(ctx context.Context, bucket, key string) (Info, error)
 	// Delete removes every object under prefix (the object itself, or a
 	// folder's objects): the objects List returns. Nothing there is no
 	// error.
 	Delete(ctx context.Context, bucket, prefix string) error
+}
+
+// Info describes an object.
+type Info struct {
+	Size     int64
+	Modified time.Time
 }

@@ -21,6 +21,7 @@ const usage = `buildbatch — a self-hosted AWS CodeBuild-compatible build servi
 
 Usage:
   buildbatch serve [flags]             start the service
+  buildbatch run [flags]               run buildspec.yml on this directory as it is, in an embedded server (--batch: its batch)
   buildbatch logs [flags] <id>         print a build's log, or a batch's members' logs (--follow to follow)
   buildbatch watch [flags] <batch-id>  show a live table of a build batch's groups until it ends
   buildbatch version                   print the version
@@ -37,6 +38,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "run":
+		return runCommand(ctx, args[1:], stdout, stderr)
 	case "logs":
 		return logs(ctx, args[1:], stdout, stderr)
 	case "watch":

@@ -19,12 +19,13 @@ const module = "github.com/buildbatch/buildbatch/"
 var allowed = map[string][]string{
 	"cmd/buildbatch":     {"internal/cli"},
 	"internal/cli":       {"internal/api", "internal/artifact", "internal/bytesize", "internal/codebuild", "internal/config", "internal/document", "internal/server", "internal/shard", "internal/sigv4"},
-	"internal/server":    {"internal/api", "internal/awsjson", "internal/batchrun", "internal/blob", "internal/blob/*", "internal/buildlog", "internal/buildlog/*", "internal/codebuild", "internal/config", "internal/cwlogs", "internal/executor", "internal/executor/docker", "internal/executor/local", "internal/ident", "internal/runner", "internal/scheduler", "internal/secrets", "internal/sigv4", "internal/store", "internal/store/postgres", "internal/store/sqlite"},
+	"internal/server":    {"internal/api", "internal/awsjson", "internal/batchrun", "internal/blob", "internal/blob/*", "internal/buildlog", "internal/buildlog/*", "internal/codebuild", "internal/config", "internal/cwlogs", "internal/executor", "internal/executor/docker", "internal/executor/local", "internal/ident", "internal/runner", "internal/s3api", "internal/scheduler", "internal/secrets", "internal/sigv4", "internal/store", "internal/store/postgres", "internal/store/sqlite"},
 	"internal/api":       {"internal/awsjson", "internal/batch", "internal/batchrun", "internal/buildlog", "internal/bytesize", "internal/codebuild", "internal/document", "internal/ident", "internal/store"},
 	"internal/scheduler": {"internal/batchrun", "internal/codebuild", "internal/document", "internal/runner", "internal/store"},
 	"internal/batchrun":  {"internal/artifact", "internal/batch", "internal/blob", "internal/codebuild", "internal/document", "internal/ident", "internal/report", "internal/source", "internal/store", "internal/tenancy"},
 	"internal/runner":    {"internal/artifact", "internal/batch", "internal/blob", "internal/buildlog", "internal/bytesize", "internal/buildspec", "internal/codebuild", "internal/document", "internal/executor", "internal/ident", "internal/report", "internal/secrets", "internal/source", "internal/store", "internal/tenancy"},
 	"internal/awsjson":   {"internal/codebuild", "internal/ident", "internal/sigv4"},
+	"internal/s3api":     {"internal/blob", "internal/ident", "internal/sigv4", "internal/store", "internal/tenancy"},
 	"internal/cwlogs":    {"internal/awsjson", "internal/buildlog", "internal/codebuild", "internal/ident", "internal/store"},
 	// Pure rules.
 	"internal/batch":     {"internal/buildspec", "internal/codebuild", "internal/document", "internal/ident", "internal/store"},

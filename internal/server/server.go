@@ -29,6 +29,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/executor/local"
 	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/runner"
+	"github.com/buildbatch/buildbatch/internal/s3api"
 	"github.com/buildbatch/buildbatch/internal/scheduler"
 	"github.com/buildbatch/buildbatch/internal/secrets"
 	"github.com/buildbatch/buildbatch/internal/sigv4"
@@ -171,13 +172,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	router := awsjson.NewRouter(aws)
 	router.Add(aws, "codebuild", "CodeBuild", codebuild.TargetPrefix, strings.Split(api.GetBuildLogTarget, ".")[0])
 	router.Add(logsAPI, cwlogs.Service, "CloudWatch Logs", cwlogs.TargetPrefix)
+	// S3 for the artifact store, on the same port.
+	s3Verifier := *verifier
+	s3Verifier.Service, s3Verifier.S3 = s3api.Service, true
+	router.S3(s3api.New(s3api.Options{Store: st, Blob: blobs, Verifier: &s3Verifier, Log: log, MaxObjectBytes: cfg.MaxArtifactBytes}))
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_buildbatch/health", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		fmt.Fprintln(w, "ok")
+	// Not an http.ServeMux: it would clean paths (S3 keys hold "//") and
+	// redirect.
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/_buildbatch/health" {
+			w.Header().Set("Content-Type", "text/plain")
+			fmt.Fprintln(w, "ok")
+			return
+		}
+		router.ServeHTTP(w, r)
 	})
-	mux.Handle("/", router)
 	var pprofLn net.Listener
 	var pprofSrv *http.Server
 	if cfg.PprofListen != "" {

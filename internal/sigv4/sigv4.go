@@ -78,6 +78,10 @@ type Verifier struct {
 	DefaultAccount string        // local mode
 	MaxSkew        time.Duration // strict mode; 0 means 15 minutes
 	Now            func() time.Time
+	// S3 signs as S3 does: the path as sent (no normalisation, no second
+	// encoding) and the payload hash from X-Amz-Content-Sha256, which S3
+	// clients always send (the body is not read before Verify).
+	S3 bool
 }
 
 var (
@@ -203,7 +207,11 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 			return Identity{}, errorf(CodeUnrecognized, "The security token included in the request is invalid.")
 		}
 	}
-	want := Signature(secret.SecretAccessKey, h.date, h.region, h.service, amzDate, CanonicalRequest(r, h.signedHeaders, body))
+	canonical := CanonicalRequest(r, h.signedHeaders, body)
+	if v.S3 {
+		canonical = canonicalRequestS3(r, h.signedHeaders)
+	}
+	want := Signature(secret.SecretAccessKey, h.date, h.region, h.service, amzDate, canonical)
 	if !hmac.Equal([]byte(want), []byte(h.signature)) {
 		return Identity{}, errorf(CodeInvalidSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
@@ -242,6 +250,22 @@ func CanonicalRequest(r *http.Request, signedHeaders []string, body []byte) stri
 		sum := sha256.Sum256(body)
 		b.WriteString(hex.EncodeToString(sum[:]))
 	}
+	return b.String()
+}
+
+// canonicalRequestS3 is CanonicalRequest as S3 computes it: the URI is
+// the path exactly as the client sent it.
+func canonicalRequestS3(r *http.Request, signedHeaders []string) string {
+	uri, _, _ := strings.Cut(r.RequestURI, "?")
+	if uri == "" || !strings.HasPrefix(uri, "/") {
+		uri = r.URL.EscapedPath() // an absolute-form request, or a test's
+	}
+	var b strings.Builder
+	b.WriteString(r.Method + "\n" + uri + "\n" + canonicalQuery(r.URL) + "\n")
+	for _, name := range signedHeaders {
+		b.WriteString(name + ":" + headerValue(r, name) + "\n")
+	}
+	b.WriteString("\n" + strings.Join(signedHeaders, ";") + "\n" + r.Header.Get("X-Amz-Content-Sha256"))
 	return b.String()
 }
 

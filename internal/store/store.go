@@ -209,6 +209,13 @@ type Report struct {
 	Seq int64
 }
 
+// Bucket is a bucket of the blob store with its owner.
+type Bucket struct {
+	Name    string
+	Owner   Scope
+	Created time.Time
+}
+
 // Tx is one transaction. Methods are named ResourceVerb; a miss returns an
 // error wrapping ErrNotFound, a duplicate one wrapping ErrConflict.
 type Tx interface {
@@ -324,6 +331,12 @@ type Tx interface {
 	// BucketClaim makes s the owner of bucket name unless it has one
 	// already, and returns the owner.
 	BucketClaim(ctx context.Context, name string, s Scope, now time.Time) (Scope, error)
+	// BucketList returns the buckets an account owns, in any region, by
+	// name.
+	BucketList(ctx context.Context, account string) ([]Bucket, error)
+	// BucketRelease forgets a bucket's owner (its owner deleted it); an
+	// unowned bucket is no error.
+	BucketRelease(ctx context.Context, name string) error
 
 	// IdempotencyGet returns what an earlier request with this token
 	// created, if the token is younger than its expiry.

@@ -116,6 +116,14 @@ func (g *Guard) Open(ctx context.Context, bucket, key string) (io.ReadCloser, er
 	return g.blob.Open(ctx, bucket, key)
 }
 
+// Stat implements blob.Store.
+func (g *Guard) Stat(ctx context.Context, bucket, key string) (blob.Info, error) {
+	if err := g.check(ctx, bucket, false); err != nil {
+		return blob.Info{}, err
+	}
+	return g.blob.Stat(ctx, bucket, key)
+}
+
 // List implements blob.Store.
 func (g *Guard) List(ctx context.Context, bucket, prefix string) ([]string, error) {
 	if err := g.check(ctx, bucket, false); err != nil {

@@ -46,6 +46,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/buildbatch/buildbatch/internal/blob"
 )
@@ -63,6 +64,7 @@ func run(t *testing.T, open func(t *testing.T) blob.Store) {
 	t.Run("Overwrite", func(t *testing.T) { t.Parallel(); testOverwrite(t, open(t)) })
 	t.Run("KeyCleaning", func(t *testing.T) { t.Parallel(); testKeyCleaning(t, open(t)) })
 	t.Run("OpenMissing", func(t *testing.T) { t.Parallel(); testOpenMissing(t, open(t)) })
+	t.Run("Stat", func(t *testing.T) { t.Parallel(); testStat(t, open(t)) })
 	t.Run("List", func(t *testing.T) { t.Parallel(); testList(t, open(t)) })
 	t.Run("ListEmpty", func(t *testing.T) { t.Parallel(); testListEmpty(t, open(t)) })
 	t.Run("Delete", func(t *testing.T) { t.Parallel(); testDelete(t, open) })
@@ -738,5 +740,33 @@ func testCanceled(t *testing.T, s blob.Store) {
 	checkContent(t, "object after canceled calls", Read(t, s, bucket, "k"), []byte("before"))
 	if keys := MustList(t, s, bucket, ""); !slices.Equal(keys, []string{"k"}) {
 		t.Errorf("canceled calls left %q", keys)
+	}
+}
+
+// testStat: Stat gives an object's size and a time of its last write
+// (within a minute of the clock: S3 servers keep whole seconds); what Open
+// cannot open, Stat does not describe.
+func testStat(t *testing.T, s blob.Store) {
+	before := time.Now()
+	data := Bytes(7, 3000)
+	MustPut(t, s, bucket, "dir/obj", data)
+	MustPut(t, s, bucket, "empty", nil)
+	for key, size := range map[string]int64{"dir/obj": 3000, "/dir//obj": 3000, "empty": 0} {
+		info, err := s.Stat(ctx, bucket, key)
+		if err != nil || info.Size != size || info.Modified.Before(before.Add(-time.Minute)) || info.Modified.After(time.Now().Add(time.Minute)) {
+			t.Errorf("Stat(%q) = %+v, %v; want size %d, modified about now", key, info, err, size)
+		}
+	}
+	MustPut(t, s, bucket, "dir/obj", data[:10])
+	if info, err := s.Stat(ctx, bucket, "dir/obj"); err != nil || info.Size != 10 {
+		t.Errorf("Stat after an overwrite = %+v, %v", info, err)
+	}
+	for _, key := range []string{"missing", "dir", "dir/obj/below", ""} {
+		if _, err := s.Stat(ctx, bucket, key); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("Stat(%q) = %v, want ErrNotFound", key, err)
+		}
+	}
+	if _, err := s.Stat(ctx, other, "dir/obj"); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("Stat in another bucket = %v, want ErrNotFound", err)
 	}
 }

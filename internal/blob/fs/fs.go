@@ -129,6 +129,25 @@ func (s *Store) Open(ctx context.Context, bucket, key string) (io.ReadCloser, er
 	return f, nil
 }
 
+// Stat implements blob.Store.
+func (s *Store) Stat(ctx context.Context, bucket, key string) (blob.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return blob.Info{}, err
+	}
+	p, err := s.Path(bucket, key)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	st, err := os.Stat(p)
+	if missing(err) || err == nil && st.IsDir() {
+		return blob.Info{}, fmt.Errorf("s3://%s/%s: %w", bucket, key, blob.ErrNotFound)
+	}
+	if err != nil {
+		return blob.Info{}, err
+	}
+	return blob.Info{Size: st.Size(), Modified: st.ModTime()}, nil
+}
+
 // List implements blob.Store.
 func (s *Store) List(ctx context.Context, bucket, prefix string) ([]string, error) {
 	if err := ctx.Err(); err != nil {

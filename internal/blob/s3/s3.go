@@ -378,6 +378,28 @@ func (s *Store) Open(ctx context.Context, bucket, key string) (io.ReadCloser, er
 	return out.Body, nil
 }
 
+// Stat implements blob.Store: a HeadObject.
+func (s *Store) Stat(ctx context.Context, bucket, key string) (blob.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return blob.Info{}, err
+	}
+	folder, k, err := s.object(bucket, key)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	if k == "" {
+		return blob.Info{}, fmt.Errorf("s3://%s/: %w", bucket, blob.ErrNotFound)
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.o.Bucket), Key: aws.String(folder + k)})
+	if notFound(err) {
+		return blob.Info{}, fmt.Errorf("s3://%s/%s: %w", bucket, key, blob.ErrNotFound)
+	}
+	if err != nil {
+		return blob.Info{}, fmt.Errorf("head %s: %w", s.loc(folder+k), err)
+	}
+	return blob.Info{Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified)}, nil
+}
+
 // List implements blob.Store: a HeadObject for the object named prefix,
 // and a ListObjectsV2 of its folder.
 func (s *Store) List(ctx context.Context, bucket, prefix string) ([]string, error) {

@@ -41,3 +41,24 @@ func (t *txn) BucketClaim(ctx context.Context, name string, s store.Scope, now t
 	}
 	return owner, nil
 }
+
+func (t *txn) BucketList(ctx context.Context, account string) ([]store.Bucket, error) {
+	var out []store.Bucket
+	err := t.query(ctx, `SELECT name, account, region, created FROM buckets WHERE account = $1 ORDER BY name COLLATE "C"`, []any{account}, func(rows pgx.Rows) error {
+		var b store.Bucket
+		var created int64
+		if err := rows.Scan(&b.Name, &b.Owner.Account, &b.Owner.Region, &created); err != nil {
+			return err
+		}
+		b.Name, b.Owner = unescape(b.Name), store.Scope{Account: unescape(b.Owner.Account), Region: unescape(b.Owner.Region)}
+		b.Created = time.Unix(0, created)
+		out = append(out, b)
+		return nil
+	})
+	return out, err
+}
+
+func (t *txn) BucketRelease(ctx context.Context, name string) error {
+	_, err := t.exec(ctx, `DELETE FROM buckets WHERE name = $1`, name)
+	return err
+}

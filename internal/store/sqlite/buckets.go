@@ -42,3 +42,27 @@ func (t *txn) BucketClaim(ctx context.Context, name string, s store.Scope, now t
 	}
 	return owner, nil
 }
+
+func (t *txn) BucketList(ctx context.Context, account string) ([]store.Bucket, error) {
+	rows, err := t.query(ctx, `SELECT name, account, region, created FROM buckets WHERE account = ? ORDER BY name`, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Bucket
+	for rows.Next() {
+		var b store.Bucket
+		var created int64
+		if err := rows.Scan(&b.Name, &b.Owner.Account, &b.Owner.Region, &created); err != nil {
+			return nil, err
+		}
+		b.Created = time.Unix(0, created)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+func (t *txn) BucketRelease(ctx context.Context, name string) error {
+	_, err := t.exec(ctx, `DELETE FROM buckets WHERE name = ?`, name)
+	return err
+}

@@ -3,6 +3,8 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -225,6 +227,59 @@ func testBuckets(t *testing.T, open func() store.Store) {
 			}
 			want[name] = owner
 		}
+	})
+
+	t.Run("ListAndRelease", func(t *testing.T) {
+		// An account's buckets, in every region, by name; a released
+		// bucket is unowned and listed no more, and can be claimed again.
+		list := func(account string) string {
+			t.Helper()
+			var got []store.Bucket
+			if err := s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.BucketList(ctx, account); return err }); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, b := range got {
+				if b.Owner.Account != account || b.Created.IsZero() || want[b.Name] != b.Owner {
+					t.Errorf("BucketList(%s): %+v (want owner %+v)", account, b, want[b.Name])
+				}
+				names = append(names, b.Name+"@"+b.Owner.Region)
+			}
+			return strings.Join(names, " ")
+		}
+		var mine []string
+		for name, o := range want {
+			if o.Account == scope.Account {
+				mine = append(mine, name+"@"+o.Region)
+			}
+		}
+		sort.Strings(mine)
+		if got := list(scope.Account); got != strings.Join(mine, " ") {
+			t.Errorf("BucketList = %s, want %s", got, strings.Join(mine, " "))
+		}
+		if got := list("424242424242"); got != "" {
+			t.Errorf("BucketList of an account with none = %q", got)
+		}
+		err := s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.BucketRelease(ctx, "mine"); err != nil {
+				return err
+			}
+			return tx.BucketRelease(ctx, "never-claimed")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(want, "mine")
+		if o, ok := bucketOwner(t, s, "mine"); ok {
+			t.Errorf("a released bucket has owner %+v", o)
+		}
+		if strings.Contains(list(scope.Account), "mine@") {
+			t.Errorf("a released bucket is listed")
+		}
+		if o := bucketClaim(t, s, "mine", otherAccount); o != otherAccount {
+			t.Errorf("claim after release = %+v", o)
+		}
+		want["mine"] = otherAccount
 	})
 
 	t.Run("Durable", func(t *testing.T) {
