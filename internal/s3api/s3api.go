@@ -100,6 +100,13 @@ type request struct {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := &request{s: s, w: w, r: r, id: strings.ToUpper(strings.ReplaceAll(ident.UUID(), "-", ""))[:16]}
+	if r.ContentLength == 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		// Go answers 100 Continue when a handler reads a body, and there
+		// is none to read here. S3 answers it all the same, and botocore
+		// counts on it: given a final answer at once, it keeps that
+		// answer's status for the connection's next request.
+		w.WriteHeader(http.StatusContinue)
+	}
 	w.Header().Set("x-amz-request-id", q.id)
 	if err := q.serve(); err != nil {
 		q.fail(err)

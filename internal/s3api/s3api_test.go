@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -325,3 +326,29 @@ func FuzzChunked(f *testing.F) {
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+// TestEmptyBodyExpectContinue: an empty PUT that expects 100 Continue
+// gets it before the final answer, as from S3 (botocore keeps a final
+// answer that came instead for the connection's next request).
+func TestEmptyBodyExpectContinue(t *testing.T) {
+	f := newFixture(t, nil)
+	f.do("PUT", "/exp", "", nil, "test")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	auth := "AWS4-HMAC-SHA256 Credential=test/20261127/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=" + strings.Repeat("0", 64)
+	fmt.Fprintf(conn, "PUT /exp/empty HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\nAuthorization: %s\r\nX-Amz-Date: %s\r\nX-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\n\r\n",
+		auth, time.Now().UTC().Format("20060102T150405Z"))
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 100 {
+		t.Fatalf("first answer %v %v, want 100 Continue", resp, err)
+	}
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("final answer %v %v", resp, err)
+	}
+}
