@@ -23,7 +23,7 @@ import (
 var (
 	quick   = flag.Bool("quick", false, "shorter runs and smaller sizes (a smoke test of the bench itself)")
 	out     = flag.String("out", "bench/results.md", "where to write the table")
-	only    = flag.String("only", "", "comma-separated parts to run: api,start,matrix,plan,store,logs,reports,memory,docker,store-pg,nodes (default all)")
+	only    = flag.String("only", "", "comma-separated parts to run: api,start,matrix,plan,store,logs,reports,s3,memory,docker,store-pg,nodes (default all)")
 	keepTmp = flag.Bool("keep", false, "keep the temporary directory")
 )
 
@@ -82,6 +82,7 @@ func main() {
 		{"matrix", benchMatrix},
 		{"logs", benchLogs},
 		{"reports", benchReports},
+		{"s3", benchS3},
 		{"memory", benchMemory},
 		{"docker", benchDocker},
 		{"store", benchStore},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/buildbatch/buildbatch/internal/batch"
 	"github.com/buildbatch/buildbatch/internal/buildspec"
+	"github.com/buildbatch/buildbatch/internal/testclient"
 )
 
 // benchPlan: parsing and planning a 1,000-build build-graph (chains of ten
@@ -185,7 +187,55 @@ func benchLogs(e *benchEnv, rep *report) {
 		fmt.Sprintf("`cat` into a file: %.0f MB/s", refRate), fmt.Sprintf("%.0f%%", 100*rate/refRate), "≥ 50%", rate >= refRate/2)
 	rep.add("  … server peak RSS while logging it", mb(peak), "before: "+mb(idlePeak), "", "bounded", peak < 200<<20)
 	rep.note("Log throughput: `cat data > file` may copy in the kernel (copy_file_range); through a pipe, as a build's output goes, `cat data | cat > file` ran at %.0f MB/s in this run (buildbatch: %.0f%% of that).", pipeRate, 100*rate/pipeRate)
+
+	// The same log read back through CloudWatch Logs' GetLogEvents, page
+	// after page until the token comes back, against reading the file.
+	read := timeShell("cat " + data + " > /dev/null")
+	got, took := readLogEvents(c, "/aws/codebuild/loud", strings.TrimPrefix(b.ID, "loud:"))
+	if got < size {
+		fatalf("GetLogEvents returned %d bytes of a %d-byte log", got, size)
+	}
+	evRate := float64(got) / took.Seconds() / (1 << 20)
+	readRate := float64(size) / read.Seconds() / (1 << 20)
+	rep.add(fmt.Sprintf("GetLogEvents, the %s log read from the head", mb(size)), fmt.Sprintf("%.0f MB/s", evRate),
+		fmt.Sprintf("`cat` of the file: %.0f MB/s", readRate), fmt.Sprintf("%.0f%%", 100*evRate/readRate), "≥ 50%", evRate >= readRate/2)
 	os.RemoveAll(filepath.Join(e.tmp, "logs"))
+}
+
+// readLogEvents reads a stream with GetLogEvents from its head until the
+// forward token comes back, and returns the bytes of the messages and the
+// time it took.
+func readLogEvents(c *client, group, stream string) (int64, time.Duration) {
+	var total int64
+	token := ""
+	t0 := time.Now()
+	for {
+		in := map[string]any{"logGroupName": group, "logStreamName": stream, "startFromHead": true}
+		if token != "" {
+			in["nextToken"] = token
+		}
+		body, _ := json.Marshal(in)
+		data, err := c.Send(context.Background(), testclient.Request{Target: "Logs_20140328.GetLogEvents", Service: "logs", Op: "GetLogEvents", Body: body})
+		if err != nil {
+			fatal(err)
+		}
+		var out struct {
+			Events []struct {
+				Message string `json:"message"`
+			} `json:"events"`
+			NextForwardToken string `json:"nextForwardToken"`
+		}
+		if err := json.Unmarshal(data, &out); err != nil {
+			fatal(err)
+		}
+		for _, e := range out.Events {
+			total += int64(len(e.Message))
+		}
+		if out.NextForwardToken == token {
+			return total, time.Since(t0)
+		}
+		token = out.NextForwardToken
+	}
 }
 
 func writeLines(path string, size int64) {

@@ -3,6 +3,9 @@ package cwlogs
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/buildbatch/buildbatch/internal/buildlog"
 )
 
 func TestPattern(t *testing.T) {
@@ -122,4 +125,19 @@ func FuzzParsePosition(f *testing.F) {
 			t.Fatalf("%q: round trip %c %d %v", tok, d, o, ok)
 		}
 	})
+}
+
+func TestParseStamp(t *testing.T) {
+	for _, s := range []string{"2026-11-27T15:51:03.727664Z", "1999-01-01T00:00:00.000000Z", "2030-12-31T23:59:59.999999Z"} {
+		want, err := time.Parse(buildlog.StampFormat, s)
+		got, ok := parseStamp([]byte(s))
+		if err != nil || !ok || got != want.UnixMilli() {
+			t.Errorf("parseStamp(%s) = %d %v, want %d", s, got, ok, want.UnixMilli())
+		}
+	}
+	for _, bad := range []string{"", "2026-11-27 15:51:03.727664Z", "2026-11-27T15:51:03.72766xZ", "2026-11-27T15:51:03.727664"} {
+		if _, ok := parseStamp([]byte(bad)); ok {
+			t.Errorf("parseStamp(%q) accepted", bad)
+		}
+	}
 }

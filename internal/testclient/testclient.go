@@ -59,6 +59,7 @@ func (e *APIError) Error() string {
 // call.
 type Request struct {
 	Target   string // full X-Amz-Target; default CodeBuildPrefix+Op
+	Service  string // SigV4 service; default "codebuild"
 	Op       string
 	Body     []byte
 	Unsigned bool
@@ -78,7 +79,11 @@ func (c *Client) Send(ctx context.Context, r Request) ([]byte, error) {
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", target)
 	if !r.Unsigned {
-		sigv4.Sign(req, r.Body, "test", "test", "", "us-east-1", "codebuild", time.Now())
+		service := r.Service
+		if service == "" {
+			service = "codebuild"
+		}
+		sigv4.Sign(req, r.Body, "test", "test", "", "us-east-1", service, time.Now())
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
