@@ -21,6 +21,13 @@ func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(cleanEnv(), env...)
+	return runCmd(t, cmd)
+}
+
+// runCmd runs a command of the buildbatch binary (for at most 90 s) and
+// returns its stdout, stderr and exit code.
+func runCmd(t *testing.T, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	done := make(chan error, 1)
@@ -34,7 +41,7 @@ func runCLI(t *testing.T, env []string, args ...string) (string, string, int) {
 	case <-time.After(90 * time.Second):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("buildbatch %s did not end: %s %s", strings.Join(args, " "), stdout.String(), stderr.String())
+		t.Fatalf("%s did not end:\n%s\n%s", strings.Join(cmd.Args, " "), stdout.String(), stderr.String())
 	}
 	code := 0
 	var ee *exec.ExitError

@@ -25,30 +25,9 @@ func runIn(t *testing.T, dir string, args ...string) (string, string, int) {
 	cmd := exec.Command(binary, append([]string{"run"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(cleanEnv(), "TMPDIR="+tmp)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(90 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("buildbatch run %s did not end:\n%s\n%s", strings.Join(args, " "), stdout.String(), stderr.String())
-	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	stdout, stderr, code := runCmd(t, cmd)
 	checkEmpty(t, tmp)
-	return stdout.String(), stderr.String(), code
+	return stdout, stderr, code
 }
 
 // checkEmpty checks that buildbatch run removed its temporary directory.

@@ -80,6 +80,19 @@ func connectHint(stderr io.Writer, err error) {
 	}
 }
 
+// failer is how a client command (logs, watch) ends on an error: 130
+// after Ctrl-C, else the error (with the hint above) and 1.
+func failer(ctx context.Context, stderr io.Writer, command string) func(error) int {
+	return func(err error) int {
+		if ctx.Err() != nil {
+			return 130
+		}
+		fmt.Fprintf(stderr, "buildbatch %s: %v\n", command, err)
+		connectHint(stderr, err)
+		return 1
+	}
+}
+
 // commandFlags are the flags logs and watch share.
 type commandFlags struct {
 	endpointURL, region *string
@@ -364,14 +377,7 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	fail := func(err error) int {
-		if ctx.Err() != nil {
-			return 130
-		}
-		fmt.Fprintf(stderr, "buildbatch logs: %v\n", err)
-		connectHint(stderr, err)
-		return 1
-	}
+	fail := failer(ctx, stderr, "logs")
 	c, err := cf.client()
 	if err != nil {
 		return fail(err)

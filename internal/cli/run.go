@@ -438,21 +438,11 @@ func (f *follower) follow(ctx context.Context, id string) (*cb.Build, error) {
 
 // failure is what the first phase that did not succeed says.
 func failure(b *cb.Build) string {
+	var phases []phaseOutcome
 	for _, p := range b.Phases {
-		s := cb.Deref(p.PhaseStatus)
-		if s == "" || s == cb.StatusTypeSucceeded {
-			continue
-		}
-		msg := cb.Deref(p.PhaseType) + " " + s
-		for _, c := range p.Contexts {
-			if m := cb.Deref(c.Message); m != "" {
-				msg += ": " + m
-				break
-			}
-		}
-		return msg
+		phases = append(phases, phaseOutcome{p.PhaseType, p.PhaseStatus, p.Contexts})
 	}
-	return ""
+	return firstFailure(phases)
 }
 
 // endLine is "STATUS in 1.2s (why)".
@@ -950,13 +940,29 @@ func (s *runSession) runBatch(ctx context.Context, withArtifacts bool, artifacts
 
 // batchFailure is what the first batch phase that did not succeed says.
 func batchFailure(bb *cb.BuildBatch) string {
+	var phases []phaseOutcome
 	for _, p := range bb.Phases {
-		s := cb.Deref(p.PhaseStatus)
+		phases = append(phases, phaseOutcome{p.PhaseType, p.PhaseStatus, p.Contexts})
+	}
+	return firstFailure(phases)
+}
+
+// phaseOutcome is a build's or a batch's phase, as far as its failure goes.
+type phaseOutcome struct {
+	typ, status *string
+	contexts    []cb.PhaseContext
+}
+
+// firstFailure describes the first phase that did not succeed: its type,
+// status and first context message.
+func firstFailure(phases []phaseOutcome) string {
+	for _, p := range phases {
+		s := cb.Deref(p.status)
 		if s == "" || s == cb.StatusTypeSucceeded {
 			continue
 		}
-		msg := cb.Deref(p.PhaseType) + " " + s
-		for _, c := range p.Contexts {
+		msg := cb.Deref(p.typ) + " " + s
+		for _, c := range p.contexts {
 			if m := cb.Deref(c.Message); m != "" {
 				msg += ": " + m
 				break

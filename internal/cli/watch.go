@@ -117,14 +117,7 @@ func watch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	fail := func(err error) int {
-		if ctx.Err() != nil {
-			return 130
-		}
-		fmt.Fprintf(stderr, "buildbatch watch: %v\n", err)
-		connectHint(stderr, err)
-		return 1
-	}
+	fail := failer(ctx, stderr, "watch")
 	c, err := cf.client()
 	if err != nil {
 		return fail(err)
