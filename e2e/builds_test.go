@@ -683,6 +683,29 @@ reports:
 	if text := logText(t, s, aws.ToString(second.Id)); !strings.Contains(text, "cache hit: built-once") {
 		t.Errorf("second build did not get the cache:\n%s", text)
 	}
+	// Another account's LOCAL cache works too: the cache bucket is
+	// buildbatch's, not the first account's to save a cache.
+	other := s.Client(t, "222222222222", "us-east-1")
+	project(t, other, "cached", `version: 0.2
+phases:
+  build:
+    commands:
+      - if [ -f deps/lib.txt ]; then echo "cache hit: $(cat deps/lib.txt)"; else echo "cache miss"; mkdir -p deps && echo theirs > deps/lib.txt; fi
+cache:
+  paths:
+    - 'deps/**/*'
+`, func(in *codebuild.CreateProjectInput) {
+		in.Cache = &types.ProjectCache{Type: types.CacheTypeLocal, Modes: []types.CacheMode{types.CacheModeLocalCustomCache}}
+	})
+	for i, want := range []string{"cache miss", "cache hit: theirs"} {
+		b := waitBuild(t, other, aws.ToString(start(t, other, &codebuild.StartBuildInput{ProjectName: aws.String("cached")}).Id))
+		cmd := exec.Command(binary, "logs", "--endpoint-url", s.URL, aws.ToString(b.Id))
+		cmd.Env = append(cleanEnv(), "AWS_ACCESS_KEY_ID=222222222222", "AWS_SECRET_ACCESS_KEY=x")
+		if text := runLogs(t, cmd); !strings.Contains(text, want) || strings.Contains(text, "AccessDenied") {
+			t.Errorf("the other account's build %d (want %q):\n%s", i+1, want, text)
+		}
+	}
+
 	_, uuid, _ := strings.Cut(aws.ToString(second.Id), ":")
 	want := "arn:aws:codebuild:us-east-1:000000000000:report/cached-junit:" + uuid
 	if len(second.ReportArns) != 1 || second.ReportArns[0] != want {

@@ -109,7 +109,7 @@ func TestCloudWatchLogs(t *testing.T) {
 	for _, tc := range []struct {
 		pattern string
 		want    int
-	}{{"ERROR", 2}, {`"disk on fire"`, 2}, {"ERROR -Running", 1}, {"?fire ?done", 5}, {"%line [0-9]$%", 0}, {"%^line 4[0-9]%", 1}, {"", len(want)}} {
+	}{{"ERROR", 2}, {`"disk on fire"`, 2}, {"ERROR -Running", 1}, {"?fire ?done", 5}, {"%line [0-9]$%", 9}, {"%^line 4[0-9]%", 1}, {"", len(want)}} {
 		fp := cloudwatchlogs.NewFilterLogEventsPaginator(lc, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(group), FilterPattern: aws.String(tc.pattern), Limit: aws.Int32(9)})
 		var events []cwtypes.FilteredLogEvent
 		for fp.HasMorePages() {
@@ -165,6 +165,29 @@ func TestCloudWatchLogs(t *testing.T) {
 	_, err = lc.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{LogGroupName: aws.String(group), LogStreamName: aws.String(stream),
 		LogEvents: []cwtypes.InputLogEvent{{Message: aws.String("x"), Timestamp: aws.Int64(1)}}})
 	wantLogsError(t, err, "UnknownOperationException", "not served by buildbatch")
+
+	// A line longer than a page comes in pieces, each a page's event, and
+	// what follows it is read too.
+	project(t, c, "long", "version: 0.2\nphases:\n  build:\n    commands:\n      - head -c 1500000 /dev/zero | tr '\\0' a; echo\n      - echo after\n")
+	lb := waitBuild(t, c, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("long")}).Id))
+	lp := cloudwatchlogs.NewGetLogEventsPaginator(lc, &cloudwatchlogs.GetLogEventsInput{LogGroupName: lb.Logs.GroupName, LogStreamName: lb.Logs.StreamName,
+		StartFromHead: aws.Bool(true)}, func(o *cloudwatchlogs.GetLogEventsPaginatorOptions) { o.StopOnDuplicateToken = true })
+	var long, after int
+	for pages := 0; lp.HasMorePages() && pages < 50; pages++ {
+		out, err := lp.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range out.Events {
+			long += strings.Count(aws.ToString(e.Message), "a")
+			if aws.ToString(e.Message) == "after\n" {
+				after++
+			}
+		}
+	}
+	if long < 1500000 || after != 1 {
+		t.Errorf("a 1.5 MB line: %d bytes of it read, %q read %d times", long, "after", after)
+	}
 
 	// The aws cli reads the same.
 	cli, err := s.AWS(t, "test", "logs", "get-log-events", "--log-group-name", group, "--log-stream-name", stream, "--start-from-head", "--query", "events[-1].message", "--output", "text")

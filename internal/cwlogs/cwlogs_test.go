@@ -22,6 +22,7 @@ func TestPattern(t *testing.T) {
 		{"ERROR -Retry", []string{"ERROR once"}, []string{"ERROR Retry 2"}},
 		{"%Phase complete: [A-Z_]+%", []string{"Phase complete: POST_BUILD"}, []string{"Phase complete: build"}},
 		{`%^tick [0-9]%`, []string{"tick 1\n"}, []string{"a tick 1"}},
+		{`%^tick [0-9]$%`, []string{"tick 1\n", "tick 2"}, []string{"tick 10\n"}},
 		{"  ERROR\t ", []string{"ERROR"}, []string{"error"}},
 	} {
 		p, err := parsePattern(tc.pattern)

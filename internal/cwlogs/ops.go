@@ -262,8 +262,8 @@ func (a *API) GetLogEvents(ctx context.Context, in *GetLogEventsInput) (*GetLogE
 			if in.EndTime != nil && l.ms >= *in.EndTime {
 				return false
 			}
-			if len(events) == limit || budget < len(l.text)+26 {
-				return false
+			if len(events) == limit || len(events) > 0 && budget < len(l.text)+26 {
+				return false // (a page always takes its first event, however long)
 			}
 			end = l.next
 			if within(l) {
@@ -301,7 +301,7 @@ func (a *API) GetLogEvents(ctx context.Context, in *GetLogEventsInput) (*GetLogE
 		}
 		ring = append(ring, kept{OutputLogEvent{Timestamp: l.ms, Message: l.text, IngestionTime: l.ms}, l.start})
 		size += len(l.text) + 26
-		for len(ring) > limit || size > pageBytes {
+		for len(ring) > limit || len(ring) > 1 && size > pageBytes {
 			size -= len(ring[0].ev.Message) + 26
 			ring = ring[1:]
 		}
@@ -443,7 +443,7 @@ func (a *API) FilterLogEvents(ctx context.Context, in *FilterLogEventsInput) (*F
 			continue
 		}
 		match := (in.StartTime == nil || l.ms >= *in.StartTime) && pat.match(l.text)
-		if match && (len(out.Events) == limit || budget < len(l.text)+26) {
+		if match && (len(out.Events) == limit || len(out.Events) > 0 && budget < len(l.text)+26) {
 			out.NextToken = a.token(tok, cursors)
 			return out, nil
 		}

@@ -27,6 +27,7 @@ type re struct{ *regexp.Regexp }
 func (r re) match(s string) bool { return r.MatchString(s) }
 
 func (p pattern) match(s string) bool {
+	s = strings.TrimSuffix(s, "\n") // an event's line ending is no part of what it says
 	for _, m := range p.all {
 		if !m.match(s) {
 			return false

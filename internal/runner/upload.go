@@ -267,7 +267,24 @@ func (x *run) expand(ctx context.Context, s string) (string, error) {
 
 // The cache: project cache LOCAL or S3 keeps the buildspec's cache.paths
 // between builds as one zip in the blob store.
+// cacheBucket keeps LOCAL caches, under <account>/<region>/<project>: it
+// is buildbatch's own bucket, not an account's (tenancy would give it to
+// the first account that saved a cache), and S3 clients cannot reach it
+// (s3api reserves it).
 const cacheBucket = "buildbatch-cache"
+
+// CacheBucket is the bucket of LOCAL caches.
+const CacheBucket = cacheBucket
+
+// cacheStore is where the build's cache is: buildbatch's own store for
+// LOCAL caches (their keys hold the scope), the account's view of it for
+// S3 caches.
+func (x *run) cacheStore() blob.Store {
+	if c := x.doc.Cache; c != nil && cb.Deref(c.Type) == cb.CacheTypeLocal {
+		return x.r.cfg.Blob
+	}
+	return x.blob
+}
 
 func (x *run) cacheTarget() (bucket, key string, ok bool) {
 	c := x.doc.Cache
@@ -360,7 +377,7 @@ func (x *run) restoreCache(ctx context.Context) {
 	if !ok || x.spec.Cache.Action == "save" || x.env == nil {
 		return
 	}
-	rc, err := x.blob.Open(ctx, bucket, key)
+	rc, err := x.cacheStore().Open(ctx, bucket, key)
 	if errors.Is(err, blob.ErrNotFound) {
 		x.log.Printf("No cache to restore at s3://%s/%s", bucket, key)
 		return
@@ -372,7 +389,7 @@ func (x *run) restoreCache(ctx context.Context) {
 	rc.Close()
 	tmp := filepath.Join(x.tmp, "cache-restore")
 	defer os.RemoveAll(tmp)
-	f := &source.Fetcher{Blob: x.blob}
+	f := &source.Fetcher{Blob: x.cacheStore()}
 	if _, err := f.Fetch(ctx, source.Source{Type: "S3", Location: bucket + "/" + key}, tmp); err != nil {
 		x.log.Printf("Could not restore the cache: %v", err)
 		return
@@ -476,7 +493,7 @@ func (x *run) saveCache(ctx context.Context, status string) {
 		x.log.Printf("Nothing to cache")
 		return
 	}
-	if _, err := artifact.Upload(ctx, x.blob, files, artifact.Target{Bucket: bucket, Key: key, Zip: true, Max: x.r.cfg.MaxArtifactBytes}, x.tmp); err != nil {
+	if _, err := artifact.Upload(ctx, x.cacheStore(), files, artifact.Target{Bucket: bucket, Key: key, Zip: true, Max: x.r.cfg.MaxArtifactBytes}, x.tmp); err != nil {
 		x.log.Printf("Could not save the cache: %v", err)
 		return
 	}

@@ -2,7 +2,6 @@ package s3api
 
 import (
 	"encoding/xml"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -49,10 +48,7 @@ func (q *request) listBuckets() error {
 // the bucket's owner. As in us-east-1, creating a bucket one already owns
 // succeeds; another account's is BucketAlreadyExists.
 func (q *request) createBucket() error {
-	if !bucketName.MatchString(q.bucket) || strings.Contains(q.bucket, "..") {
-		return errorf(http.StatusBadRequest, "InvalidBucketName", "The specified bucket is not valid: 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit.")
-	}
-	body, err := io.ReadAll(io.LimitReader(q.r.Body, 64<<10))
+	body, err := q.readBody(64 << 10)
 	if err != nil {
 		return err
 	}
@@ -88,7 +84,8 @@ func (q *request) createBucket() error {
 	switch {
 	case got.Account != q.scope.Account:
 		return errorf(http.StatusConflict, "BucketAlreadyExists", "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.")
-	case got.Region != q.scope.Region:
+	case owned && (got.Region != "us-east-1" || q.scope.Region != "us-east-1"):
+		// us-east-1 answers 200 to its owner, for compatibility, as S3 does.
 		return errorf(http.StatusConflict, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it (in %s).", got.Region)
 	}
 	q.w.Header().Set("Location", "/"+q.bucket)

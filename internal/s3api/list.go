@@ -67,6 +67,9 @@ func (q *request) listObjects(query url.Values) error {
 	truncated, last := false, ""
 	seenPrefix := map[string]bool{}
 	for _, k := range keys[start:] {
+		if maxKeys == 0 {
+			break // nothing asked, nothing more to page through
+		}
 		if !strings.HasPrefix(k, prefix) {
 			continue
 		}

@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -37,12 +38,10 @@ func (q *request) createUpload() error {
 	if err := q.mustExist(); err != nil {
 		return err
 	}
-	ctx := q.r.Context()
-	// Writing checks the caller may write to the bucket (and claims an
-	// unowned one), as the object's Put will.
-	if _, err := q.blobs.List(ctx, q.bucket, q.key); err != nil {
+	if err := q.checkPlace(); err != nil {
 		return err
 	}
+	ctx := q.r.Context()
 	id := strings.ReplaceAll(ident.UUID(), "-", "")
 	meta, _ := json.Marshal(upload{Bucket: q.bucket, Key: q.key, Owner: q.scope, Started: time.Now().UTC()})
 	if err := q.s.o.Blob.Put(ctx, uploads, id+"/upload", bytes.NewReader(meta)); err != nil {
@@ -136,7 +135,7 @@ func (q *request) completeUpload(id string) error {
 	if _, err := q.upload(id); err != nil {
 		return err
 	}
-	data, err := io.ReadAll(io.LimitReader(q.r.Body, 4<<20))
+	data, err := q.readBody(4 << 20)
 	if err != nil {
 		return err
 	}
@@ -149,20 +148,14 @@ func (q *request) completeUpload(id string) error {
 	if err := xml.Unmarshal(data, &in); err != nil || len(in.Parts) == 0 {
 		return errorf(http.StatusBadRequest, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.")
 	}
-	ctx := q.r.Context()
-	var total int64
-	readers := make([]io.Reader, 0, len(in.Parts))
-	var closers []io.Closer
-	defer func() {
-		for _, c := range closers {
-			c.Close()
-		}
-	}()
 	for i, p := range in.Parts {
 		if i > 0 && p.PartNumber <= in.Parts[i-1].PartNumber {
 			return errorf(http.StatusBadRequest, "InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
 		}
 	}
+	ctx := q.r.Context()
+	var total int64
+	keys := make([]string, len(in.Parts))
 	for i, p := range in.Parts {
 		key := id + "/" + strconv.Itoa(p.PartNumber)
 		info, err := q.s.o.Blob.Stat(ctx, uploads, key)
@@ -176,17 +169,17 @@ func (q *request) completeUpload(id string) error {
 			return errorf(http.StatusBadRequest, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.")
 		}
 		total += info.Size
-		rc, err := q.s.o.Blob.Open(ctx, uploads, key)
-		if err != nil {
-			return err
-		}
-		closers = append(closers, rc)
-		readers = append(readers, rc)
+		keys[i] = key
 	}
 	if total > q.s.o.MaxObjectBytes {
 		return errorf(http.StatusBadRequest, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size (%d bytes).", q.s.o.MaxObjectBytes)
 	}
-	if err := q.blobs.Put(ctx, q.bucket, q.key, io.MultiReader(readers...)); err != nil {
+	if err := q.checkPlace(); err != nil {
+		return err
+	}
+	parts := &partsReader{ctx: ctx, blob: q.s.o.Blob, keys: keys}
+	defer parts.Close()
+	if err := q.blobs.Put(ctx, q.bucket, q.key, parts); err != nil {
 		return err
 	}
 	if err := q.s.o.Blob.Delete(ctx, uploads, id); err != nil {
@@ -204,4 +197,45 @@ func (q *request) completeUpload(id string) error {
 		Key      string
 		ETag     string
 	}{Xmlns: xmlns, Location: "/" + q.bucket + "/" + q.key, Bucket: q.bucket, Key: q.key, ETag: etag(info)})
+}
+
+// partsReader reads the parts one after the other, each opened when the
+// one before ends (an upload may have 10,000 parts).
+type partsReader struct {
+	ctx  context.Context
+	blob blob.Store
+	keys []string
+	cur  io.ReadCloser
+}
+
+func (p *partsReader) Read(b []byte) (int, error) {
+	for {
+		if p.cur == nil {
+			if len(p.keys) == 0 {
+				return 0, io.EOF
+			}
+			rc, err := p.blob.Open(p.ctx, uploads, p.keys[0])
+			if err != nil {
+				return 0, err
+			}
+			p.cur, p.keys = rc, p.keys[1:]
+		}
+		n, err := p.cur.Read(b)
+		if err == io.EOF {
+			p.cur.Close()
+			p.cur = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (p *partsReader) Close() error {
+	if p.cur != nil {
+		return p.cur.Close()
+	}
+	return nil
 }

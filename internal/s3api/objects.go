@@ -161,6 +161,9 @@ func (q *request) putObject() error {
 	if err := q.mustExist(); err != nil {
 		return err
 	}
+	if err := q.checkPlace(); err != nil {
+		return err
+	}
 	body, err := q.payload()
 	if err != nil {
 		return err
@@ -175,6 +178,39 @@ func (q *request) putObject() error {
 	q.w.Header().Set("ETag", etag(info))
 	q.w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// checkPlace refuses a key the store cannot hold next to the bucket's
+// others: one whose path runs through an object ("a/b" when "a" is one),
+// or one that is a folder of objects ("a" when "a/b" is one). The store
+// keeps keys as paths; S3 would keep both.
+func (q *request) checkPlace() error {
+	ctx := q.r.Context()
+	for i := strings.IndexByte(q.key, '/'); i >= 0; i = nextSlash(q.key, i) {
+		if _, err := q.blobs.Stat(ctx, q.bucket, q.key[:i]); err == nil {
+			return errorf(http.StatusBadRequest, "InvalidArgument", "buildbatch keeps keys as paths, and %q is an object: %q cannot be below it", q.key[:i], q.key)
+		} else if !errors.Is(err, blob.ErrNotFound) {
+			return err
+		}
+	}
+	keys, err := q.blobs.List(ctx, q.bucket, q.key)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k != q.key {
+			return errorf(http.StatusBadRequest, "InvalidArgument", "buildbatch keeps keys as paths, and %q is a folder of objects (%q): it cannot also be an object", q.key, k)
+		}
+	}
+	return nil
+}
+
+func nextSlash(s string, i int) int {
+	j := strings.IndexByte(s[i+1:], '/')
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
 }
 
 // uploadError turns a body that failed its checks into S3's error.
@@ -214,7 +250,7 @@ func (q *request) deleteObjects() error {
 	if err := q.mustExist(); err != nil {
 		return err
 	}
-	data, err := io.ReadAll(io.LimitReader(q.r.Body, 2<<20))
+	data, err := q.readBody(2 << 20)
 	if err != nil {
 		return err
 	}
@@ -240,17 +276,14 @@ func (q *request) deleteObjects() error {
 		if err == nil {
 			err = q.deleteKey(o.Key)
 		}
-		var e *Error
-		switch {
-		case err == nil:
+		if err == nil {
 			if !in.Quiet {
 				out.Deleted = append(out.Deleted, deleted{o.Key})
 			}
-		case errors.As(err, &e):
-			out.Errors = append(out.Errors, failed{o.Key, e.Code, e.Message})
-		default:
-			out.Errors = append(out.Errors, failed{o.Key, "InternalError", err.Error()})
+			continue
 		}
+		e := q.s3Error(err)
+		out.Errors = append(out.Errors, failed{o.Key, e.Code, e.Message})
 	}
 	return q.writeXML(out)
 }

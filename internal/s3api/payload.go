@@ -69,6 +69,23 @@ func (q *request) payload() (io.Reader, error) {
 	return c, nil
 }
 
+// readBody reads a request's small XML body (at most max bytes), checked
+// as payload checks an object's.
+func (q *request) readBody(max int64) ([]byte, error) {
+	r, err := q.payload()
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, uploadError(err)
+	}
+	if int64(len(data)) > max {
+		return nil, errorf(http.StatusBadRequest, "MalformedXML", "The XML you provided is larger than %d bytes.", max)
+	}
+	return data, nil
+}
+
 var crc64NVME = crc64.MakeTable(0x9a6c9329ac4bc9b5)
 
 // checksums are the algorithms of x-amz-checksum-*.
@@ -178,18 +195,19 @@ func (c *chunked) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// line reads a chunk header or trailer line: at most the reader's buffer
+// (64 KiB), however long the client makes it.
 func (c *chunked) line() (string, error) {
-	s, err := c.br.ReadString('\n')
-	if err != nil {
-		if err == io.EOF {
-			return "", errMalformed
-		}
+	b, err := c.br.ReadSlice('\n')
+	switch {
+	case err == io.EOF || err == bufio.ErrBufferFull:
+		return "", errMalformed
+	case err != nil:
 		return "", err
-	}
-	if len(s) > 4096 {
+	case len(b) > 4096:
 		return "", errMalformed
 	}
-	return strings.TrimRight(s, "\r\n"), nil
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 func (c *chunked) crlf() error {
@@ -233,6 +251,9 @@ func (c *chunked) next() error {
 		}
 		if l == "" {
 			return nil
+		}
+		if len(c.trailer) == 16 {
+			return errMalformed // no client sends more than a checksum or two
 		}
 		k, v, ok := strings.Cut(l, ":")
 		if !ok {

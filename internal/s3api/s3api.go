@@ -27,6 +27,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,9 @@ type Options struct {
 	// MaxObjectBytes bounds an object (a PUT, or a completed multipart
 	// upload); 0 means 5 GiB, S3's limit for one PUT.
 	MaxObjectBytes int64
+	// Reserved are buckets of buildbatch's own (build logs, LOCAL caches):
+	// no S3 client reaches them.
+	Reserved []string
 }
 
 // Server answers S3 requests.
@@ -113,22 +117,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (q *request) fail(err error) {
+// s3Error is what S3 answers for an error.
+func (q *request) s3Error(err error) *Error {
 	var e *Error
 	var denied *tenancy.DeniedError
 	switch {
 	case errors.As(err, &e):
+		return e
 	case errors.As(err, &denied):
-		e = errorf(http.StatusForbidden, "AccessDenied", "%s", denied.Error())
+		return errorf(http.StatusForbidden, "AccessDenied", "%s", denied.Error())
 	case errors.Is(err, blob.ErrNotFound):
-		e = errNoSuchKey
-	default:
-		if q.r.Context().Err() != nil {
-			return // the client went away
-		}
-		q.s.o.Log.Error("S3 request failed", "method", q.r.Method, "path", q.r.URL.Path, "request_id", q.id, "err", err)
-		e = errorf(http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again. (request %s)", q.id)
+		return errNoSuchKey
 	}
+	q.s.o.Log.Error("S3 request failed", "method", q.r.Method, "path", q.r.URL.Path, "request_id", q.id, "err", err)
+	return errorf(http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again. (request %s)", q.id)
+}
+
+func (q *request) fail(err error) {
+	if q.r.Context().Err() != nil {
+		return // the client went away
+	}
+	e := q.s3Error(err)
 	h := q.w.Header()
 	h.Del("ETag")
 	h.Del("Last-Modified")
@@ -177,6 +186,14 @@ func (q *request) serve() error {
 	}
 	if err := q.authenticate(); err != nil {
 		return err
+	}
+	if q.bucket != "" {
+		if !validBucket(q.bucket) {
+			return errorf(http.StatusBadRequest, "InvalidBucketName", "The specified bucket is not valid: 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit.")
+		}
+		if slices.Contains(q.s.o.Reserved, q.bucket) {
+			return errorf(http.StatusForbidden, "AccessDenied", "Access Denied: bucket %s is buildbatch's own", q.bucket)
+		}
 	}
 	q.blobs = tenancy.New(q.s.o.Blob, q.s.o.Store, q.scope)
 	query := r.URL.Query()
@@ -280,6 +297,12 @@ func (q *request) checkKey() error {
 }
 
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// validBucket is S3's rule for bucket names (which also keeps every
+// request away from the store's own names, such as the uploads bucket).
+func validBucket(name string) bool {
+	return bucketName.MatchString(name) && !strings.Contains(name, "..")
+}
 
 // authenticate checks the signature; anonymous requests are refused.
 func (q *request) authenticate() error {

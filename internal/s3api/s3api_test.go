@@ -40,7 +40,7 @@ func newFixture(t *testing.T, keys sigv4.Keys) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Store: st, Blob: b, Verifier: &sigv4.Verifier{Service: "s3", S3: true, DefaultAccount: "000000000000", Keys: keys}, MaxObjectBytes: 8 << 20})
+	s := New(Options{Store: st, Blob: b, Verifier: &sigv4.Verifier{Service: "s3", S3: true, DefaultAccount: "000000000000", Keys: keys}, MaxObjectBytes: 8 << 20, Reserved: []string{"buildbatch-logs"}})
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	return &fixture{url: ts.URL, t: t}
@@ -228,6 +228,31 @@ func TestObjects(t *testing.T) {
 	f.want(resp, body, 400, "InvalidArgument")
 	resp, body = f.do("GET", "/bkt?acl", "", nil, "test")
 	f.want(resp, body, 501, "NotImplemented")
+
+	// No client reaches buildbatch's own buckets, nor names S3 refuses
+	// (the store's uploads area among them).
+	resp, body = f.do("GET", "/buildbatch-logs?list-type=2", "", nil, "test")
+	f.want(resp, body, 403, "AccessDenied")
+	resp, body = f.do("GET", "/buildbatch_uploads?list-type=2", "", nil, "test")
+	f.want(resp, body, 400, "InvalidBucketName")
+	resp, body = f.do("GET", "/../k", "", nil, "test")
+	f.want(resp, body, 400, "InvalidBucketName")
+
+	// Keys the store cannot hold beside the others.
+	resp, body = f.do("PUT", "/bkt/b/below", "", []byte("x"), "test") // "b" is an object
+	f.want(resp, body, 400, "InvalidArgument")
+	resp, body = f.do("PUT", "/bkt/dir", "", []byte("x"), "test") // "dir" is a folder
+	f.want(resp, body, 400, "InvalidArgument")
+	resp, body = f.do("GET", "/bkt/dir/obj.txt", "", nil, "test")
+	f.want(resp, body, 200, "hello")
+
+	// An endless chunk header is malformed, not buffered.
+	resp, body = f.do("PUT", "/bkt/endless", "STREAMING-UNSIGNED-PAYLOAD-TRAILER", bytes.Repeat([]byte("1"), 200<<10), "test")
+	f.want(resp, body, 400, "IncompleteBody")
+
+	// max-keys=0 lists nothing, and says there is nothing to page through.
+	resp, body = f.do("GET", "/bkt?list-type=2&max-keys=0", "", nil, "test")
+	f.want(resp, body, 200, "<IsTruncated>false</IsTruncated>")
 }
 
 func TestMultipartUpload(t *testing.T) {

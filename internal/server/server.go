@@ -175,7 +175,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	// S3 for the artifact store, on the same port.
 	s3Verifier := *verifier
 	s3Verifier.Service, s3Verifier.S3 = s3api.Service, true
-	router.S3(s3api.New(s3api.Options{Store: st, Blob: blobs, Verifier: &s3Verifier, Log: log, MaxObjectBytes: cfg.MaxArtifactBytes}))
+	router.S3(s3api.New(s3api.Options{Store: st, Blob: blobs, Verifier: &s3Verifier, Log: log, MaxObjectBytes: cfg.MaxArtifactBytes,
+		Reserved: []string{runner.CacheBucket, bloblog.DefaultBucket}}))
 
 	// Not an http.ServeMux: it would clean paths (S3 keys hold "//") and
 	// redirect.
