@@ -690,7 +690,8 @@ reports:
 phases:
   build:
     commands:
-      - if [ -f deps/lib.txt ]; then echo "cache hit: $(cat deps/lib.txt)"; else echo "cache miss"; mkdir -p deps && echo theirs > deps/lib.txt; fi
+      - |
+        if [ -f deps/lib.txt ]; then echo "cache hit: $(cat deps/lib.txt)"; else echo "cache miss"; mkdir -p deps && echo theirs > deps/lib.txt; fi
 cache:
   paths:
     - 'deps/**/*'
