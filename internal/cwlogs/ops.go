@@ -498,7 +498,7 @@ func (c *cursor) fill() error {
 	if len(c.buf) > 0 || c.done {
 		return nil
 	}
-	lines, err := c.a.read(c.ctx, c.s.uuid, c.off)
+	lines, err := c.a.read(c.ctx, c.s.uuid, c.off, mergeReadSize)
 	if err != nil {
 		return err
 	}
@@ -517,12 +517,17 @@ type line struct {
 	start, next int64
 }
 
-// readSize is how much of a log is read at a time: a page's worth.
-const readSize = 1 << 20
+// readSize is how much of a log GetLogEvents reads at a time: a page's
+// worth. FilterLogEvents, which holds a read of every stream it merges,
+// reads less (memory: streams × mergeReadSize).
+const (
+	readSize      = 1 << 20
+	mergeReadSize = 64 << 10
+)
 
 // read returns the whole lines of a build's log from off (none at its end).
-func (a *API) read(ctx context.Context, uuid string, off int64) ([]line, error) {
-	c, err := a.o.Logs.Read(ctx, uuid, off, readSize, 0, true)
+func (a *API) read(ctx context.Context, uuid string, off int64, size int) ([]line, error) {
+	c, err := a.o.Logs.Read(ctx, uuid, off, size, 0, true)
 	if errors.Is(err, buildlog.ErrNoLog) {
 		return nil, nil
 	}
@@ -560,7 +565,7 @@ func (a *API) read(ctx context.Context, uuid string, off int64) ([]line, error) 
 // false or the lines written so far end.
 func (a *API) scan(ctx context.Context, uuid string, off int64, f func(line) bool) error {
 	for {
-		lines, err := a.read(ctx, uuid, off)
+		lines, err := a.read(ctx, uuid, off, readSize)
 		if err != nil || len(lines) == 0 {
 			return err
 		}

@@ -53,7 +53,8 @@ func (q *request) listObjects(query url.Values) error {
 		}
 	}
 	ctx := q.r.Context()
-	keys, err := q.blobs.List(ctx, q.bucket, "")
+	// The store lists folders: the one the prefix is in (not the bucket).
+	keys, err := q.blobs.List(ctx, q.bucket, strings.TrimSuffix(prefix[:strings.LastIndexByte(prefix, '/')+1], "/"))
 	if err != nil {
 		return err
 	}
