@@ -140,6 +140,29 @@ func TestCloudWatchLogs(t *testing.T) {
 		!strings.HasSuffix(aws.ToString(ds.LogStreams[0].Arn), ":log-group:/aws/codebuild/talk:log-stream:"+aws.ToString(second.Logs.StreamName)) {
 		t.Errorf("DescribeLogStreams: %+v %v", ds, err)
 	}
+	// Pages of one stream each, newest first.
+	var order []string
+	sp := cloudwatchlogs.NewDescribeLogStreamsPaginator(lc, &cloudwatchlogs.DescribeLogStreamsInput{LogGroupName: aws.String(group), OrderBy: cwtypes.OrderByLastEventTime,
+		Descending: aws.Bool(true), Limit: aws.Int32(1)})
+	for pages := 0; sp.HasMorePages() && pages < 5; pages++ {
+		page, err := sp.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range page.LogStreams {
+			order = append(order, aws.ToString(st.LogStreamName))
+		}
+	}
+	if strings.Join(order, " ") != aws.ToString(second.Logs.StreamName)+" "+stream {
+		t.Errorf("DescribeLogStreams pages: %v", order)
+	}
+	// A token is its stream's.
+	first5, err := lc.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String(group), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true), Limit: aws.Int32(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lc.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String(group), LogStreamName: second.Logs.StreamName, NextToken: first5.NextForwardToken})
+	wantLogsError(t, err, "InvalidParameterException", "nextToken")
 	all, err := lc.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(group), FilterPattern: aws.String("ERROR")})
 	if err != nil || len(all.Events) != 4 || all.NextToken != nil || aws.ToString(all.Events[0].LogStreamName) != stream {
 		t.Errorf("FilterLogEvents over two streams: %+v %v", all, err)

@@ -51,18 +51,22 @@ func TestPattern(t *testing.T) {
 func TestPosition(t *testing.T) {
 	for _, off := range []int64{0, 1, 266, 1 << 40} {
 		for _, dir := range []byte{'f', 'b'} {
-			tok := position(dir, off)
+			tok := position(dir, "abc/uuid", off)
 			if len(tok) != 58 {
 				t.Errorf("%s: %d characters, AWS's have 58", tok, len(tok))
 			}
-			d, o, ok := parsePosition(tok)
-			if !ok || d != dir || o != off {
-				t.Errorf("parsePosition(%s) = %c %d %v", tok, d, o, ok)
+			d, h, o, ok := parsePosition(tok)
+			if !ok || d != dir || o != off || h != streamHash("abc/uuid") {
+				t.Errorf("parsePosition(%s) = %c %d %d %v", tok, d, h, o, ok)
 			}
 		}
 	}
-	for _, bad := range []string{"", "f/", "x/1", "f/-1", "f/+1", "f/1a", "f1", "f/99999999999999999999999"} {
-		if _, _, ok := parsePosition(bad); ok && bad != "f/" {
+	if position('f', "a", 5) == position('f', "b", 5) {
+		t.Error("two streams' tokens for one offset are the same")
+	}
+	for _, bad := range []string{"", "f/", "x/1", "f/-1", "f/+1", "f/1a", "f1", "f/1",
+		"f/" + strings.Repeat("9", 56), "f/" + strings.Repeat("0", 55) + "x"} {
+		if _, _, _, ok := parsePosition(bad); ok {
 			t.Errorf("parsePosition(%q) accepted", bad)
 		}
 	}
@@ -111,19 +115,19 @@ func FuzzParsePattern(f *testing.F) {
 }
 
 func FuzzParsePosition(f *testing.F) {
-	for _, s := range []string{"f/00000000000000000000000000000000000000000000000000000266", "b/0", "f/", "x/1", "f/-1"} {
+	for _, s := range []string{position('f', "s", 266), position('b', "s", 0), "f/", "x/1", "f/-1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, tok string) {
-		dir, off, ok := parsePosition(tok)
+		dir, h, off, ok := parsePosition(tok)
 		if !ok {
 			return
 		}
-		if off < 0 || dir != 'f' && dir != 'b' {
-			t.Fatalf("%q: %c %d", tok, dir, off)
+		if off < 0 || dir != 'f' && dir != 'b' || h >= 1e16 {
+			t.Fatalf("%q: %c %d %d", tok, dir, h, off)
 		}
-		if d, o, ok := parsePosition(position(dir, off)); !ok || d != dir || o != off {
-			t.Fatalf("%q: round trip %c %d %v", tok, d, o, ok)
+		if position(dir, "", 0)[:2] != tok[:2] || len(tok) != 58 {
+			t.Fatalf("%q: not a token's shape", tok)
 		}
 	})
 }

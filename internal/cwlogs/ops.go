@@ -2,6 +2,7 @@ package cwlogs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -159,23 +160,35 @@ func (a *API) DescribeLogStreams(ctx context.Context, in *DescribeLogStreamsInpu
 			list = append(list, s)
 		}
 	}
-	if byTime {
-		slices.SortStableFunc(list, func(x, y *stream) int { return x.lastEvent().Compare(y.lastEvent()) })
+	// Pages go on after the last stream sent, by its sort key (not its
+	// place in the list: a build that starts or ends between two pages
+	// would shift it).
+	key := func(s *stream) streamKey {
+		k := streamKey{N: s.name}
+		if byTime {
+			k.T = ms(s.lastEvent())
+		}
+		return k
 	}
+	slices.SortStableFunc(list, func(x, y *stream) int { return key(x).compare(key(y)) })
 	if in.Descending {
 		slices.Reverse(list)
 	}
 	from := 0
 	if in.NextToken != nil {
-		if from, err = decodeToken[int](*in.NextToken, "s"); err != nil || from < 0 || from > len(list) {
-			return nil, invalid("The specified nextToken is invalid.")
+		after, err := decodeToken[streamKey](*in.NextToken, "s")
+		if err != nil {
+			return nil, err
+		}
+		for from < len(list) && (!in.Descending && key(list[from]).compare(after) <= 0 || in.Descending && key(list[from]).compare(after) >= 0) {
+			from++
 		}
 	}
 	scope := scopeOf(ctx)
 	out := &DescribeLogStreamsOutput{LogStreams: []LogStream{}}
 	for i := from; i < len(list); i++ {
 		if i-from == limit {
-			out.NextToken = encodeToken("s", i)
+			out.NextToken = encodeToken("s", key(list[i-1]))
 			break
 		}
 		s := list[i]
@@ -185,6 +198,20 @@ func (a *API) DescribeLogStreams(ctx context.Context, in *DescribeLogStreamsInpu
 			Arn: ident.ARN("logs", scope.Region, scope.Account, "log-group:"+g.name+":log-stream:"+s.name)})
 	}
 	return out, nil
+}
+
+// streamKey orders streams: by their last event's time (0 when ordered
+// by name), then by name.
+type streamKey struct {
+	T int64  `json:"t"`
+	N string `json:"n"`
+}
+
+func (k streamKey) compare(o streamKey) int {
+	if k.T != o.T {
+		return cmp.Compare(k.T, o.T)
+	}
+	return strings.Compare(k.N, o.N)
 }
 
 // GetLogEventsInput is the request of GetLogEvents.
@@ -235,8 +262,8 @@ func (a *API) GetLogEvents(ctx context.Context, in *GetLogEventsInput) (*GetLogE
 	forward := in.StartFromHead != nil && *in.StartFromHead
 	pos, fromToken := int64(-1), false
 	if in.NextToken != nil {
-		dir, p, ok := parsePosition(*in.NextToken)
-		if !ok {
+		dir, tokStream, p, ok := parsePosition(*in.NextToken)
+		if !ok || tokStream != streamHash(*in.LogStreamName) {
 			return nil, invalid("The specified nextToken is invalid.")
 		}
 		forward, pos, fromToken = dir == 'f', p, true
@@ -276,7 +303,7 @@ func (a *API) GetLogEvents(ctx context.Context, in *GetLogEventsInput) (*GetLogE
 			return nil, err
 		}
 		out.Events = events
-		out.NextForwardToken, out.NextBackwardToken = position('f', end), position('b', start)
+		out.NextForwardToken, out.NextBackwardToken = position('f', s.name, end), position('b', s.name, start)
 		if end == start && fromToken {
 			out.NextForwardToken = *in.NextToken // the end: the token sent comes back
 		}
@@ -320,7 +347,7 @@ func (a *API) GetLogEvents(ctx context.Context, in *GetLogEventsInput) (*GetLogE
 	if len(ring) > 0 {
 		first = ring[0].start
 	}
-	out.NextForwardToken, out.NextBackwardToken = position('f', pos), position('b', first)
+	out.NextForwardToken, out.NextBackwardToken = position('f', s.name, pos), position('b', s.name, first)
 	if len(ring) == 0 && fromToken {
 		out.NextBackwardToken = *in.NextToken // the start: the token sent comes back
 	}
@@ -578,26 +605,31 @@ func (a *API) scan(ctx context.Context, uuid string, off int64, f func(line) boo
 	}
 }
 
-// position is a GetLogEvents token: direction and byte offset, written as
-// AWS writes its tokens (f/ or b/ and 56 digits).
-func position(dir byte, off int64) string {
-	return string(dir) + "/" + leftPad(strconv.FormatInt(off, 10), 56)
+// position is a GetLogEvents token: direction, stream and byte offset,
+// written as AWS writes its tokens (f/ or b/ and 56 digits: 16 of the
+// stream's hash, 40 of the offset), so that the same place always has the
+// same token and a token of another stream is refused.
+func position(dir byte, stream string, off int64) string {
+	return string(dir) + "/" + leftPad(strconv.FormatUint(streamHash(stream), 10), 16) + leftPad(strconv.FormatInt(off, 10), 40)
 }
 
-func parsePosition(t string) (dir byte, off int64, ok bool) {
-	if len(t) < 3 || t[1] != '/' || t[0] != 'f' && t[0] != 'b' {
-		return 0, 0, false
+// streamHash is a stream's name in 16 decimal digits.
+func streamHash(stream string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(stream))
+	return h.Sum64() % 1e16
+}
+
+func parsePosition(t string) (dir byte, stream uint64, off int64, ok bool) {
+	if len(t) != 58 || t[1] != '/' || t[0] != 'f' && t[0] != 'b' || strings.Trim(t[2:], "0123456789") != "" {
+		return 0, 0, 0, false
 	}
-	digits := t[2:]
-	if strings.Trim(digits, "0123456789") != "" {
-		return 0, 0, false
+	stream, err := strconv.ParseUint(t[2:18], 10, 64)
+	if err != nil {
+		return 0, 0, 0, false
 	}
-	digits = strings.TrimLeft(digits, "0")
-	if digits == "" {
-		return t[0], 0, true
-	}
-	n, err := strconv.ParseInt(digits, 10, 64)
-	return t[0], n, err == nil
+	off, err = strconv.ParseInt(t[18:], 10, 64)
+	return t[0], stream, off, err == nil
 }
 
 func encodeToken(kind string, v any) *string {
