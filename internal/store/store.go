@@ -209,6 +209,33 @@ type Report struct {
 	Seq int64
 }
 
+// Resource is a resource kept as an opaque JSON document: webhooks, source
+// credentials, fleets, sandboxes, command executions, resource policies.
+// It is found by (Scope, Kind, Name); Parent groups resources for listing
+// (the project of a sandbox, the sandbox of a command execution) and Key
+// is a second lookup key, unique within its kind across every scope (a
+// webhook's or badge's token): ResourceByKey finds it without a scope.
+type Resource struct {
+	Scope  Scope
+	Kind   string
+	Name   string
+	Parent string
+	Key    string
+	// Created orders listings; Modified is the last write's time.
+	Created, Modified time.Time
+	Doc               []byte
+}
+
+// Resource kinds.
+const (
+	KindWebhook          = "webhook"
+	KindSourceCredential = "source-credential"
+	KindFleet            = "fleet"
+	KindSandbox          = "sandbox"
+	KindCommand          = "command-execution"
+	KindPolicy           = "resource-policy"
+)
+
 // Bucket is a bucket of the blob store with its owner.
 type Bucket struct {
 	Name    string
@@ -337,6 +364,20 @@ type Tx interface {
 	// BucketRelease forgets a bucket's owner (its owner deleted it); an
 	// unowned bucket is no error.
 	BucketRelease(ctx context.Context, name string) error
+
+	// ResourceInsert adds a resource (ErrConflict if its name, or its
+	// non-empty Key, is taken); ResourcePut replaces one (ErrNotFound if
+	// there is none) and ResourceDelete removes it.
+	ResourceInsert(ctx context.Context, r *Resource) error
+	ResourceGet(ctx context.Context, s Scope, kind, name string) (*Resource, error)
+	ResourcePut(ctx context.Context, r *Resource) error
+	ResourceDelete(ctx context.Context, s Scope, kind, name string) error
+	// ResourceByKey finds a resource of a kind by its Key, in any scope.
+	ResourceByKey(ctx context.Context, kind, key string) (*Resource, error)
+	// ResourceList returns the resources of a kind in a scope, of one
+	// parent (parent "" : all), by creation (then name). A zero Scope
+	// lists every scope's.
+	ResourceList(ctx context.Context, s Scope, kind, parent string) ([]*Resource, error)
 
 	// IdempotencyGet returns what an earlier request with this token
 	// created, if the token is younger than its expiry.

@@ -145,6 +145,24 @@ var migrations = []string{
 		region  text COLLATE "C" NOT NULL,
 		created bigint NOT NULL
 	);`,
+
+	// 5: resources kept as documents (SQLite's version 8).
+	`CREATE TABLE resources (
+		seq      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		account  text COLLATE "C" NOT NULL,
+		region   text COLLATE "C" NOT NULL,
+		kind     text COLLATE "C" NOT NULL,
+		name     text COLLATE "C" NOT NULL,
+		parent   text COLLATE "C" NOT NULL,
+		key      text COLLATE "C",
+		created  bigint NOT NULL,
+		modified bigint NOT NULL,
+		doc      bytea NOT NULL,
+		UNIQUE (account, region, kind, name),
+		UNIQUE (kind, key)
+	);
+	CREATE INDEX resources_by_parent ON resources (account, region, kind, parent, created, name);
+	CREATE INDEX resources_by_kind ON resources (kind, created, name);`,
 }
 
 // SchemaVersion is the version this code migrates to.

@@ -149,6 +149,25 @@ var migrations = []string{
 		region  TEXT NOT NULL,
 		created INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+
+	// 8: resources kept as documents (webhooks, credentials, fleets,
+	// sandboxes, command executions, resource policies).
+	`CREATE TABLE resources (
+		seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+		account  TEXT NOT NULL,
+		region   TEXT NOT NULL,
+		kind     TEXT NOT NULL,
+		name     TEXT NOT NULL,
+		parent   TEXT NOT NULL,
+		key      TEXT,
+		created  INTEGER NOT NULL,
+		modified INTEGER NOT NULL,
+		doc      BLOB NOT NULL,
+		UNIQUE (account, region, kind, name),
+		UNIQUE (kind, key)
+	);
+	CREATE INDEX resources_by_parent ON resources (account, region, kind, parent, created, name);
+	CREATE INDEX resources_by_kind ON resources (kind, created, name);`,
 }
 
 // SchemaVersion is the version this code migrates to.

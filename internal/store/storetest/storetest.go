@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore Opener) {
 	t.Run("Reports", func(t *testing.T) { testReports(t, newStore(t)()) })
 	t.Run("ReportList", func(t *testing.T) { testReportList(t, newStore(t)()) })
 	t.Run("Buckets", func(t *testing.T) { testBuckets(t, newStore(t)) })
+	t.Run("Resources", func(t *testing.T) { testResources(t, newStore(t)()) })
 }
 
 var (
