@@ -102,7 +102,9 @@ func testResources(t *testing.T, s store.Store) {
 		t.Errorf("old key after ResourcePut = %v, want ErrNotFound", err)
 	}
 	// Another resource's key is a conflict, and the transaction goes on.
-	mustUpdate(t, s, func(tx store.Tx) error { return tx.ResourceInsert(ctx, res(scope, store.KindWebhook, "q", "", "tok-3", 0)) })
+	mustUpdate(t, s, func(tx store.Tx) error {
+		return tx.ResourceInsert(ctx, res(scope, store.KindWebhook, "q", "", "tok-3", 0))
+	})
 	clash := res(scope, store.KindWebhook, "q", "", "tok-2", 0)
 	if err := s.Update(ctx, func(tx store.Tx) error {
 		if err := tx.ResourcePut(ctx, clash); !errors.Is(err, store.ErrConflict) {
