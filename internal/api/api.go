@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
+	"github.com/buildbatch/buildbatch/internal/blob"
 	"github.com/buildbatch/buildbatch/internal/buildlog"
 	"github.com/buildbatch/buildbatch/internal/bytesize"
 	"github.com/buildbatch/buildbatch/internal/codebuild"
@@ -37,6 +38,8 @@ type Options struct {
 	Coordinator Coordinator
 	// Logs holds the build logs.
 	Logs buildlog.Logs
+	// Blob is the blob store (InvalidateProjectCache deletes caches there).
+	Blob blob.Store
 	Log  *slog.Logger
 	// DataDir is where builds keep their workspaces: new builds are
 	// refused while its file system has less than MinFreeDisk bytes free
@@ -101,6 +104,26 @@ func (a *API) Register(s *awsjson.Server) {
 	awsjson.Handle(s, "DescribeCodeCoverages", a.DescribeCodeCoverages)
 	awsjson.Handle(s, "GetReportGroupTrend", a.GetReportGroupTrend)
 	awsjson.HandleExtension(s, GetBuildLogTarget, a.GetBuildLog)
+	a.RegisterSandboxes(s)
+	awsjson.Handle(s, "ImportSourceCredentials", a.ImportSourceCredentials)
+	awsjson.Handle(s, "ListSourceCredentials", a.ListSourceCredentials)
+	awsjson.Handle(s, "DeleteSourceCredentials", a.DeleteSourceCredentials)
+	awsjson.Handle(s, "PutResourcePolicy", a.PutResourcePolicy)
+	awsjson.Handle(s, "GetResourcePolicy", a.GetResourcePolicy)
+	awsjson.Handle(s, "DeleteResourcePolicy", a.DeleteResourcePolicy)
+	awsjson.Handle(s, "ListSharedProjects", a.ListSharedProjects)
+	awsjson.Handle(s, "ListSharedReportGroups", a.ListSharedReportGroups)
+	awsjson.Handle(s, "ListCuratedEnvironmentImages", a.ListCuratedEnvironmentImages)
+	awsjson.Handle(s, "InvalidateProjectCache", a.InvalidateProjectCache)
+	awsjson.Handle(s, "UpdateProjectVisibility", a.UpdateProjectVisibility)
+	awsjson.Handle(s, "CreateWebhook", a.CreateWebhook)
+	awsjson.Handle(s, "UpdateWebhook", a.UpdateWebhook)
+	awsjson.Handle(s, "DeleteWebhook", a.DeleteWebhook)
+	awsjson.Handle(s, "CreateFleet", a.CreateFleet)
+	awsjson.Handle(s, "UpdateFleet", a.UpdateFleet)
+	awsjson.Handle(s, "DeleteFleet", a.DeleteFleet)
+	awsjson.Handle(s, "BatchGetFleets", a.BatchGetFleets)
+	awsjson.Handle(s, "ListFleets", a.ListFleets)
 }
 
 func scopeOf(ctx context.Context) (awsjson.Caller, store.Scope) {

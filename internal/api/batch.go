@@ -111,13 +111,16 @@ func (a *API) StartBuildBatch(ctx context.Context, in *cb.StartBuildBatchInput) 
 		if err != nil {
 			return err
 		}
+		if err := checkBuildFleet(ctx, tx, scope, eff.Environment); err != nil {
+			return err
+		}
 		number, err := tx.CounterNext(ctx, scope, name, "batch")
 		if err != nil {
 			return err
 		}
 		settings, _ := json.Marshal(eff)
 		b = &store.Batch{Scope: scope, Doc: a.batchDoc(scope, name, number, eff, cfg, in, caller(c)),
-			Meta: store.BatchMeta{Settings: settings, IdempotencyToken: token, User: caller(c)}}
+			Meta: store.BatchMeta{Settings: settings, IdempotencyToken: token, User: caller(c), ExtraEnv: extraEnv(ctx)}}
 		if err := tx.BatchInsert(ctx, b); err != nil {
 			return err
 		}

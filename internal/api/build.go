@@ -152,10 +152,13 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 			if err != nil {
 				return err
 			}
+			if err := checkBuildFleet(ctx, tx, scope, eff.Environment); err != nil {
+				return err
+			}
 			autoRetry := p.AutoRetryLimit
 			set(&autoRetry, in.AutoRetryLimitOverride)
 			spec := document.Spec{Scope: scope, Project: name, Settings: eff, Initiator: caller(c), Debug: in.DebugSessionEnabled, AutoRetry: autoRetry}
-			b, err = a.insertBuild(ctx, tx, spec, store.BuildMeta{Request: request, IdempotencyToken: token, User: caller(c)}, p.ConcurrentBuildLimit)
+			b, err = a.insertBuild(ctx, tx, spec, store.BuildMeta{Request: request, IdempotencyToken: token, User: caller(c), ExtraEnv: extraEnv(ctx)}, p.ConcurrentBuildLimit)
 			if err != nil {
 				return err
 			}
@@ -225,7 +228,11 @@ func (a *API) BatchGetBuilds(ctx context.Context, in *cb.BatchGetBuildsInput) (a
 		}
 	}
 	return a.batchGet(ctx, in.Ids, func(s string) string { return buildID(ctx, s) }, "builds", "buildsNotFound", func(tx store.Tx, ids []string) ([][]byte, error) {
-		return tx.BuildDocs(ctx, scope, ids)
+		docs, err := tx.BuildDocs(ctx, scope, ids)
+		if err != nil {
+			return nil, err
+		}
+		return docs, a.sharedDocs(ctx, tx, ids, docs, "build", "codebuild:BatchGetBuilds", tx.BuildDocs)
 	})
 }
 
@@ -288,6 +295,12 @@ func (a *API) batchGet(ctx context.Context, asked []string, norm func(string) st
 
 func (a *API) listBuilds(ctx context.Context, project string, order *string, token *string) ([]string, *string, error) {
 	_, scope := scopeOf(ctx)
+	return a.listBuildsIn(ctx, scope, project, order, token)
+}
+
+// listBuildsIn lists the builds of a project of scope (the caller's, or
+// the owner's of a project shared with the caller).
+func (a *API) listBuildsIn(ctx context.Context, scope store.Scope, project string, order *string, token *string) ([]string, *string, error) {
 	desc := cb.Deref(order) != cb.SortOrderTypeAscending
 	list := fmt.Sprintf("builds/%s/%v", project, desc)
 	after, err := decodeToken(list, token)
@@ -307,8 +320,7 @@ func (a *API) listBuilds(ctx context.Context, project string, order *string, tok
 		return err
 	})
 	if err != nil {
-		c := awsjson.CallerFrom(ctx)
-		return nil, nil, translate(err, projectNotFound(c.Region, c.Account, project))
+		return nil, nil, translate(err, projectNotFound(scope.Region, scope.Account, project))
 	}
 	return ids, encodeToken(list, next), nil
 }
@@ -325,8 +337,12 @@ func (a *API) ListBuilds(ctx context.Context, in *cb.ListBuildsInput) (*cb.ListB
 // ListBuildsForProject lists a project's build ids by build number, newest
 // first unless sortOrder is ASCENDING.
 func (a *API) ListBuildsForProject(ctx context.Context, in *cb.ListBuildsForProjectInput) (*cb.ListBuildsForProjectOutput, error) {
+	_, scope := scopeOf(ctx)
 	name := scopedName(ctx, cb.Deref(in.ProjectName), "project")
-	ids, next, err := a.listBuilds(ctx, name, in.SortOrder, in.NextToken)
+	if owner, shared, ok := a.shared(ctx, name, "project", "codebuild:ListBuildsForProject"); ok {
+		scope, name = owner, shared
+	}
+	ids, next, err := a.listBuildsIn(ctx, scope, name, in.SortOrder, in.NextToken)
 	if err != nil {
 		return nil, err
 	}

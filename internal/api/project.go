@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -149,7 +148,17 @@ func (a *API) DeleteProject(ctx context.Context, in *cb.DeleteProjectInput) (*cb
 	_, scope := scopeOf(ctx)
 	name := scopedName(ctx, cb.Deref(in.Name), "project")
 	err := a.st.Update(ctx, func(tx store.Tx) error {
-		return tx.ProjectDelete(ctx, scope, name)
+		if err := tx.ProjectDelete(ctx, scope, name); err != nil {
+			return err
+		}
+		// What belongs to the project goes with it: its policy, its webhook.
+		if err := deletePolicy(ctx, tx, scope, ident.ProjectARN(scope.Region, scope.Account, name)); err != nil {
+			return err
+		}
+		if err := tx.ResourceDelete(ctx, scope, store.KindWebhook, name); err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
 	})
 	if err != nil && !isNotFound(err) {
 		return nil, translate(err, "")
@@ -161,7 +170,13 @@ func (a *API) DeleteProject(ctx context.Context, in *cb.DeleteProjectInput) (*cb
 func (a *API) BatchGetProjects(ctx context.Context, in *cb.BatchGetProjectsInput) (awsjson.Raw, error) {
 	_, scope := scopeOf(ctx)
 	return a.batchGet(ctx, in.Names, func(n string) string { return scopedName(ctx, n, "project") }, "projects", "projectsNotFound",
-		func(tx store.Tx, names []string) ([][]byte, error) { return tx.ProjectDocs(ctx, scope, names) })
+		func(tx store.Tx, names []string) ([][]byte, error) {
+			docs, err := tx.ProjectDocs(ctx, scope, names)
+			if err != nil {
+				return nil, err
+			}
+			return docs, a.sharedDocs(ctx, tx, names, docs, "project", "codebuild:BatchGetProjects", tx.ProjectDocs)
+		})
 }
 
 // ListProjects lists project names, 100 a page. Default order: by NAME,
@@ -266,7 +281,7 @@ func (a *API) applyProjectDefaults(p *cb.Project, c awsjson.Caller) {
 		p.Badge = &cb.ProjectBadge{BadgeEnabled: cb.Bool(false)}
 	}
 	if cb.Deref(p.Badge.BadgeEnabled) {
-		token := base64.RawURLEncoding.EncodeToString([]byte(c.Account + "/" + c.Region + "/" + name))
+		token := badgeToken(c.Account, c.Region, name)
 		p.Badge.BadgeRequestUrl = cb.String(strings.TrimRight(a.opts.BaseURL, "/") + "/badges?uuid=" + url.QueryEscape(token) + "&branch=main")
 	} else {
 		p.Badge.BadgeRequestUrl = nil

@@ -116,7 +116,10 @@ func (a *API) DeleteReportGroup(ctx context.Context, in *cb.DeleteReportGroupInp
 				}
 			}
 		}
-		return tx.ReportGroupDelete(ctx, scope, name)
+		if err := tx.ReportGroupDelete(ctx, scope, name); err != nil {
+			return err
+		}
+		return deletePolicy(ctx, tx, scope, ident.ReportGroupARN(scope.Region, scope.Account, name))
 	})
 	if err != nil {
 		return nil, translate(err, reportGroupNotFound(cb.Deref(in.Arn)))
@@ -136,6 +139,11 @@ func (a *API) BatchGetReportGroups(ctx context.Context, in *cb.BatchGetReportGro
 			}
 			seen[arn] = true
 			g, err := tx.ReportGroupGet(ctx, scope, reportGroupName(ctx, arn))
+			if err != nil {
+				if owner, name, ok := a.sharedIn(ctx, tx, arn, "report-group", "codebuild:BatchGetReportGroups"); ok {
+					g, err = tx.ReportGroupGet(ctx, owner, name)
+				}
+			}
 			if err != nil {
 				out.ReportGroupsNotFound = append(out.ReportGroupsNotFound, arn)
 				continue

@@ -259,7 +259,7 @@ func (p *progress) buildARN(uuid string) string {
 func (p *progress) newMember(g *Group, identifier, uuid string) *cb.BuildSummary {
 	doc := p.b.Doc
 	s := document.Clone(p.settings)
-	meta := store.BuildMeta{BatchID: cb.Deref(doc.Id), BatchIdentifier: identifier, Internal: true, User: p.b.Meta.User}
+	meta := store.BuildMeta{BatchID: cb.Deref(doc.Id), BatchIdentifier: identifier, Internal: true, User: p.b.Meta.User, ExtraEnv: p.b.Meta.ExtraEnv}
 	debug := doc.DebugSessionEnabled
 	if g != nil {
 		if v := cb.Deref(doc.ResolvedSourceVersion); v != "" {

@@ -32,6 +32,11 @@ var ErrNotFound = errors.New("no such object")
 
 // Store is a set of buckets. Its methods are safe for concurrent use, and
 // each returns ctx's error if ctx is done before it starts.
+// CacheBucket is buildbatch's own bucket of LOCAL caches, kept under
+// <account>/<region>/<project>/ (the runner saves them, InvalidateProjectCache
+// deletes them); S3 clients cannot reach it.
+const CacheBucket = "buildbatch-cache"
+
 type Store interface {
 	// Put writes an object, replacing any object of that key; an empty key
 	// is an error. It either stores all of r or, when r, ctx or the store

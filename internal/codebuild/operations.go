@@ -22,3 +22,12 @@ func LookupOperation(name string) (*Operation, bool) {
 	op, ok := operations[name]
 	return op, ok
 }
+
+// OperationNames lists the model's operations, in the model's order.
+func OperationNames() []string {
+	names := make([]string, len(operationDefs))
+	for i, op := range operationDefs {
+		names[i] = op.Name
+	}
+	return names
+}

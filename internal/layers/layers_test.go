@@ -19,8 +19,8 @@ const module = "github.com/buildbatch/buildbatch/"
 var allowed = map[string][]string{
 	"cmd/buildbatch":     {"internal/cli"},
 	"internal/cli":       {"internal/api", "internal/artifact", "internal/bytesize", "internal/codebuild", "internal/config", "internal/document", "internal/server", "internal/shard", "internal/sigv4"},
-	"internal/server":    {"internal/api", "internal/awsjson", "internal/batchrun", "internal/blob", "internal/blob/*", "internal/buildlog", "internal/buildlog/*", "internal/codebuild", "internal/config", "internal/cwlogs", "internal/executor", "internal/executor/docker", "internal/executor/local", "internal/ident", "internal/runner", "internal/s3api", "internal/scheduler", "internal/secrets", "internal/sigv4", "internal/store", "internal/store/postgres", "internal/store/sqlite"},
-	"internal/api":       {"internal/awsjson", "internal/batch", "internal/batchrun", "internal/buildlog", "internal/bytesize", "internal/codebuild", "internal/document", "internal/ident", "internal/store"},
+	"internal/server":    {"internal/api", "internal/awsjson", "internal/batchrun", "internal/blob", "internal/blob/*", "internal/buildlog", "internal/buildlog/*", "internal/codebuild", "internal/config", "internal/cwlogs", "internal/executor", "internal/executor/docker", "internal/executor/local", "internal/ident", "internal/runner", "internal/s3api", "internal/sandbox", "internal/sandbox/sandboxrun", "internal/scheduler", "internal/secrets", "internal/sigv4", "internal/store", "internal/store/postgres", "internal/store/sqlite"},
+	"internal/api":       {"internal/awsjson", "internal/batch", "internal/batchrun", "internal/blob", "internal/buildlog", "internal/bytesize", "internal/codebuild", "internal/curated", "internal/document", "internal/ident", "internal/policy", "internal/sandbox", "internal/source", "internal/store", "internal/tenancy", "internal/webhook"},
 	"internal/scheduler": {"internal/batchrun", "internal/codebuild", "internal/document", "internal/runner", "internal/store"},
 	"internal/batchrun":  {"internal/artifact", "internal/batch", "internal/blob", "internal/codebuild", "internal/document", "internal/ident", "internal/report", "internal/source", "internal/store", "internal/tenancy"},
 	"internal/runner":    {"internal/artifact", "internal/batch", "internal/blob", "internal/buildlog", "internal/bytesize", "internal/buildspec", "internal/codebuild", "internal/document", "internal/executor", "internal/ident", "internal/report", "internal/secrets", "internal/source", "internal/store", "internal/tenancy"},
@@ -33,6 +33,12 @@ var allowed = map[string][]string{
 	"internal/buildspec": {},
 	"internal/report":    {"internal/codebuild", "internal/ident"},
 	"internal/shard":     {},
+	"internal/webhook":   {"internal/codebuild"},
+	"internal/policy":    {},
+	"internal/curated":   {"internal/codebuild"},
+	"internal/sandbox":   {"internal/codebuild", "internal/ident"},
+	// Sandboxes run on a node, as builds do.
+	"internal/sandbox/sandboxrun": {"internal/codebuild", "internal/executor", "internal/runner", "internal/sandbox", "internal/store"},
 	// Seams and their implementations.
 	"internal/store":                      {"internal/codebuild"},
 	"internal/store/*":                    {"internal/codebuild", "internal/store"},
@@ -44,7 +50,7 @@ var allowed = map[string][]string{
 	"internal/blob/blobopen":              {"internal/blob", "internal/blob/fs", "internal/blob/s3"},
 	"internal/blob/s3/s3test":             {"internal/blob", "internal/blob/s3", "internal/testproc"},
 	"internal/executor":                   {},
-	"internal/executor/*":                 {"internal/executor", "internal/executor/archive", "internal/executor/session", "internal/executor/local", "internal/ident"},
+	"internal/executor/*":                 {"internal/curated", "internal/executor", "internal/executor/archive", "internal/executor/session", "internal/executor/local", "internal/ident"},
 	"internal/executor/docker/dockertest": {},
 	"internal/artifact":                   {"internal/blob"},
 	"internal/source":                     {"internal/blob"},
@@ -62,7 +68,7 @@ var allowed = map[string][]string{
 }
 
 // pure packages do no I/O and read no clock: these imports are refused.
-var pure = []string{"internal/batch", "internal/document", "internal/buildspec", "internal/report", "internal/shard"}
+var pure = []string{"internal/batch", "internal/document", "internal/buildspec", "internal/report", "internal/shard", "internal/webhook", "internal/policy", "internal/curated", "internal/sandbox"}
 var impure = []string{"os", "os/exec", "net", "net/http", "log", "log/slog", "database/sql", "io/fs", "syscall"}
 
 func rule(pkg string) ([]string, bool) {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/buildbatch/buildbatch/internal/batch"
@@ -28,7 +29,12 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 	if primary == nil {
 		primary = &cb.ProjectSource{Type: cb.String(cb.SourceTypeNoSource)}
 	}
-	resolved, err := f.Fetch(ctx, sourceOf(primary, cb.Deref(x.doc.SourceVersion)), x.src)
+	src := sourceOf(primary, cb.Deref(x.doc.SourceVersion))
+	var err error
+	if src.Auth, err = x.gitAuth(ctx, primary); err != nil {
+		return true, document.Context(document.ClientError, sourceError(err))
+	}
+	resolved, err := f.Fetch(ctx, src, x.src)
 	if err != nil {
 		return true, document.Context(document.ClientError, sourceError(err))
 	}
@@ -42,7 +48,12 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 	for i := range x.doc.SecondarySources {
 		s := &x.doc.SecondarySources[i]
 		id := cb.Deref(s.SourceIdentifier)
-		if _, err := f.Fetch(ctx, sourceOf(s, versions[id]), x.secondaryDir(id)); err != nil {
+		src := sourceOf(s, versions[id])
+		var err error
+		if src.Auth, err = x.gitAuth(ctx, s); err == nil {
+			_, err = f.Fetch(ctx, src, x.secondaryDir(id))
+		}
+		if err != nil {
 			return true, document.Context(document.ClientError, fmt.Sprintf("secondary source %s: %s", id, sourceError(err)))
 		}
 	}
@@ -84,6 +95,47 @@ func (x *run) downloadSource(ctx context.Context) (bool, []cb.PhaseContext) {
 		return true, document.Context(document.ClientError, err.Error())
 	}
 	return false, nil
+}
+
+// gitAuth is how a git source authenticates: the secret its auth names
+// (SECRETS_MANAGER), else the account's imported credential for its server
+// type, else nothing.
+func (x *run) gitAuth(ctx context.Context, s *cb.ProjectSource) (*source.Auth, error) {
+	server := source.ServerType(cb.Deref(s.Type))
+	if server == "" {
+		return nil, nil
+	}
+	secret := func(ref string) (string, error) {
+		if x.r.cfg.Secrets == nil {
+			return "", errors.New("no secrets are configured (buildbatch serve --secrets-file)")
+		}
+		return x.r.cfg.Secrets.Secret(ref)
+	}
+	if a := s.Auth; a != nil && cb.Deref(a.Resource) != "" {
+		switch cb.Deref(a.Type) {
+		case cb.SourceAuthTypeSecretsManager:
+			return source.Credential{ServerType: server, AuthType: "SECRETS_MANAGER", Token: cb.Deref(a.Resource)}.Auth(secret)
+		case cb.SourceAuthTypeCodeconnections:
+			return source.Credential{ServerType: server, AuthType: "CODECONNECTIONS", Token: cb.Deref(a.Resource)}.Auth(secret)
+		}
+	}
+	var r *store.Resource
+	err := x.r.cfg.Store.View(ctx, func(tx store.Tx) error {
+		var err error
+		r, err = tx.ResourceGet(ctx, x.b.Scope, store.KindSourceCredential, server)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c source.Credential
+	if err := json.Unmarshal(r.Doc, &c); err != nil {
+		return nil, fmt.Errorf("the stored %s source credential: %w", server, err)
+	}
+	return c.Auth(secret)
 }
 
 func sourceError(err error) string {

@@ -271,7 +271,7 @@ func (x *run) expand(ctx context.Context, s string) (string, error) {
 // is buildbatch's own bucket, not an account's (tenancy would give it to
 // the first account that saved a cache), and S3 clients cannot reach it
 // (s3api reserves it).
-const cacheBucket = "buildbatch-cache"
+const cacheBucket = blob.CacheBucket
 
 // CacheBucket is the bucket of LOCAL caches.
 const CacheBucket = cacheBucket

@@ -11,6 +11,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,9 @@ type key = batchrun.Key
 type active struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+	// fleet: the build runs on a fleet's reserved capacity, not on one of
+	// the node's --max-concurrent-builds slots.
+	fleet bool
 }
 
 // Scheduler runs builds.
@@ -150,6 +154,58 @@ func (s *Scheduler) Counts() (running int) {
 	return len(s.running)
 }
 
+// free is how many of the node's --max-concurrent-builds slots are free
+// (builds on a fleet's reserved capacity take none).
+func (s *Scheduler) free() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.o.MaxConcurrent
+	for _, a := range s.running {
+		if !a.fleet {
+			n--
+		}
+	}
+	return n
+}
+
+// fleetClaims decides, in tx, how many QUEUED builds of each fleet to
+// claim: up to the fleet's free reserved capacity (baseCapacity less the
+// builds it runs on every node); past it, a fleet whose overflowBehavior
+// is ON_DEMAND also takes on-demand slots from *limit, while one that
+// QUEUEs waits. Builds of a fleet that no longer exists run on demand.
+func (s *Scheduler) fleetClaims(ctx context.Context, tx store.Tx, limit *int) ([]store.FleetClaim, error) {
+	loads, err := tx.BuildFleetLoad(ctx)
+	if err != nil || len(loads) == 0 {
+		return nil, err
+	}
+	var out []store.FleetClaim
+	for _, l := range loads {
+		if l.Queued == 0 {
+			continue
+		}
+		capacity, overflow := 0, true
+		if r, err := tx.ResourceGet(ctx, l.Scope, store.KindFleet, l.Fleet); err == nil {
+			var f cb.Fleet
+			if json.Unmarshal(r.Doc, &f) == nil {
+				capacity = int(cb.Deref(f.BaseCapacity))
+				overflow = cb.Deref(f.OverflowBehavior) == cb.FleetOverflowBehaviorOnDemand
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		n := min(max(capacity-l.Running, 0), l.Queued)
+		if overflow && n < l.Queued && *limit > 0 {
+			extra := min(l.Queued-n, *limit)
+			*limit -= extra
+			n += extra
+		}
+		if n > 0 {
+			out = append(out, store.FleetClaim{Scope: l.Scope, Fleet: l.Fleet, Limit: n})
+		}
+	}
+	return out, nil
+}
+
 // Admit checks in tx, before a StartBuild or RetryBuild inserts its build,
 // that one more build may wait: builds of batches do not count (their batch
 // does), and builds that will start at once do not wait.
@@ -192,9 +248,9 @@ func (s *Scheduler) run() {
 			lastRenew = now
 			s.renew(ctx)
 		}
-		free := s.o.MaxConcurrent - s.Counts()
+		free := s.free()
 		orphans := now.Sub(lastOrphans) >= s.o.Lease/3
-		if (woken || s.o.Poll > 0) && free > 0 || orphans {
+		if (woken || s.o.Poll > 0) && (free > 0 || s.fleetWaiting(ctx)) || orphans {
 			if orphans {
 				lastOrphans = now
 			}
@@ -238,7 +294,7 @@ func (s *Scheduler) claim(ctx context.Context, c store.Claim, restart bool) erro
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
 	if !restart {
-		c.Limit = s.o.MaxConcurrent - s.Counts() // counted under claimMu
+		c.Limit = s.free() // counted under claimMu
 	}
 	var cl claimed
 	var fx batchrun.Effects
@@ -280,7 +336,7 @@ func (s *Scheduler) Claims() interface {
 func (c *Claims) In(ctx context.Context, tx store.Tx) error {
 	s := c.s
 	c.cl, c.fx = claimed{}, batchrun.Effects{}
-	free := s.o.MaxConcurrent - s.Counts()
+	free := s.free()
 	if free <= 0 || s.ctx.Err() != nil || s.loop == nil {
 		return nil
 	}
@@ -315,6 +371,18 @@ type claimed struct{ start, orphans []*store.Build }
 func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, restart bool, fx *batchrun.Effects) (claimed, error) {
 	var start, orphans []*store.Build
 	err := func() error {
+		if !restart {
+			fleets, err := s.fleetClaims(ctx, tx, &c.Limit)
+			if err != nil {
+				return err
+			}
+			c.Fleets = fleets
+		}
+		// Room left: on demand, and on each fleet.
+		room := map[string]int{"": c.Limit}
+		for _, f := range c.Fleets {
+			room[fleetKey(f.Scope, f.Fleet)] = f.Limit
+		}
 		claimed, err := tx.BuildClaim(ctx, c)
 		if err != nil {
 			return err
@@ -328,7 +396,13 @@ func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, res
 					}
 					continue
 				}
-				if len(start) >= c.Limit {
+				k := ""
+				if f := store.FleetOf(b.Doc); f != "" {
+					if _, ok := room[fleetKey(b.Scope, f)]; ok {
+						k = fleetKey(b.Scope, f)
+					}
+				}
+				if room[k] <= 0 {
 					// A QUEUED build a node claimed and never started (it
 					// died), beyond this node's free slots: back to the queue.
 					if err := tx.BuildRelease(ctx, b); err != nil {
@@ -336,6 +410,7 @@ func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, res
 					}
 					continue
 				}
+				room[k]--
 				start = append(start, b)
 				continue
 			}
@@ -356,6 +431,42 @@ func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, res
 		return nil
 	}()
 	return claimed{start, orphans}, err
+}
+
+func fleetKey(sc store.Scope, fleet string) string {
+	return sc.Account + "/" + sc.Region + "/" + fleet
+}
+
+// onDemand counts the builds of group that took an on-demand slot.
+func onDemand(group []*ending) int {
+	n := 0
+	for _, e := range group {
+		if store.FleetOf(e.res.Build.Doc) == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// fleetWaiting reports whether builds wait for a fleet (they may be
+// claimed while the node's on-demand slots are full).
+func (s *Scheduler) fleetWaiting(ctx context.Context) bool {
+	waiting := false
+	s.o.Store.View(ctx, func(tx store.Tx) error {
+		waiting = fleetWaitingIn(ctx, tx)
+		return nil
+	})
+	return waiting
+}
+
+func fleetWaitingIn(ctx context.Context, tx store.Tx) bool {
+	loads, _ := tx.BuildFleetLoad(ctx)
+	for _, l := range loads {
+		if l.Queued > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // started carries out a committed claim: it kills what orphans left and
@@ -512,7 +623,7 @@ func (s *Scheduler) stopLocal(k key, cause error) {
 func (s *Scheduler) startBuild(b *store.Build) {
 	k := key{Scope: b.Scope, ID: cb.Deref(b.Doc.Id)}
 	ctx, cancel := context.WithCancelCause(s.ctx)
-	a := &active{cancel: cancel, done: make(chan struct{})}
+	a := &active{cancel: cancel, done: make(chan struct{}), fleet: store.FleetOf(b.Doc) != ""}
 	s.mu.Lock()
 	s.running[k] = a
 	s.mu.Unlock()
@@ -627,7 +738,7 @@ func (s *Scheduler) commitOnce(group []*ending) error {
 			return err
 		}
 		cl = claimed{}
-		if free := s.o.MaxConcurrent - s.Counts() + len(group); free > 0 && s.ctx.Err() == nil {
+		if free := s.free() + onDemand(group); s.ctx.Err() == nil && (free > 0 || fleetWaitingIn(ctx, tx)) {
 			now := s.o.Now()
 			var err error
 			cl, err = s.claimIn(ctx, tx, store.Claim{Node: s.o.Node, Now: now, Until: now.Add(s.o.Lease), Limit: free}, false, &fx)

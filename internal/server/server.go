@@ -30,6 +30,8 @@ import (
 	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/runner"
 	"github.com/buildbatch/buildbatch/internal/s3api"
+	"github.com/buildbatch/buildbatch/internal/sandbox"
+	"github.com/buildbatch/buildbatch/internal/sandbox/sandboxrun"
 	"github.com/buildbatch/buildbatch/internal/scheduler"
 	"github.com/buildbatch/buildbatch/internal/secrets"
 	"github.com/buildbatch/buildbatch/internal/sigv4"
@@ -49,6 +51,8 @@ type Server struct {
 	sched *scheduler.Scheduler
 	coord *batchrun.Coordinator
 	mode  string
+	// sandboxes runs this node's CodeBuild sandboxes.
+	sandboxes *sandboxrun.Manager
 
 	execInfo  string
 	storeInfo string
@@ -153,9 +157,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		opts.Poll = 250 * time.Millisecond // builds other nodes queued, stops asked on other nodes
 	}
 	sched := scheduler.New(opts)
+	sandboxes := sandboxrun.New(sandboxrun.Options{Store: st, Runner: run, Node: node, Lease: cfg.Lease, Exclusive: !shared,
+		Minute: cfg.Minute, TempDir: tmp, Log: log, Reap: func(id string) error { return exec.Reap(context.Background(), id) }})
 	baseURL := "http://" + ln.Addr().String()
 	a := api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL,
-		Scheduler: sched, Coordinator: coord, Logs: logs, Log: log, DataDir: cfg.DataDir, MinFreeDisk: cfg.MinFreeDisk})
+		Scheduler: sched, Coordinator: coord, Logs: logs, Blob: blobs, Log: log, DataDir: cfg.DataDir, MinFreeDisk: cfg.MinFreeDisk})
 	if err := sched.Start(ctx); err != nil {
 		coord.Shutdown()
 		ln.Close()
@@ -178,12 +184,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	router.S3(s3api.New(s3api.Options{Store: st, Blob: blobs, Verifier: &s3Verifier, Log: log, MaxObjectBytes: cfg.MaxArtifactBytes,
 		Reserved: []string{runner.CacheBucket, bloblog.DefaultBucket}}))
 
+	sandboxSessions := a.SandboxSessions() // sandbox connections (StartSandboxConnection's streamUrl)
 	// Not an http.ServeMux: it would clean paths (S3 keys hold "//") and
 	// redirect.
 	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Path == "/_buildbatch/health" {
 			w.Header().Set("Content-Type", "text/plain")
 			fmt.Fprintln(w, "ok")
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, sandbox.SessionPath) && r.Header.Get(sandbox.SessionTokenHeader) != "" {
+			sandboxSessions.ServeHTTP(w, r)
+			return
+		}
+		if api.IsPublic(r) { // badges, public builds, webhook deliveries: no credentials
+			a.ServePublic(w, r)
 			return
 		}
 		router.ServeHTTP(w, r)
@@ -206,7 +221,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		}
 		pprofLn, pprofSrv = pln, &http.Server{Handler: pm, ReadHeaderTimeout: 30 * time.Second}
 	}
-	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, mode: mode, execInfo: execInfo, storeInfo: storeInfo, blobInfo: blobInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
+	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, sandboxes: sandboxes, mode: mode, execInfo: execInfo, storeInfo: storeInfo, blobInfo: blobInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
@@ -313,6 +328,9 @@ func (s *Server) AuthMode() string { return s.mode }
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
+	sandboxCtx, stopSandboxes := context.WithCancel(context.Background())
+	sandboxesDone := make(chan struct{})
+	go func() { s.sandboxes.Run(sandboxCtx); close(sandboxesDone) }()
 	pprofDone := make(chan struct{})
 	if s.pprof != nil {
 		go func() { s.pprof.Serve(s.pprofLn); close(pprofDone) }()
@@ -338,6 +356,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.pprof.Close()
 	}
 	<-pprofDone
+	stopSandboxes() // they are stored STOPPED before the store closes
+	<-sandboxesDone
 	s.sched.Shutdown()
 	s.coord.Shutdown()
 	s.closeExec()

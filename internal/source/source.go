@@ -8,6 +8,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,15 @@ type Source struct {
 	Version    string // branch, tag, commit, pr/<n>; "" = default branch
 	CloneDepth int    // 0 = full history
 	Submodules bool
+	// Auth, if set, authenticates HTTPS clones (an imported source
+	// credential): git sends it as an Authorization header, given through
+	// its environment, never on a command line, in a URL or in a log.
+	Auth *Auth
+}
+
+// Auth is the user name and secret of an HTTPS git server.
+type Auth struct {
+	Username, Secret string
 }
 
 // Fetcher fetches sources.
@@ -74,16 +84,31 @@ func (f *Fetcher) log(format string, args ...any) {
 }
 
 func (f *Fetcher) run(ctx context.Context, dir string, args ...string) (string, error) {
+	return f.runAuth(ctx, dir, nil, args...)
+}
+
+// runAuth runs git with auth's header on every HTTP request (through
+// GIT_CONFIG_* variables, which only the server's user can read); the
+// secret never reaches the output it returns.
+func (f *Fetcher) runAuth(ctx context.Context, dir string, auth *Auth, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true", "LC_ALL=C")
+	if auth != nil {
+		basic := base64.StdEncoding.EncodeToString([]byte(auth.Username + ":" + auth.Secret))
+		cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic "+basic)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	if ctx.Err() != nil {
-		return out.String(), ctx.Err()
+	text := out.String()
+	if auth != nil && auth.Secret != "" {
+		text = strings.ReplaceAll(text, auth.Secret, "***")
 	}
-	return strings.TrimSpace(out.String()), err
+	if ctx.Err() != nil {
+		return text, ctx.Err()
+	}
+	return strings.TrimSpace(text), err
 }
 
 // refspec turns a CodeBuild source version into what git fetch takes.
@@ -120,8 +145,12 @@ func (f *Fetcher) git(ctx context.Context, s Source, dir string) (string, error)
 	if s.Version != "" {
 		ref = refspec(s.Version)
 	}
+	var auth *Auth
+	if l := strings.ToLower(loc); s.Auth != nil && (strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://")) {
+		auth = s.Auth
+	}
 	fetch := append(append([]string{"-c", "protocol.file.allow=always", "fetch", "-q", "--no-tags"}, depth...), "origin", ref)
-	out, err := f.run(ctx, dir, fetch...)
+	out, err := f.runAuth(ctx, dir, auth, fetch...)
 	checkout := "FETCH_HEAD"
 	if err != nil {
 		if ctx.Err() != nil {
@@ -133,7 +162,7 @@ func (f *Fetcher) git(ctx context.Context, s Source, dir string) (string, error)
 		// A short commit id or another name git fetch cannot ask for: fetch
 		// everything and let checkout resolve it.
 		all := append(append([]string{"-c", "protocol.file.allow=always", "fetch", "-q"}, depth...), "origin", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
-		if out, err := f.run(ctx, dir, all...); err != nil {
+		if out, err := f.runAuth(ctx, dir, auth, all...); err != nil {
 			return "", errorf("could not fetch %s: %s", loc, firstLine(out, err))
 		}
 		checkout = s.Version
@@ -147,7 +176,7 @@ func (f *Fetcher) git(ctx context.Context, s Source, dir string) (string, error)
 	if s.Submodules {
 		f.log("Updating submodules")
 		args := append([]string{"-c", "protocol.file.allow=always", "submodule", "update", "--init", "--recursive", "-q"}, depth...)
-		if out, err := f.run(ctx, dir, args...); err != nil {
+		if out, err := f.runAuth(ctx, dir, auth, args...); err != nil {
 			return "", errorf("git submodule update failed: %s", firstLine(out, err))
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/codebuild"
@@ -130,13 +131,49 @@ func Queued(doc *codebuild.Build) bool {
 	return codebuild.Deref(p.PhaseType) == codebuild.BuildPhaseTypeQueued && p.EndTime == nil
 }
 
+// FleetOf is the name of the compute fleet a build runs on ("" for
+// on-demand capacity): its environment's fleet, by ARN
+// (arn:...:fleet/<name>:<uuid>) or by name. The stores keep it beside the
+// document, for BuildClaim and BuildFleetLoad.
+func FleetOf(doc *codebuild.Build) string {
+	if doc == nil || doc.Environment == nil || doc.Environment.Fleet == nil {
+		return ""
+	}
+	ref := codebuild.Deref(doc.Environment.Fleet.FleetArn)
+	if i := strings.Index(ref, ":fleet/"); i >= 0 {
+		ref = ref[i+len(":fleet/"):]
+		if j := strings.IndexByte(ref, ':'); j >= 0 {
+			ref = ref[:j]
+		}
+	}
+	return ref
+}
+
+// FleetClaim asks for up to Limit of the QUEUED builds of one fleet.
+type FleetClaim struct {
+	Scope Scope
+	Fleet string
+	Limit int
+}
+
+// FleetLoad is how many incomplete builds of a fleet wait unclaimed
+// (Queued) and are held by a node (Running).
+type FleetLoad struct {
+	Scope           Scope
+	Fleet           string
+	Queued, Running int
+}
+
 // Claim asks for builds to run: see Tx.BuildClaim.
 type Claim struct {
 	Node string
 	// Now decides which leases have expired; Until is the new leases' end.
 	Now, Until time.Time
-	// Limit bounds the QUEUED builds claimed (orphans are not bounded).
+	// Limit bounds the QUEUED builds claimed that run on no fleet
+	// (orphans are not bounded).
 	Limit int
+	// Fleets asks for QUEUED builds of fleets, each up to its Limit.
+	Fleets []FleetClaim
 	// Own also claims the incomplete builds Node already holds, whatever
 	// their lease: a node that restarted takes back what it held before.
 	Own bool
@@ -171,6 +208,9 @@ type BatchMeta struct {
 	IdempotencyToken string `json:"idempotencyToken,omitempty"`
 	// User started the batch.
 	User string `json:"user,omitempty"`
+	// ExtraEnv goes to every member's BuildMeta.ExtraEnv (a webhook's
+	// CODEBUILD_WEBHOOK_* variables).
+	ExtraEnv []codebuild.EnvironmentVariable `json:"extraEnv,omitempty"`
 	// Combiner is the node combining the batch's artifacts (in
 	// COMBINE_ARTIFACTS) until CombineUntil (Unix nanoseconds); after that
 	// another node may take over.
@@ -267,8 +307,10 @@ type Tx interface {
 	// BuildClaim takes builds for node c.Node, leasing them until c.Until:
 	// first every incomplete build whose lease expired before c.Now (an
 	// orphan of a node that died; with c.Own also those c.Node holds),
-	// then up to c.Limit unclaimed builds whose open phase is QUEUED, in
-	// creation order. Each claimed build's Rev is incremented (so a former
+	// then up to c.Limit unclaimed builds whose open phase is QUEUED and
+	// that run on no fleet, in creation order, then for each of c.Fleets up
+	// to its Limit of its scope's such builds of that fleet. Each claimed
+	// build's Rev is incremented (so a former
 	// holder's BuildPut fails with ErrStale) and its Node and LeaseUntil
 	// set; they are returned in that order.
 	BuildClaim(ctx context.Context, c Claim) ([]*Build, error)
@@ -280,6 +322,9 @@ type Tx interface {
 	// is QUEUED and that no node claimed: all of them, and those not part
 	// of a batch.
 	BuildCountQueued(ctx context.Context) (all, standalone int, err error)
+	// BuildFleetLoad reports, for every fleet with incomplete builds, how
+	// many wait and how many run (in any scope, on any node).
+	BuildFleetLoad(ctx context.Context) ([]FleetLoad, error)
 	// BuildListQueued returns the builds BuildCountQueued counts, in
 	// creation order.
 	BuildListQueued(ctx context.Context) ([]*Build, error)

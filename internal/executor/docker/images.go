@@ -3,6 +3,8 @@ package docker
 import (
 	"fmt"
 	"strings"
+
+	"github.com/buildbatch/buildbatch/internal/curated"
 )
 
 // Resolution is where the image of a build comes from.
@@ -30,6 +32,19 @@ func Resolve(name string, imageMap map[string]string) Resolution {
 	if to, ok := imageMap[name]; ok {
 		return Resolution{Candidates: []string{to}, Pull: to, Hint: fmt.Sprintf("it is mapped to %s by --image-map; build or load %s", to, to)}
 	}
+	if im, ok := curated.Lookup(name); ok {
+		how := "AWS does not publish this curated image"
+		if im.Public != "" {
+			return Resolution{Candidates: []string{name, im.Public}, Pull: im.Public,
+				Hint: fmt.Sprintf("AWS publishes it as %s: pull that where a registry is reachable, `docker tag` a copy as %s, or %s", im.Public, name, hint)}
+		}
+		if im.Dockerfile != "" {
+			how += fmt.Sprintf("; build it from AWS's Dockerfile (git clone https://github.com/aws/aws-codebuild-docker-images && docker build -t %s aws-codebuild-docker-images/%s)", name, im.Dockerfile)
+		}
+		return Resolution{Candidates: []string{name}, Hint: how + ", or " + hint}
+	}
+	// Not in the catalog: older or newer curated names follow the same
+	// rules.
 	repo, ok := strings.CutPrefix(name, "aws/codebuild/")
 	if !ok {
 		return Resolution{Candidates: []string{name}, Pull: name, Hint: "load it with `docker load`, build it, or " + hint}

@@ -61,10 +61,10 @@ func (t *txn) BuildInsert(ctx context.Context, b *store.Build) error {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
-	err = t.scanRow(ctx, `INSERT INTO builds (account, region, id, project, number, status, complete, batch_id, doc, meta, rev, queued)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11) ON CONFLICT DO NOTHING RETURNING seq`,
+	err = t.scanRow(ctx, `INSERT INTO builds (account, region, id, project, number, status, complete, batch_id, doc, meta, rev, queued, fleet)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12) ON CONFLICT DO NOTHING RETURNING seq`,
 		[]any{b.Scope.Account, b.Scope.Region, id, codebuild.Deref(b.Doc.ProjectName), codebuild.Deref(b.Doc.BuildNumber),
-			status, complete, b.Meta.BatchID, doc, meta, queued}, &b.Seq)
+			status, complete, b.Meta.BatchID, doc, meta, queued, store.FleetOf(b.Doc)}, &b.Seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("build %s: %w", id, store.ErrConflict)
 	}
@@ -185,7 +185,7 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 		), own AS (
 			SELECT seq FROM builds WHERE $2 AND NOT complete AND node = $3 FOR UPDATE
 		), waiting AS (
-			SELECT seq FROM builds WHERE NOT complete AND queued AND node = '' ORDER BY seq LIMIT $4 FOR UPDATE
+			SELECT seq FROM builds WHERE NOT complete AND queued AND node = '' AND fleet = '' ORDER BY seq LIMIT $4 FOR UPDATE
 		), picked AS (
 			SELECT seq, 0 AS kind FROM expired UNION SELECT seq, 0 FROM own UNION ALL SELECT seq, 1 FROM waiting
 		)
@@ -202,7 +202,30 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 	if err != nil {
 		return nil, err
 	}
-	// RETURNING has no order: orphans, then queued builds, by seq.
+	for i, f := range c.Fleets {
+		if f.Limit <= 0 || f.Fleet == "" {
+			continue
+		}
+		err := t.query(ctx, `WITH waiting AS (
+				SELECT seq FROM builds WHERE NOT complete AND fleet = $1 AND account = $2 AND region = $3 AND queued AND node = ''
+				ORDER BY seq LIMIT $4 FOR UPDATE
+			)
+			UPDATE builds SET node = $5, lease_until = $6, rev = builds.rev + 1 FROM waiting WHERE builds.seq = waiting.seq
+			RETURNING builds.account, builds.region, builds.seq, builds.doc, builds.meta, builds.rev, builds.node,
+				builds.lease_until, builds.stop_requested, $7::int`,
+			[]any{f.Fleet, f.Scope.Account, f.Scope.Region, int64(f.Limit), c.Node, nanos(c.Until), 2 + i}, func(rows pgx.Rows) error {
+				var x claimed
+				var err error
+				x.b, err = scanBuild(rows, &x.kind)
+				all = append(all, x)
+				return err
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	// RETURNING has no order: orphans, then queued builds, then each
+	// fleet's, by seq.
 	slices.SortFunc(all, func(a, b claimed) int {
 		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.b.Seq, b.b.Seq))
 	})
@@ -211,6 +234,24 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 		out[i] = x.b
 	}
 	return out, nil
+}
+
+func (t *txn) BuildFleetLoad(ctx context.Context) ([]store.FleetLoad, error) {
+	var out []store.FleetLoad
+	err := t.query(ctx, `SELECT account, region, fleet, count(*) FILTER (WHERE queued AND node = ''), count(*) FILTER (WHERE node <> '')
+		FROM builds WHERE NOT complete AND fleet <> '' GROUP BY fleet, account, region ORDER BY fleet, account, region`, nil,
+		func(rows pgx.Rows) error {
+			var l store.FleetLoad
+			var q, r int64
+			if err := rows.Scan(&l.Scope.Account, &l.Scope.Region, &l.Fleet, &q, &r); err != nil {
+				return err
+			}
+			l.Scope = store.Scope{Account: unescape(l.Scope.Account), Region: unescape(l.Scope.Region)}
+			l.Fleet, l.Queued, l.Running = unescape(l.Fleet), int(q), int(r)
+			out = append(out, l)
+			return nil
+		})
+	return out, err
 }
 
 func (t *txn) BuildRenew(ctx context.Context, node string, until time.Time) ([]store.Lease, error) {

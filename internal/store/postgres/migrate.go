@@ -163,6 +163,10 @@ var migrations = []string{
 	);
 	CREATE INDEX resources_by_parent ON resources (account, region, kind, parent, created, name);
 	CREATE INDEX resources_by_kind ON resources (kind, created, name);`,
+
+	// 6: the fleet a build runs on (SQLite's version 9).
+	`ALTER TABLE builds ADD COLUMN fleet text COLLATE "C" NOT NULL DEFAULT '';
+	CREATE INDEX builds_by_fleet ON builds (fleet, account, region, seq) WHERE NOT complete AND fleet <> '';`,
 }
 
 // SchemaVersion is the version this code migrates to.

@@ -55,10 +55,10 @@ func (t *txn) BuildInsert(ctx context.Context, b *store.Build) error {
 		return err
 	}
 	id := codebuild.Deref(b.Doc.Id)
-	res, err := t.exec(ctx, `INSERT INTO builds (account, region, id, project, number, status, complete, batch_id, doc, meta, rev, queued)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+	res, err := t.exec(ctx, `INSERT INTO builds (account, region, id, project, number, status, complete, batch_id, doc, meta, rev, queued, fleet)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
 		b.Scope.Account, b.Scope.Region, id, codebuild.Deref(b.Doc.ProjectName), codebuild.Deref(b.Doc.BuildNumber),
-		status, complete, b.Meta.BatchID, doc, meta, queued)
+		status, complete, b.Meta.BatchID, doc, meta, queued, store.FleetOf(b.Doc))
 	if err != nil {
 		if isConstraint(err) {
 			return fmt.Errorf("build %s: %w", id, store.ErrConflict)
@@ -187,7 +187,16 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 	}
 	slices.Sort(seqs)
 	if c.Limit > 0 {
-		if err := add(`SELECT seq FROM builds WHERE complete = 0 AND queued = 1 AND node = '' ORDER BY seq LIMIT ?`, c.Limit); err != nil {
+		if err := add(`SELECT seq FROM builds WHERE complete = 0 AND queued = 1 AND node = '' AND fleet = '' ORDER BY seq LIMIT ?`, c.Limit); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range c.Fleets {
+		if f.Limit <= 0 || f.Fleet == "" {
+			continue
+		}
+		if err := add(`SELECT seq FROM builds WHERE complete = 0 AND fleet = ? AND account = ? AND region = ? AND queued = 1 AND node = ''
+			ORDER BY seq LIMIT ?`, f.Fleet, f.Scope.Account, f.Scope.Region, f.Limit); err != nil {
 			return nil, err
 		}
 	}
@@ -215,6 +224,24 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 		}
 	}
 	return out, nil
+}
+
+func (t *txn) BuildFleetLoad(ctx context.Context) ([]store.FleetLoad, error) {
+	rows, err := t.query(ctx, `SELECT account, region, fleet, sum(queued = 1 AND node = ''), sum(node != '')
+		FROM builds WHERE complete = 0 AND fleet != '' GROUP BY fleet, account, region ORDER BY fleet, account, region`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.FleetLoad
+	for rows.Next() {
+		var l store.FleetLoad
+		if err := rows.Scan(&l.Scope.Account, &l.Scope.Region, &l.Fleet, &l.Queued, &l.Running); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
 }
 
 func (t *txn) BuildRenew(ctx context.Context, node string, until time.Time) ([]store.Lease, error) {

@@ -168,6 +168,11 @@ var migrations = []string{
 	);
 	CREATE INDEX resources_by_parent ON resources (account, region, kind, parent, created, name);
 	CREATE INDEX resources_by_kind ON resources (kind, created, name);`,
+
+	// 9: the fleet a build runs on (store.FleetOf; '' for none): fleet
+	// builds are claimed within their fleet's capacity.
+	`ALTER TABLE builds ADD COLUMN fleet TEXT NOT NULL DEFAULT '';
+	CREATE INDEX builds_by_fleet ON builds (fleet, account, region, seq) WHERE complete = 0 AND fleet != '';`,
 }
 
 // SchemaVersion is the version this code migrates to.

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore Opener) {
 	t.Run("ReportList", func(t *testing.T) { testReportList(t, newStore(t)()) })
 	t.Run("Buckets", func(t *testing.T) { testBuckets(t, newStore(t)) })
 	t.Run("Resources", func(t *testing.T) { testResources(t, newStore(t)()) })
+	t.Run("FleetClaims", func(t *testing.T) { testFleetClaims(t, newStore(t)()) })
 }
 
 var (
