@@ -528,3 +528,10 @@ cache:
 	_, err = c.InvalidateProjectCache(ctx, &codebuild.InvalidateProjectCacheInput{ProjectName: aws.String("nope")})
 	wantCode(t, err, "ResourceNotFoundException", "nope")
 }
+
+// TestOperationsBoto3: boto3 against webhooks, source credentials, fleets,
+// sandboxes, sharing, badges and public builds (e2e/python/test_operations.py).
+func TestOperationsBoto3(t *testing.T) {
+	s := Start(t)
+	s.Python(t, "test_operations")
+}
