@@ -535,3 +535,65 @@ func TestOperationsBoto3(t *testing.T) {
 	s := Start(t)
 	s.Python(t, "test_operations")
 }
+
+// TestPostReceiveHook: the README's git post-receive hook
+// (examples/post-receive) starts a build of the pushed commit.
+func TestPostReceiveHook(t *testing.T) {
+	s := Start(t)
+	c := s.Client(t, "AKIDEXAMPLE", "us-east-1")
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "app.git")
+	git := func(wd string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = wd
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Ada", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_COMMITTER_NAME=Ada", "GIT_COMMITTER_EMAIL=a@example.com")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	git(dir, "init", "-q", "--bare", "-b", "main", bare)
+	project(t, c, "local-hooked", "", func(in *codebuild.CreateProjectInput) {
+		in.Source = &types.ProjectSource{Type: types.SourceTypeGithub, Location: aws.String(bare)}
+	})
+	hook, err := c.CreateWebhook(ctx, &codebuild.CreateWebhookInput{ProjectName: aws.String("local-hooked"),
+		FilterGroups: [][]types.WebhookFilter{{{Type: types.WebhookFilterTypeEvent, Pattern: aws.String("PUSH")},
+			{Type: types.WebhookFilterTypeHeadRef, Pattern: aws.String("^refs/heads/main$")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile("../examples/post-receive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bare, "hooks", "post-receive"), script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	git(bare, "config", "buildbatch.payloadurl", aws.ToString(hook.Webhook.PayloadUrl))
+	git(bare, "config", "buildbatch.secret", aws.ToString(hook.Webhook.Secret))
+
+	work := filepath.Join(dir, "work")
+	git(dir, "clone", "-q", bare, work)
+	os.WriteFile(filepath.Join(work, "buildspec.yml"), []byte(echoBuildspec), 0o644)
+	os.WriteFile(filepath.Join(work, "hello.txt"), []byte("pushed \"quoted\" content"), 0o644)
+	git(work, "add", ".")
+	git(work, "commit", "-q", "-m", `first "commit"`)
+	out := git(work, "push", "origin", "HEAD:main")
+	_, rest, _ := strings.Cut(out, `"buildId":"`)
+	id, _, _ := strings.Cut(rest, `"`)
+	if id == "" {
+		t.Fatalf("the hook started no build:\n%s", out)
+	}
+	b := waitBuild(t, c, id)
+	text := logText(t, s, id)
+	if b.BuildStatus != types.StatusTypeSucceeded || !strings.Contains(text, `cloned pushed "quoted" content`) || !strings.Contains(text, "event=PUSH trigger=branch/main") {
+		t.Fatalf("build from the hook: %s\n%s", b.BuildStatus, text)
+	}
+	// A push to another branch passes no filter group.
+	out = git(work, "push", "origin", "HEAD:feature")
+	if strings.Contains(out, `"buildId"`) || !strings.Contains(out, "nothing started") {
+		t.Errorf("push to feature:\n%s", out)
+	}
+}

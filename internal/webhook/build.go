@@ -106,13 +106,24 @@ func normalizeRepoURL(raw string) (host, path string, ok bool) {
 	if raw == "" {
 		return "", "", false
 	}
-	if strings.Contains(raw, "://") {
+	switch {
+	case strings.HasPrefix(raw, "/"):
+		// A repository on this machine (a local git source, a post-receive
+		// hook's payload): its path is its identity.
+		host, path = "/", raw // no host name is "/"
+	case strings.HasPrefix(strings.ToLower(raw), "file://"):
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "", "", false
+		}
+		host, path = "/", u.Path
+	case strings.Contains(raw, "://"):
 		u, err := url.Parse(raw)
 		if err != nil {
 			return "", "", false
 		}
 		host, path = u.Hostname(), u.Path
-	} else {
+	default:
 		// scp-like: [user@]host:path
 		at := strings.LastIndex(raw, "@")
 		rest := raw[at+1:]

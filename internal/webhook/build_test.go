@@ -146,6 +146,10 @@ func TestRepoMatches(t *testing.T) {
 		{"no repository info", &Event{Name: EventPush}, "https://github.com/a/b", true},
 		{"nil event", nil, "https://github.com/a/b", true},
 		{"unparsable location", gh, "not a url", false},
+		{"local path", &Event{CloneURLs: []string{"/srv/git/app.git"}}, "/srv/git/app.git", true},
+		{"local path as a file URL", &Event{CloneURLs: []string{"file:///srv/git/app.git"}}, "/srv/git/app", true},
+		{"another local path", &Event{CloneURLs: []string{"/srv/git/other.git"}}, "/srv/git/app.git", false},
+		{"a local path is not a host's", &Event{CloneURLs: []string{"https://file/srv/git/app.git"}}, "/srv/git/app.git", false},
 		{"empty location", gh, "", false},
 	}
 	for _, tc := range tests {
