@@ -96,6 +96,9 @@ phases:
     commands:
       - echo "cloned $(cat hello.txt)"
       - echo "event=$CODEBUILD_WEBHOOK_EVENT trigger=$CODEBUILD_WEBHOOK_TRIGGER head=$CODEBUILD_WEBHOOK_HEAD_REF actor=$CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID"
+batch:
+  build-list:
+    - identifier: only
 `
 
 // TestSourceCredentials: an imported token is what a build clones a
@@ -194,6 +197,7 @@ func TestWebhook(t *testing.T) {
 	loc, commit := g.repo(t, "owner/app", map[string]string{"buildspec.yml": echoBuildspec, "hello.txt": "from-the-push"})
 	project(t, c, "hooked", "", func(in *codebuild.CreateProjectInput) {
 		in.Source = &types.ProjectSource{Type: types.SourceTypeGithub, Location: aws.String(loc)}
+		in.BuildBatchConfig = &types.ProjectBuildBatchConfig{ServiceRole: aws.String("arn:aws:iam::000000000000:role/batch")}
 	})
 	_, err := c.CreateWebhook(ctx, &codebuild.CreateWebhookInput{ProjectName: aws.String("hooked"),
 		FilterGroups: [][]types.WebhookFilter{{{Type: types.WebhookFilterTypeHeadRef, Pattern: aws.String("^refs/heads/main$")}}}})
@@ -252,6 +256,25 @@ func TestWebhook(t *testing.T) {
 	}
 	if code, _ := deliver(t, url, "push", "d-5", secret, pushPayload(loc, "refs/heads/main", commit)); code != http.StatusUnauthorized {
 		t.Errorf("the old secret after rotation: %d", code)
+	}
+	// BUILD_BATCH: a delivery starts a batch, whose builds get the variables.
+	if _, err := c.UpdateWebhook(ctx, &codebuild.UpdateWebhookInput{ProjectName: aws.String("hooked"), BuildType: types.WebhookBuildTypeBuildBatch}); err != nil {
+		t.Fatal(err)
+	}
+	code, out = deliver(t, url, "push", "d-7", aws.ToString(rot.Webhook.Secret), pushPayload(loc, "refs/heads/main", commit))
+	if code != 200 || out["buildBatchId"] == "" {
+		t.Fatalf("push with BUILD_BATCH: %d %v", code, out)
+	}
+	batch := waitBatch(t, c, out["buildBatchId"])
+	if batch.BuildBatchStatus != types.StatusTypeSucceeded || !strings.HasPrefix(aws.ToString(batch.Initiator), "GitHub-Hookshot/") {
+		t.Fatalf("webhook batch: %s %s", batch.BuildBatchStatus, aws.ToString(batch.Initiator))
+	}
+	for _, g := range batch.BuildGroups {
+		if aws.ToString(g.Identifier) == "only" {
+			if text := logText(t, s, aws.ToString(g.CurrentBuildSummary.Arn)); !strings.Contains(text, "event=PUSH trigger=branch/main") {
+				t.Errorf("the batch's build:\n%s", text)
+			}
+		}
 	}
 	if _, err := c.DeleteWebhook(ctx, &codebuild.DeleteWebhookInput{ProjectName: aws.String("hooked")}); err != nil {
 		t.Fatal(err)
