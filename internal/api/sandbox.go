@@ -85,7 +85,7 @@ func putRecord(ctx context.Context, tx store.Tx, r *store.Resource, rec *sandbox
 	if err != nil {
 		return err
 	}
-	r.Doc, r.Modified = doc, now
+	r.Doc, r.Modified, r.Live = doc, now, !sandbox.Final(rec.Sandbox)
 	return tx.ResourcePut(ctx, r)
 }
 
@@ -125,7 +125,7 @@ func (a *API) StartSandbox(ctx context.Context, in *cb.StartSandboxInput) (*cb.S
 		}
 		id := cb.Deref(rec.Sandbox.Id)
 		if err := tx.ResourceInsert(ctx, &store.Resource{Scope: scope, Kind: store.KindSandbox, Name: id, Parent: name,
-			Created: now, Modified: now, Doc: doc}); err != nil {
+			Created: now, Modified: now, Doc: doc, Live: true}); err != nil {
 			return err
 		}
 		if token != "" {
@@ -324,7 +324,7 @@ func (a *API) submitCommand(ctx context.Context, sandboxID, command, typ string,
 		}
 		name = sandbox.CommandName(cmd.Sandbox, cb.Deref(cmd.Exec.Id))
 		return tx.ResourceInsert(ctx, &store.Resource{Scope: scope, Kind: store.KindCommand, Name: name, Parent: cmd.Sandbox,
-			Created: now, Modified: now, Doc: doc})
+			Created: now, Modified: now, Doc: doc, Live: true})
 	})
 	if err != nil {
 		return nil, translate(err, sandboxNotFound(sandboxID))

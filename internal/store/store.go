@@ -264,6 +264,10 @@ type Resource struct {
 	// Created orders listings; Modified is the last write's time.
 	Created, Modified time.Time
 	Doc               []byte
+	// Live marks a resource that still needs a node's attention (a
+	// sandbox not ended, a command not run): ResourceListLive finds the
+	// live ones without reading the others.
+	Live bool
 }
 
 // Resource kinds.
@@ -423,6 +427,9 @@ type Tx interface {
 	// parent (parent "" : all), by creation (then name). A zero Scope
 	// lists every scope's.
 	ResourceList(ctx context.Context, s Scope, kind, parent string) ([]*Resource, error)
+	// ResourceListLive returns the live resources of a kind, in every
+	// scope, by creation (then name).
+	ResourceListLive(ctx context.Context, kind string) ([]*Resource, error)
 
 	// IdempotencyGet returns what an earlier request with this token
 	// created, if the token is younger than its expiry.

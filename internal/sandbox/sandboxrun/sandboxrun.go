@@ -165,7 +165,7 @@ func (m *Manager) update(ctx context.Context, scope store.Scope, id string, fn f
 		if r.Doc, err = json.Marshal(rec); err != nil {
 			return err
 		}
-		r.Modified = m.o.Now()
+		r.Modified, r.Live = m.o.Now(), !sandbox.Final(rec.Sandbox)
 		return tx.ResourcePut(ctx, r)
 	})
 	return rec, err
@@ -194,7 +194,7 @@ func (m *Manager) mine(scope store.Scope, id string, fn func(*sandbox.Record)) e
 func (m *Manager) recover(ctx context.Context) {
 	var orphans []*store.Resource
 	m.o.Store.View(ctx, func(tx store.Tx) error {
-		list, err := tx.ResourceList(ctx, store.Scope{}, store.KindSandbox, "")
+		list, err := tx.ResourceListLive(ctx, store.KindSandbox)
 		for _, r := range list {
 			rec, err := decode(r)
 			if err == nil && !sandbox.Final(rec.Sandbox) && rec.Node != "" && (rec.Node == m.o.Node || m.o.Exclusive) {
@@ -266,9 +266,19 @@ func (m *Manager) tick(ctx context.Context) error {
 	newCmds := map[string][]string{}
 	now := m.o.Now()
 	err := m.o.Store.View(ctx, func(tx store.Tx) error {
-		list, err := tx.ResourceList(ctx, store.Scope{}, store.KindSandbox, "")
+		// Only live sandboxes and commands: the ended ones are never read.
+		list, err := tx.ResourceListLive(ctx, store.KindSandbox)
 		if err != nil {
 			return err
+		}
+		live, err := tx.ResourceListLive(ctx, store.KindCommand)
+		if err != nil {
+			return err
+		}
+		pending := map[string][]*store.Resource{}
+		for _, c := range live {
+			k := c.Scope.Account + "/" + c.Scope.Region + "/" + c.Parent
+			pending[k] = append(pending[k], c)
 		}
 		for _, r := range list {
 			rec, err := decode(r)
@@ -293,11 +303,7 @@ func (m *Manager) tick(ctx context.Context) error {
 				if !ready {
 					continue
 				}
-				cmds, err := tx.ResourceList(ctx, r.Scope, store.KindCommand, r.Name)
-				if err != nil {
-					return err
-				}
-				for _, c := range cmds {
+				for _, c := range pending[r.Scope.Account+"/"+r.Scope.Region+"/"+r.Name] {
 					var cmd sandbox.Command
 					if json.Unmarshal(c.Doc, &cmd) == nil && cmd.Exec != nil && cb.Deref(cmd.Exec.Status) == sandbox.CommandSubmitted && !l.queued[c.Name] {
 						newCmds[r.Name] = append(newCmds[r.Name], c.Name)
@@ -522,6 +528,7 @@ func (m *Manager) abortCommands(ctx context.Context, scope store.Scope, id strin
 			if r.Doc, err = json.Marshal(&c); err != nil {
 				return err
 			}
+			r.Live = false
 			if err := tx.ResourcePut(ctx, r); err != nil {
 				return err
 			}
@@ -559,7 +566,7 @@ func (x *commandRunner) updateCommand(name string, fn func(*sandbox.Command) boo
 		if r.Doc, err = json.Marshal(&c); err != nil {
 			return err
 		}
-		r.Modified = x.m.o.Now()
+		r.Modified, r.Live = x.m.o.Now(), !sandbox.CommandDone(c.Exec)
 		return tx.ResourcePut(ctx, r)
 	})
 }

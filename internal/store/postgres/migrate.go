@@ -158,11 +158,13 @@ var migrations = []string{
 		created  bigint NOT NULL,
 		modified bigint NOT NULL,
 		doc      bytea NOT NULL,
+		live     boolean NOT NULL,
 		UNIQUE (account, region, kind, name),
 		UNIQUE (kind, key)
 	);
 	CREATE INDEX resources_by_parent ON resources (account, region, kind, parent, created, name);
-	CREATE INDEX resources_by_kind ON resources (kind, created, name);`,
+	CREATE INDEX resources_by_kind ON resources (kind, created, name);
+	CREATE INDEX resources_live ON resources (kind, created, name) WHERE live;`,
 
 	// 6: the fleet a build runs on (SQLite's version 9).
 	`ALTER TABLE builds ADD COLUMN fleet text COLLATE "C" NOT NULL DEFAULT '';

@@ -10,7 +10,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/store"
 )
 
-const resourceColumns = `account, region, kind, name, parent, coalesce(key, ''), created, modified, doc`
+const resourceColumns = `account, region, kind, name, parent, coalesce(key, ''), created, modified, doc, live`
 
 func nullKey(k string) any {
 	if k == "" {
@@ -20,9 +20,9 @@ func nullKey(k string) any {
 }
 
 func (t *txn) ResourceInsert(ctx context.Context, r *store.Resource) error {
-	tag, err := t.exec(ctx, `INSERT INTO resources (account, region, kind, name, parent, key, created, modified, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	tag, err := t.exec(ctx, `INSERT INTO resources (account, region, kind, name, parent, key, created, modified, doc, live) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT DO NOTHING`,
-		r.Scope.Account, r.Scope.Region, r.Kind, r.Name, r.Parent, nullKey(r.Key), nanos(r.Created), nanos(r.Modified), r.Doc)
+		r.Scope.Account, r.Scope.Region, r.Kind, r.Name, r.Parent, nullKey(r.Key), nanos(r.Created), nanos(r.Modified), r.Doc, r.Live)
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ type resourceRow struct {
 }
 
 func (x *resourceRow) dest() []any {
-	return []any{&x.r.Scope.Account, &x.r.Scope.Region, &x.r.Kind, &x.r.Name, &x.r.Parent, &x.r.Key, &x.created, &x.modified, &x.r.Doc}
+	return []any{&x.r.Scope.Account, &x.r.Scope.Region, &x.r.Kind, &x.r.Name, &x.r.Parent, &x.r.Key, &x.created, &x.modified, &x.r.Doc, &x.r.Live}
 }
 
 func (x *resourceRow) resource() *store.Resource {
@@ -87,8 +87,8 @@ func (t *txn) ResourcePut(ctx context.Context, r *store.Resource) error {
 			return fmt.Errorf("%s %s: key %s: %w", r.Kind, r.Name, r.Key, store.ErrConflict)
 		}
 	}
-	tag, err := t.exec(ctx, `UPDATE resources SET parent = $1, key = $2, modified = $3, doc = $4 WHERE account = $5 AND region = $6 AND kind = $7 AND name = $8`,
-		r.Parent, nullKey(r.Key), nanos(r.Modified), r.Doc, r.Scope.Account, r.Scope.Region, r.Kind, r.Name)
+	tag, err := t.exec(ctx, `UPDATE resources SET parent = $1, key = $2, modified = $3, doc = $4, live = $5 WHERE account = $6 AND region = $7 AND kind = $8 AND name = $9`,
+		r.Parent, nullKey(r.Key), nanos(r.Modified), r.Doc, r.Live, r.Scope.Account, r.Scope.Region, r.Kind, r.Name)
 	if err != nil {
 		return err
 	}
@@ -113,8 +113,16 @@ func (t *txn) ResourceList(ctx context.Context, s store.Scope, kind, parent stri
 		args = append(args, parent)
 		q += fmt.Sprintf(` AND parent = $%d`, len(args))
 	}
+	return t.resources(ctx, q+` ORDER BY created, name`, args)
+}
+
+func (t *txn) ResourceListLive(ctx context.Context, kind string) ([]*store.Resource, error) {
+	return t.resources(ctx, `SELECT `+resourceColumns+` FROM resources WHERE kind = $1 AND live ORDER BY created, name`, []any{kind})
+}
+
+func (t *txn) resources(ctx context.Context, q string, args []any) ([]*store.Resource, error) {
 	var out []*store.Resource
-	err := t.query(ctx, q+` ORDER BY created, name`, args, func(rows pgx.Rows) error {
+	err := t.query(ctx, q, args, func(rows pgx.Rows) error {
 		var x resourceRow
 		if err := rows.Scan(x.dest()...); err != nil {
 			return err

@@ -163,11 +163,13 @@ var migrations = []string{
 		created  INTEGER NOT NULL,
 		modified INTEGER NOT NULL,
 		doc      BLOB NOT NULL,
+		live     INTEGER NOT NULL,
 		UNIQUE (account, region, kind, name),
 		UNIQUE (kind, key)
 	);
 	CREATE INDEX resources_by_parent ON resources (account, region, kind, parent, created, name);
-	CREATE INDEX resources_by_kind ON resources (kind, created, name);`,
+	CREATE INDEX resources_by_kind ON resources (kind, created, name);
+	CREATE INDEX resources_live ON resources (kind, created, name) WHERE live = 1;`,
 
 	// 9: the fleet a build runs on (store.FleetOf; '' for none): fleet
 	// builds are claimed within their fleet's capacity.

@@ -11,7 +11,7 @@ import (
 
 // Resources do not go through the document cache.
 
-const resourceColumns = `account, region, kind, name, parent, coalesce(key, ''), created, modified, doc`
+const resourceColumns = `account, region, kind, name, parent, coalesce(key, ''), created, modified, doc, live`
 
 func nullKey(k string) any {
 	if k == "" {
@@ -21,8 +21,8 @@ func nullKey(k string) any {
 }
 
 func (t *txn) ResourceInsert(ctx context.Context, r *store.Resource) error {
-	_, err := t.exec(ctx, `INSERT INTO resources (account, region, kind, name, parent, key, created, modified, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Scope.Account, r.Scope.Region, r.Kind, r.Name, r.Parent, nullKey(r.Key), nanos(r.Created), nanos(r.Modified), r.Doc)
+	_, err := t.exec(ctx, `INSERT INTO resources (account, region, kind, name, parent, key, created, modified, doc, live) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Scope.Account, r.Scope.Region, r.Kind, r.Name, r.Parent, nullKey(r.Key), nanos(r.Created), nanos(r.Modified), r.Doc, r.Live)
 	if isConstraint(err) {
 		return fmt.Errorf("%s %s: %w", r.Kind, r.Name, store.ErrConflict)
 	}
@@ -32,7 +32,7 @@ func (t *txn) ResourceInsert(ctx context.Context, r *store.Resource) error {
 func scanResource(sc interface{ Scan(...any) error }) (*store.Resource, error) {
 	var r store.Resource
 	var created, modified int64
-	if err := sc.Scan(&r.Scope.Account, &r.Scope.Region, &r.Kind, &r.Name, &r.Parent, &r.Key, &created, &modified, &r.Doc); err != nil {
+	if err := sc.Scan(&r.Scope.Account, &r.Scope.Region, &r.Kind, &r.Name, &r.Parent, &r.Key, &created, &modified, &r.Doc, &r.Live); err != nil {
 		return nil, err
 	}
 	r.Created, r.Modified = fromNanos(created), fromNanos(modified)
@@ -57,8 +57,8 @@ func (t *txn) ResourceByKey(ctx context.Context, kind, key string) (*store.Resou
 }
 
 func (t *txn) ResourcePut(ctx context.Context, r *store.Resource) error {
-	res, err := t.exec(ctx, `UPDATE resources SET parent = ?, key = ?, modified = ?, doc = ? WHERE account = ? AND region = ? AND kind = ? AND name = ?`,
-		r.Parent, nullKey(r.Key), nanos(r.Modified), r.Doc, r.Scope.Account, r.Scope.Region, r.Kind, r.Name)
+	res, err := t.exec(ctx, `UPDATE resources SET parent = ?, key = ?, modified = ?, doc = ?, live = ? WHERE account = ? AND region = ? AND kind = ? AND name = ?`,
+		r.Parent, nullKey(r.Key), nanos(r.Modified), r.Doc, r.Live, r.Scope.Account, r.Scope.Region, r.Kind, r.Name)
 	if isConstraint(err) {
 		return fmt.Errorf("%s %s: key %s: %w", r.Kind, r.Name, r.Key, store.ErrConflict)
 	}
@@ -86,7 +86,15 @@ func (t *txn) ResourceList(ctx context.Context, s store.Scope, kind, parent stri
 		q += ` AND parent = ?`
 		args = append(args, parent)
 	}
-	rows, err := t.query(ctx, q+` ORDER BY created, name`, args...)
+	return t.resources(ctx, q+` ORDER BY created, name`, args...)
+}
+
+func (t *txn) ResourceListLive(ctx context.Context, kind string) ([]*store.Resource, error) {
+	return t.resources(ctx, `SELECT `+resourceColumns+` FROM resources WHERE kind = ? AND live = 1 ORDER BY created, name`, kind)
+}
+
+func (t *txn) resources(ctx context.Context, q string, args ...any) ([]*store.Resource, error) {
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -119,6 +119,47 @@ func testResources(t *testing.T, s store.Store) {
 		t.Errorf("ResourcePut of a missing resource = %v, want ErrNotFound", err)
 	}
 
+	// Live resources: found across scopes without the others; a Put
+	// that ends them takes them out.
+	live := func() []string {
+		t.Helper()
+		var l []*store.Resource
+		if err := s.View(ctx, func(tx store.Tx) error { l, err = tx.ResourceListLive(ctx, store.KindSandbox); return err }); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range l {
+			if !r.Live {
+				t.Errorf("ResourceListLive returned %s, not live", r.Name)
+			}
+			out = append(out, r.Scope.Account+"/"+r.Name)
+		}
+		return out
+	}
+	if got := live(); len(got) != 0 {
+		t.Errorf("ResourceListLive with none live = %v", got)
+	}
+	mustUpdate(t, s, func(tx store.Tx) error {
+		for _, r := range []*store.Resource{res(scope, store.KindSandbox, "q:1", "q", "", 3), res(other, store.KindSandbox, "p:1", "p", "", 0)} {
+			r.Live = true
+			if err := tx.ResourcePut(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if got := live(); !equalStrings(got, []string{"444455556666/p:1", "111122223333/q:1"}) {
+		t.Errorf("ResourceListLive = %v", got)
+	}
+	s.View(ctx, func(tx store.Tx) error { got, err = tx.ResourceGet(ctx, scope, store.KindSandbox, "q:1"); return err })
+	if err != nil || !got.Live {
+		t.Errorf("ResourceGet of a live resource: %+v, %v", got, err)
+	}
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.ResourcePut(ctx, res(other, store.KindSandbox, "p:1", "p", "", 0)) })
+	if got := live(); !equalStrings(got, []string{"111122223333/q:1"}) {
+		t.Errorf("ResourceListLive after one ended = %v", got)
+	}
+
 	mustUpdate(t, s, func(tx store.Tx) error { return tx.ResourceDelete(ctx, scope, store.KindSandbox, "p:1") })
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.ResourceDelete(ctx, scope, store.KindSandbox, "p:1") }); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second ResourceDelete = %v, want ErrNotFound", err)
