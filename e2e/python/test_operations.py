@@ -70,6 +70,31 @@ class OperationsTest(unittest.TestCase):
         self.assertEqual(b["sourceVersion"], "pr/7")
         code, out = post(hook["payloadUrl"], payload, dict(headers, **{"X-Hub-Signature-256": "sha256=" + "0" * 64}))
         self.assertEqual(code, 401, out)
+        # Pull request comment approval: an untrusted author's pull request
+        # waits for a trusted user's /codebuild_run(<sha>) comment.
+        cb.update_webhook(projectName="py-hooked", pullRequestBuildPolicy={
+            "requiresCommentApproval": "ALL_PULL_REQUESTS", "approverRoles": ["GITHUB_ADMIN", "GITHUB_MAINTAIN", "GITHUB_WRITE"]})
+
+        def signed(payload, event, delivery):
+            body = json.dumps(payload).encode()
+            return body, {"Content-Type": "application/json", "X-GitHub-Event": event, "X-GitHub-Delivery": delivery,
+                          "X-Hub-Signature-256": "sha256=" + hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest()}
+        untrusted = json.loads(payload)
+        untrusted["pull_request"]["author_association"] = "NONE"
+        code, out = post(hook["payloadUrl"], *signed(untrusted, "pull_request", "py-2"))
+        self.assertEqual(code, 200, out)
+        self.assertNotIn("buildId", out)
+        self.assertIn("Pull request approval required", out["message"])
+        comment = {"action": "created", "issue": {"number": 7, "pull_request": {"url": "x"}},
+                   "comment": {"body": "/codebuild_run(" + "a" * 40 + ")", "author_association": "NONE"},
+                   "repository": {"full_name": "owner/py-hooked", "clone_url": loc}, "sender": {"id": 5}}
+        code, out = post(hook["payloadUrl"], *signed(comment, "issue_comment", "py-3"))
+        self.assertEqual(code, 200, out)
+        self.assertNotIn("buildId", out)  # an untrusted commenter approves nothing
+        comment["comment"]["author_association"] = "MEMBER"
+        code, out = post(hook["payloadUrl"], *signed(comment, "issue_comment", "py-4"))
+        self.assertEqual(code, 200, out)
+        self.assertEqual(cb.batch_get_builds(ids=[out["buildId"]])["builds"][0]["sourceVersion"], "pr/7")
         project = cb.batch_get_projects(names=["py-hooked"])["projects"][0]
         self.assertEqual(project["webhook"]["payloadUrl"], hook["payloadUrl"])
         self.assertNotIn("secret", project["webhook"])

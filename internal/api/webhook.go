@@ -266,21 +266,36 @@ func (a *API) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		writeWebhook(w, http.StatusUnauthorized, WebhookResult{Message: err.Error()})
 		return
 	}
+	decision := webhook.Decide(hook.PullRequestBuildPolicy, ev)
+	env := webhook.Env(ev)
 	switch {
+	case decision == webhook.Ignore:
+		writeWebhook(w, http.StatusOK, WebhookResult{Message: "the comment approves no build: the webhook requires no approval, or its author holds none of the approver roles"})
+		return
+	case decision == webhook.Approved:
+		// The approved pull request builds as its head is now, with the
+		// variables the delivery can tell.
+		env = []cb.EnvironmentVariable{{Name: cb.String("CODEBUILD_WEBHOOK_TRIGGER"), Value: cb.String(fmt.Sprintf("pr/%d", ev.PRNumber)), Type: cb.String("PLAINTEXT")}}
 	case !ev.Builds():
 		writeWebhook(w, http.StatusOK, WebhookResult{Message: fmt.Sprintf("%s %s: this event starts no build", ev.Kind, ev.Action)})
 		return
+	}
+	switch {
 	case !webhook.RepoMatches(ev, cb.Deref(p.Source.Location)):
 		writeWebhook(w, http.StatusBadRequest, WebhookResult{Message: fmt.Sprintf("the delivery is for repository %s, not the project's source %s", ev.RepositoryName, cb.Deref(p.Source.Location))})
 		return
-	case !webhook.Match(hook.FilterGroups, cb.Deref(hook.BranchFilter), ev):
+	case decision == webhook.Build && !webhook.Match(hook.FilterGroups, cb.Deref(hook.BranchFilter), ev):
 		writeWebhook(w, http.StatusOK, WebhookResult{Message: fmt.Sprintf("%s: no filter group of the webhook matches; nothing started", ev.Name)})
+		return
+	case decision == webhook.Hold:
+		writeWebhook(w, http.StatusOK, WebhookResult{Message: fmt.Sprintf("Pull request approval required for starting a build: a user with one of the approver roles %v comments /codebuild_run(%s) on pull request %d",
+			hook.PullRequestBuildPolicy.ApproverRoles, ev.Commit, ev.PRNumber)})
 		return
 	}
 	// The build is the project owner's, started by the provider.
 	cctx := awsjson.WithCaller(ctx, awsjson.Caller{Account: res.Scope.Account, Region: res.Scope.Region, User: ev.Initiator,
 		RequestID: awsjson.CallerFrom(ctx).RequestID})
-	cctx = withExtraEnv(cctx, webhook.Env(ev))
+	cctx = withExtraEnv(cctx, env)
 	var token *string
 	if ev.Delivery != "" {
 		token = cb.String("webhook-" + ev.Delivery) // a redelivery starts nothing new

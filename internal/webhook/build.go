@@ -15,7 +15,7 @@ func SourceVersion(ev *Event) string {
 	if ev == nil {
 		return ""
 	}
-	if ev.IsPullRequest() && ev.PRNumber > 0 {
+	if (ev.IsPullRequest() || ev.ApprovedCommit != "") && ev.PRNumber > 0 {
 		return "pr/" + strconv.Itoa(ev.PRNumber)
 	}
 	return firstNonEmpty(ev.Commit, ev.HeadRef)

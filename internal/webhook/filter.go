@@ -3,6 +3,7 @@ package webhook
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -239,4 +240,46 @@ func compile(pattern string) (*regexp.Regexp, error) {
 	compiled[pattern] = re
 	compiledMu.Unlock()
 	return re, nil
+}
+
+// Approval is what a pull request build policy decides about a delivery.
+type Approval int
+
+const (
+	// Build: the policy lets the event build (no policy, or not a pull
+	// request event, or a trusted author).
+	Build Approval = iota
+	// Hold: a pull request whose build needs an approval comment.
+	Hold
+	// Approved: an approval comment by a trusted user; build the pull
+	// request.
+	Approved
+	// Ignore: an approval comment that approves nothing (no policy, or
+	// an untrusted commenter).
+	Ignore
+)
+
+// Decide applies a webhook's pullRequestBuildPolicy to a delivery:
+// with requiresCommentApproval ALL_PULL_REQUESTS (or FORK_PULL_REQUESTS
+// and a pull request from a fork) a pull request builds only if its
+// author holds one of approverRoles, or once a user who holds one
+// comments /codebuild_run(<sha>).
+func Decide(policy *codebuild.PullRequestBuildPolicy, ev *Event) Approval {
+	requires := ""
+	var roles []string
+	if policy != nil {
+		requires, roles = codebuild.Deref(policy.RequiresCommentApproval), policy.ApproverRoles
+	}
+	active := requires == "ALL_PULL_REQUESTS" || (requires == "FORK_PULL_REQUESTS" && ev.Fork)
+	trusted := ev.AuthorRole != "" && slices.Contains(roles, ev.AuthorRole)
+	switch {
+	case ev.ApprovedCommit != "":
+		if requires != "" && requires != "DISABLED" && trusted {
+			return Approved
+		}
+		return Ignore
+	case ev.IsPullRequest() && active && !trusted && ev.Name != EventPullRequestClosed && ev.Name != EventPullRequestMerged:
+		return Hold
+	}
+	return Build
 }

@@ -202,3 +202,37 @@ func TestMatchFixtures(t *testing.T) {
 		})
 	}
 }
+
+func TestDecide(t *testing.T) {
+	policy := func(requires string, roles ...string) *codebuild.PullRequestBuildPolicy {
+		return &codebuild.PullRequestBuildPolicy{RequiresCommentApproval: codebuild.String(requires), ApproverRoles: roles}
+	}
+	pr := func(role string, fork bool) *Event {
+		return &Event{Name: EventPullRequestCreated, PRNumber: 3, AuthorRole: role, Fork: fork}
+	}
+	approval := func(role string) *Event { return &Event{ApprovedCommit: "abc1234", PRNumber: 3, AuthorRole: role} }
+	writers := []string{"GITHUB_ADMIN", "GITHUB_MAINTAIN", "GITHUB_WRITE"}
+	for _, c := range []struct {
+		name   string
+		policy *codebuild.PullRequestBuildPolicy
+		ev     *Event
+		want   Approval
+	}{
+		{"no policy", nil, pr("GITHUB_READ", true), Build},
+		{"disabled", policy("DISABLED"), pr("GITHUB_READ", true), Build},
+		{"all, untrusted", policy("ALL_PULL_REQUESTS", writers...), pr("GITHUB_READ", false), Hold},
+		{"all, unknown role", policy("ALL_PULL_REQUESTS", writers...), pr("", false), Hold},
+		{"all, trusted", policy("ALL_PULL_REQUESTS", writers...), pr("GITHUB_WRITE", false), Build},
+		{"forks, not a fork", policy("FORK_PULL_REQUESTS", writers...), pr("GITHUB_READ", false), Build},
+		{"forks, a fork", policy("FORK_PULL_REQUESTS", writers...), pr("GITHUB_READ", true), Hold},
+		{"a push is never held", policy("ALL_PULL_REQUESTS"), &Event{Name: EventPush}, Build},
+		{"a merge is not held", policy("ALL_PULL_REQUESTS"), &Event{Name: EventPullRequestMerged, PRNumber: 3}, Build},
+		{"approval by a trusted user", policy("ALL_PULL_REQUESTS", writers...), approval("GITHUB_MAINTAIN"), Approved},
+		{"approval by an untrusted user", policy("ALL_PULL_REQUESTS", writers...), approval("GITHUB_READ"), Ignore},
+		{"approval without a policy", nil, approval("GITHUB_ADMIN"), Ignore},
+	} {
+		if got := Decide(c.policy, c.ev); got != c.want {
+			t.Errorf("%s: Decide = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

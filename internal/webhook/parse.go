@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 )
@@ -137,8 +138,9 @@ type ghCommit struct {
 }
 
 type ghBranch struct {
-	Ref string `json:"ref"`
-	SHA string `json:"sha"`
+	Ref  string  `json:"ref"`
+	SHA  string  `json:"sha"`
+	Repo *ghRepo `json:"repo"`
 }
 
 type ghPayload struct {
@@ -154,12 +156,21 @@ type ghPayload struct {
 	Sender       *ghUser    `json:"sender"`
 	Number       int        `json:"number"`
 	PullRequest  *struct {
-		Number         int      `json:"number"`
-		Merged         bool     `json:"merged"`
-		MergeCommitSHA string   `json:"merge_commit_sha"`
-		Head           ghBranch `json:"head"`
-		Base           ghBranch `json:"base"`
+		Number            int      `json:"number"`
+		Merged            bool     `json:"merged"`
+		MergeCommitSHA    string   `json:"merge_commit_sha"`
+		Head              ghBranch `json:"head"`
+		Base              ghBranch `json:"base"`
+		AuthorAssociation string   `json:"author_association"`
 	} `json:"pull_request"`
+	Issue *struct {
+		Number      int             `json:"number"`
+		PullRequest json.RawMessage `json:"pull_request"`
+	} `json:"issue"`
+	Comment *struct {
+		Body              string `json:"body"`
+		AuthorAssociation string `json:"author_association"`
+	} `json:"comment"`
 	Release *struct {
 		TagName string `json:"tag_name"`
 		Name    string `json:"name"`
@@ -238,6 +249,21 @@ func parseGitHub(ev *Event, body []byte) error {
 		ev.HeadRef = branchRef(pr.Head.Ref)
 		ev.BaseRef = branchRef(pr.Base.Ref)
 		ev.Commit = pr.Head.SHA
+		ev.AuthorRole = githubRole(pr.AuthorAssociation)
+		if h, b := pr.Head.Repo, pr.Base.Repo; h != nil && b != nil && h.FullName != "" && !strings.EqualFold(h.FullName, b.FullName) {
+			ev.Fork = true
+		}
+	case "issue_comment":
+		// A comment on a pull request that approves its build:
+		// /codebuild_run(<sha>) by a user with an approver role.
+		if p.Action != "created" || p.Issue == nil || len(p.Issue.PullRequest) == 0 || p.Comment == nil {
+			break
+		}
+		if m := approvalComment.FindStringSubmatch(p.Comment.Body); m != nil {
+			ev.ApprovedCommit = strings.ToLower(m[1])
+			ev.PRNumber = p.Issue.Number
+			ev.AuthorRole = githubRole(p.Comment.AuthorAssociation)
+		}
 	case "release":
 		if p.Release == nil {
 			return errors.New("missing release object")
@@ -264,6 +290,28 @@ func parseGitHub(ev *Event, body []byte) error {
 		ev.WorkflowName = j.WorkflowName
 	}
 	return nil
+}
+
+// approvalComment is the comment that approves a pull request's build
+// (AWS's pull request comment approval).
+var approvalComment = regexp.MustCompile(`(?m)^\s*/codebuild_run\(([0-9a-fA-F]{7,40})\)\s*$`)
+
+// githubRole is the repository role a GitHub author_association tells
+// (the payload carries no permission level; GitHub's API would): OWNER
+// administers, MEMBER (of the owning organization) maintains, COLLABORATOR
+// writes, anyone else reads.
+func githubRole(association string) string {
+	switch association {
+	case "OWNER":
+		return "GITHUB_ADMIN"
+	case "MEMBER":
+		return "GITHUB_MAINTAIN"
+	case "COLLABORATOR":
+		return "GITHUB_WRITE"
+	case "":
+		return ""
+	}
+	return "GITHUB_READ"
 }
 
 // ---- GitLab -------------------------------------------------------------

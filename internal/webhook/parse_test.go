@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -77,6 +78,7 @@ func TestParseFixtures(t *testing.T) {
 			want: Event{
 				Provider: GitHub, Kind: "pull_request", Action: "opened", Name: EventPullRequestCreated, Initiator: "GitHub",
 				ActorAccountID: "21031067",
+				AuthorRole:     "GITHUB_ADMIN", // author_association OWNER
 				HeadRef:        "refs/heads/changes",
 				BaseRef:        "refs/heads/master",
 				Commit:         "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
@@ -93,6 +95,7 @@ func TestParseFixtures(t *testing.T) {
 			want: Event{
 				Provider: GitHub, Kind: "pull_request", Action: "closed", Name: EventPullRequestClosed, Initiator: "GitHub",
 				ActorAccountID: "21031067",
+				AuthorRole:     "GITHUB_ADMIN", // author_association OWNER
 				HeadRef:        "refs/heads/changes",
 				BaseRef:        "refs/heads/master",
 				Commit:         "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
@@ -424,5 +427,36 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("event = %+v, want nil", ev)
 			}
 		})
+	}
+}
+
+func TestParseApprovalComment(t *testing.T) {
+	body := func(comment, association string, onPR bool) []byte {
+		issue := map[string]any{"number": 7}
+		if onPR {
+			issue["pull_request"] = map[string]any{"url": "https://api.github.com/repos/o/r/pulls/7"}
+		}
+		b, _ := json.Marshal(map[string]any{"action": "created", "issue": issue,
+			"comment":    map[string]any{"body": comment, "author_association": association},
+			"repository": map[string]any{"full_name": "o/r", "clone_url": "https://github.com/o/r.git"}, "sender": map[string]any{"id": 5}})
+		return b
+	}
+	for _, c := range []struct {
+		name, comment, association string
+		onPR                       bool
+		sha, role                  string
+	}{
+		{"approval", "/codebuild_run(046e8b67481d53bdc86c3f6affdd5d1afae6d369)", "MEMBER", true, "046e8b67481d53bdc86c3f6affdd5d1afae6d369", "GITHUB_MAINTAIN"},
+		{"approval among other lines", "looks good\n/codebuild_run(ABCDEF1)\n", "COLLABORATOR", true, "abcdef1", "GITHUB_WRITE"},
+		{"not on a pull request", "/codebuild_run(abcdef1)", "OWNER", false, "", ""},
+		{"another comment", "please run /codebuild_run(abcdef1) later", "OWNER", true, "", ""},
+	} {
+		fam, ev, err := Parse(http.Header{"X-Github-Event": {"issue_comment"}}, body(c.comment, c.association, c.onPR))
+		if err != nil || fam != GitHub {
+			t.Fatalf("%s: %v %v", c.name, fam, err)
+		}
+		if ev.ApprovedCommit != c.sha || (c.sha != "" && (ev.AuthorRole != c.role || ev.PRNumber != 7)) || ev.Builds() {
+			t.Errorf("%s: %+v", c.name, ev)
+		}
 	}
 }

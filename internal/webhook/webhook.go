@@ -133,6 +133,16 @@ type Event struct {
 	CloneURLs []string
 	// Deleted is set for pushes that delete a branch or tag: nothing builds.
 	Deleted bool
+	// AuthorRole is the repository role (an approverRoles value such as
+	// GITHUB_WRITE) of a pull request's author, or of an approval
+	// comment's author; "" when the payload does not tell (GitLab and
+	// Bitbucket payloads carry no roles).
+	AuthorRole string
+	// Fork is set for a pull request from another repository.
+	Fork bool
+	// ApprovedCommit is the commit an approval comment
+	// (/codebuild_run(<sha>)) approves, for pull request PRNumber.
+	ApprovedCommit string
 }
 
 // IsPullRequest reports whether ev is one of the PULL_REQUEST_* events.
