@@ -498,6 +498,16 @@ func TestBadgeAndPublicBuilds(t *testing.T) {
 	if code, body := get("/builds/" + aws.ToString(ok.Id) + "/log"); code != 200 || !strings.Contains(body, "public-line") {
 		t.Errorf("public build log: %d %s", code, body)
 	}
+	// A build of a public project knows its public page.
+	pub := waitBuild(t, c, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("badged"),
+		BuildspecOverride: aws.String("version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"url=$CODEBUILD_PUBLIC_BUILD_URL\"\n")}).Id))
+	_, uuid, _ := strings.Cut(aws.ToString(pub.Id), ":")
+	if text := logText(t, s, aws.ToString(pub.Id)); !strings.Contains(text, "url="+s.URL+"/public/"+alias+"/builds/"+uuid) {
+		t.Errorf("CODEBUILD_PUBLIC_BUILD_URL:\n%s", text)
+	}
+	if code, body := get("/builds/" + uuid); code != 200 || !strings.Contains(body, uuid) {
+		t.Errorf("the public build page: %d %s", code, body)
+	}
 	vis, err = c.UpdateProjectVisibility(ctx, &codebuild.UpdateProjectVisibilityInput{ProjectArn: aws.String(arn), ProjectVisibility: types.ProjectVisibilityTypePrivate})
 	if err != nil || aws.ToString(vis.PublicProjectAlias) != alias {
 		t.Fatalf("back to PRIVATE: %+v %v", vis, err)

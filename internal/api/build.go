@@ -158,7 +158,8 @@ func (a *API) StartBuild(ctx context.Context, in *cb.StartBuildInput) (*cb.Start
 			autoRetry := p.AutoRetryLimit
 			set(&autoRetry, in.AutoRetryLimitOverride)
 			spec := document.Spec{Scope: scope, Project: name, Settings: eff, Initiator: caller(c), Debug: in.DebugSessionEnabled, AutoRetry: autoRetry}
-			b, err = a.insertBuild(ctx, tx, spec, store.BuildMeta{Request: request, IdempotencyToken: token, User: caller(c), ExtraEnv: extraEnv(ctx)}, p.ConcurrentBuildLimit)
+			b, err = a.insertBuild(ctx, tx, spec, store.BuildMeta{Request: request, IdempotencyToken: token, User: caller(c), ExtraEnv: extraEnv(ctx),
+				PublicURL: a.publicBuildURL(p)}, p.ConcurrentBuildLimit)
 			if err != nil {
 				return err
 			}

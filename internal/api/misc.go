@@ -113,3 +113,12 @@ func (a *API) UpdateProjectVisibility(ctx context.Context, in *cb.UpdateProjectV
 	}
 	return &cb.UpdateProjectVisibilityOutput{ProjectArn: out.Arn, PublicProjectAlias: out.PublicProjectAlias, ProjectVisibility: out.ProjectVisibility}, nil
 }
+
+// publicBuildURL is the prefix of the public pages of a PUBLIC_READ
+// project's builds (their uuid completes it), "" for a private project.
+func (a *API) publicBuildURL(p *cb.Project) string {
+	if cb.Deref(p.ProjectVisibility) != cb.ProjectVisibilityTypePublicRead || cb.Deref(p.PublicProjectAlias) == "" {
+		return ""
+	}
+	return strings.TrimRight(a.opts.BaseURL, "/") + "/public/" + cb.Deref(p.PublicProjectAlias) + "/builds/"
+}

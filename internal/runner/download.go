@@ -273,6 +273,14 @@ func (x *run) environ() ([]string, []string, error) {
 }
 
 // systemVars are the variables CodeBuild sets in every build.
+// publicURL is a public build's page ("" for a build of a private project).
+func publicURL(prefix, uuid string) string {
+	if prefix == "" {
+		return ""
+	}
+	return prefix + uuid
+}
+
 func (x *run) systemVars() map[string]string {
 	d := x.doc
 	region, account := x.b.Scope.Region, x.b.Scope.Account
@@ -286,7 +294,7 @@ func (x *run) systemVars() map[string]string {
 		"CODEBUILD_INITIATOR":              cb.Deref(d.Initiator),
 		"CODEBUILD_KMS_KEY_ID":             cb.Deref(d.EncryptionKey),
 		"CODEBUILD_LOG_PATH":               x.uuid,
-		"CODEBUILD_PUBLIC_BUILD_URL":       "",
+		"CODEBUILD_PUBLIC_BUILD_URL":       publicURL(x.b.Meta.PublicURL, x.uuid),
 		"CODEBUILD_BUILD_URL":              fmt.Sprintf("https://%s.console.aws.amazon.com/codebuild/home?region=%s#/builds/%s/view/new", region, region, cb.Deref(d.Id)),
 		"CODEBUILD_SOURCE_VERSION":         cb.Deref(d.SourceVersion),
 		"CODEBUILD_SRC_DIR":                x.layout.Src,

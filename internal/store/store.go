@@ -95,6 +95,9 @@ type BuildMeta struct {
 	// User is who started the build (CODEBUILD_INITIATOR is the document's
 	// initiator).
 	User string `json:"user,omitempty"`
+	// PublicURL is where a build of a PUBLIC_READ project is shown without
+	// credentials, less the build's uuid (CODEBUILD_PUBLIC_BUILD_URL).
+	PublicURL string `json:"publicUrl,omitempty"`
 	// ExtraEnv holds variables only the build's shell sees (batch task
 	// variables are in the document's environment instead).
 	ExtraEnv []codebuild.EnvironmentVariable `json:"extraEnv,omitempty"`
