@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,8 @@ type gitServer struct {
 	URL, root string
 	user, pw  string
 	srv       *http.Server
+	// authSeen counts requests that carried an Authorization header.
+	authSeen atomic.Int64
 }
 
 func startGitServer(t *testing.T, user, pw string) *gitServer {
@@ -48,6 +51,9 @@ func startGitServer(t *testing.T, user, pw string) *gitServer {
 	}
 	g.URL = "http://" + ln.Addr().String()
 	g.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			g.authSeen.Add(1)
+		}
 		if g.user != "" {
 			if u, p, ok := r.BasicAuth(); !ok || u != g.user || p != g.pw {
 				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
@@ -64,7 +70,7 @@ func startGitServer(t *testing.T, user, pw string) *gitServer {
 
 // repo makes a bare repository owner/name.git with one commit on main
 // holding files; it returns the clone URL and the commit.
-func (g *gitServer) repo(t *testing.T, name string, files map[string]string) (string, string) {
+func (g *gitServer) repo(t *testing.T, name string, files map[string]string, submodules ...string) (string, string) {
 	t.Helper()
 	work := t.TempDir()
 	run := func(dir string, args ...string) string {
@@ -82,6 +88,9 @@ func (g *gitServer) repo(t *testing.T, name string, files map[string]string) (st
 		if err := os.WriteFile(filepath.Join(work, p), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, sub := range submodules {
+		run(work, "-c", "protocol.file.allow=always", "submodule", "add", "-q", sub, "sub")
 	}
 	run(work, "add", ".")
 	run(work, "commit", "-q", "-m", "first")
@@ -108,9 +117,14 @@ func TestSourceCredentials(t *testing.T) {
 	c := s.Client(t, "AKIDEXAMPLE", "us-east-1")
 	const token = "ghp_s3cretT0kenForTheTest"
 	g := startGitServer(t, "x-access-token", token)
-	loc, commit := g.repo(t, "owner/private", map[string]string{"buildspec.yml": echoBuildspec, "hello.txt": "private-content"})
+	// The private repository has a submodule on another server, which must
+	// never see the token.
+	other := startGitServer(t, "", "")
+	subLoc, _ := other.repo(t, "someone/sub", map[string]string{"sub.txt": "from-the-submodule"})
+	loc, commit := g.repo(t, "owner/private", map[string]string{"buildspec.yml": "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"cloned $(cat hello.txt)\"\n      - cat sub/sub.txt\n", "hello.txt": "private-content"}, subLoc)
 	project(t, c, "private", "", func(in *codebuild.CreateProjectInput) {
-		in.Source = &types.ProjectSource{Type: types.SourceTypeGithub, Location: aws.String(loc)}
+		in.Source = &types.ProjectSource{Type: types.SourceTypeGithub, Location: aws.String(loc),
+			GitSubmodulesConfig: &types.GitSubmodulesConfig{FetchSubmodules: aws.Bool(true)}}
 	})
 	// No credential: the clone is refused.
 	b := waitBuild(t, c, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("private")}).Id))
@@ -141,6 +155,9 @@ func TestSourceCredentials(t *testing.T) {
 	}
 	if strings.Contains(text, token) || strings.Contains(s.Stderr(), token) {
 		t.Error("the token is in a log")
+	}
+	if !strings.Contains(text, "from-the-submodule") || other.authSeen.Load() != 0 || g.authSeen.Load() == 0 {
+		t.Errorf("the submodule's server saw %d authorized requests (want 0), the repository's %d:\n%s", other.authSeen.Load(), g.authSeen.Load(), text)
 	}
 	raw, _ := json.Marshal(list)
 	if strings.Contains(string(raw), token) {
@@ -288,7 +305,7 @@ func TestWebhook(t *testing.T) {
 
 // TestFleet: a fleet of one runs its builds one at a time.
 func TestFleet(t *testing.T) {
-	s := Start(t)
+	s := Start(t, "--max-concurrent-builds", "1")
 	c := s.Client(t, "AKIDEXAMPLE", "us-east-1")
 	_, err := c.CreateFleet(ctx, &codebuild.CreateFleetInput{Name: aws.String("tiny"), BaseCapacity: aws.Int32(0),
 		EnvironmentType: types.EnvironmentTypeLinuxContainer, ComputeType: types.ComputeTypeBuildGeneral1Small})
@@ -315,7 +332,44 @@ func TestFleet(t *testing.T) {
 	for range 3 {
 		ids = append(ids, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("onfleet")}).Id))
 	}
-	type span struct{ from, to time.Time }
+	spans := buildSpans(t, c, ids)
+	slices.SortFunc(spans, func(a, b span) int { return a.from.Compare(b.from) })
+	for i := 1; i < len(spans); i++ {
+		if spans[i].from.Before(spans[i-1].to) {
+			t.Errorf("builds on a fleet of 1 overlap: %v", spans)
+		}
+	}
+	// ON_DEMAND: past its one reserved slot, the fleet's builds take the
+	// node's on-demand slot (--max-concurrent-builds 1): two at once, never
+	// more.
+	if _, err := c.UpdateFleet(ctx, &codebuild.UpdateFleetInput{Arn: aws.String(arn), OverflowBehavior: types.FleetOverflowBehaviorOnDemand}); err != nil {
+		t.Fatal(err)
+	}
+	ids = nil
+	for range 4 {
+		ids = append(ids, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("onfleet")}).Id))
+	}
+	if most := mostAtOnce(buildSpans(t, c, ids)); most != 2 {
+		t.Errorf("with ON_DEMAND overflow %d builds ran at once, want 2 (1 reserved + 1 on-demand slot)", most)
+	}
+	up, err := c.UpdateFleet(ctx, &codebuild.UpdateFleetInput{Arn: aws.String(arn), BaseCapacity: aws.Int32(2), OverflowBehavior: types.FleetOverflowBehaviorOnDemand})
+	if err != nil || up.Fleet.Status.StatusCode != types.FleetStatusCodeUpdating || aws.ToInt32(up.Fleet.BaseCapacity) != 2 {
+		t.Fatalf("UpdateFleet: %+v %v", up, err)
+	}
+	if _, err := c.DeleteFleet(ctx, &codebuild.DeleteFleetInput{Arn: aws.String(arn)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.BatchGetFleets(ctx, &codebuild.BatchGetFleetsInput{Names: []string{arn}}); len(got.Fleets) != 0 {
+		t.Errorf("after DeleteFleet: %+v", got.Fleets)
+	}
+}
+
+type span struct{ from, to time.Time }
+
+// buildSpans waits for builds and returns when each ran (PROVISIONING to
+// COMPLETED).
+func buildSpans(t *testing.T, c *codebuild.Client, ids []string) []span {
+	t.Helper()
 	var spans []span
 	for _, id := range ids {
 		b := waitBuild(t, c, id)
@@ -333,22 +387,22 @@ func TestFleet(t *testing.T) {
 		}
 		spans = append(spans, sp)
 	}
-	slices.SortFunc(spans, func(a, b span) int { return a.from.Compare(b.from) })
-	for i := 1; i < len(spans); i++ {
-		if spans[i].from.Before(spans[i-1].to) {
-			t.Errorf("builds on a fleet of 1 overlap: %v", spans)
+	return spans
+}
+
+// mostAtOnce is the most spans that overlap at one time.
+func mostAtOnce(spans []span) int {
+	most := 0
+	for _, a := range spans {
+		n := 0
+		for _, b := range spans {
+			if !b.from.After(a.from) && b.to.After(a.from) {
+				n++
+			}
 		}
+		most = max(most, n)
 	}
-	up, err := c.UpdateFleet(ctx, &codebuild.UpdateFleetInput{Arn: aws.String(arn), BaseCapacity: aws.Int32(2), OverflowBehavior: types.FleetOverflowBehaviorOnDemand})
-	if err != nil || up.Fleet.Status.StatusCode != types.FleetStatusCodeUpdating || aws.ToInt32(up.Fleet.BaseCapacity) != 2 {
-		t.Fatalf("UpdateFleet: %+v %v", up, err)
-	}
-	if _, err := c.DeleteFleet(ctx, &codebuild.DeleteFleetInput{Arn: aws.String(arn)}); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := c.BatchGetFleets(ctx, &codebuild.BatchGetFleetsInput{Names: []string{arn}}); len(got.Fleets) != 0 {
-		t.Errorf("after DeleteFleet: %+v", got.Fleets)
-	}
+	return most
 }
 
 // TestSharing: a project and a report group shared with one account by a

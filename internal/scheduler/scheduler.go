@@ -173,37 +173,42 @@ func (s *Scheduler) free() int {
 // builds it runs on every node); past it, a fleet whose overflowBehavior
 // is ON_DEMAND also takes on-demand slots from *limit, while one that
 // QUEUEs waits. Builds of a fleet that no longer exists run on demand.
-func (s *Scheduler) fleetClaims(ctx context.Context, tx store.Tx, limit *int) ([]store.FleetClaim, error) {
+//
+// overflow tells, per fleet (fleetKey), how many of its claim's builds
+// take on-demand slots: the last ones started.
+func (s *Scheduler) fleetClaims(ctx context.Context, tx store.Tx, limit *int) (claims []store.FleetClaim, overflow map[string]int, err error) {
 	loads, err := tx.BuildFleetLoad(ctx)
 	if err != nil || len(loads) == 0 {
-		return nil, err
+		return nil, nil, err
 	}
+	overflow = map[string]int{}
 	var out []store.FleetClaim
 	for _, l := range loads {
 		if l.Queued == 0 {
 			continue
 		}
-		capacity, overflow := 0, true
+		capacity, spills := 0, true
 		if r, err := tx.ResourceGet(ctx, l.Scope, store.KindFleet, l.Fleet); err == nil {
 			var f cb.Fleet
 			if json.Unmarshal(r.Doc, &f) == nil {
 				capacity = int(cb.Deref(f.BaseCapacity))
-				overflow = cb.Deref(f.OverflowBehavior) == cb.FleetOverflowBehaviorOnDemand
+				spills = cb.Deref(f.OverflowBehavior) == cb.FleetOverflowBehaviorOnDemand
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+			return nil, nil, err
 		}
 		n := min(max(capacity-l.Running, 0), l.Queued)
-		if overflow && n < l.Queued && *limit > 0 {
+		if spills && n < l.Queued && *limit > 0 {
 			extra := min(l.Queued-n, *limit)
 			*limit -= extra
 			n += extra
+			overflow[fleetKey(l.Scope, l.Fleet)] = extra
 		}
 		if n > 0 {
 			out = append(out, store.FleetClaim{Scope: l.Scope, Fleet: l.Fleet, Limit: n})
 		}
 	}
-	return out, nil
+	return out, overflow, nil
 }
 
 // Admit checks in tx, before a StartBuild or RetryBuild inserts its build,
@@ -364,19 +369,26 @@ func (c *Claims) Done(committed bool) {
 
 // claimed is what a claim in a transaction took: builds to start, and
 // orphans it ended.
-type claimed struct{ start, orphans []*store.Build }
+type claimed struct {
+	start, orphans []*store.Build
+	// reserved marks the started builds that run on a fleet's reserved
+	// capacity (the others take an on-demand slot, fleet overflow too).
+	reserved map[*store.Build]bool
+}
 
 // claimIn claims builds in tx (see claim); the caller holds claimMu and,
 // once tx commits, calls started.
 func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, restart bool, fx *batchrun.Effects) (claimed, error) {
 	var start, orphans []*store.Build
+	reserved := map[*store.Build]bool{}
 	err := func() error {
+		var overflow map[string]int
 		if !restart {
-			fleets, err := s.fleetClaims(ctx, tx, &c.Limit)
+			fleets, over, err := s.fleetClaims(ctx, tx, &c.Limit)
 			if err != nil {
 				return err
 			}
-			c.Fleets = fleets
+			c.Fleets, overflow = fleets, over
 		}
 		// Room left: on demand, and on each fleet.
 		room := map[string]int{"": c.Limit}
@@ -411,6 +423,9 @@ func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, res
 					continue
 				}
 				room[k]--
+				if k != "" && room[k] >= overflow[k] {
+					reserved[b] = true
+				}
 				start = append(start, b)
 				continue
 			}
@@ -430,18 +445,21 @@ func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, res
 		}
 		return nil
 	}()
-	return claimed{start, orphans}, err
+	return claimed{start, orphans, reserved}, err
 }
 
 func fleetKey(sc store.Scope, fleet string) string {
 	return sc.Account + "/" + sc.Region + "/" + fleet
 }
 
-// onDemand counts the builds of group that took an on-demand slot.
-func onDemand(group []*ending) int {
+// onDemand counts the builds of group that took an on-demand slot (they
+// are still in running while their ends are stored).
+func (s *Scheduler) onDemand(group []*ending) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	n := 0
 	for _, e := range group {
-		if store.FleetOf(e.res.Build.Doc) == "" {
+		if a := s.running[key{Scope: e.res.Build.Scope, ID: cb.Deref(e.res.Build.Doc.Id)}]; a == nil || !a.fleet {
 			n++
 		}
 	}
@@ -483,7 +501,7 @@ func (s *Scheduler) started(cl claimed) {
 		}
 	}
 	for _, b := range cl.start {
-		s.startBuild(b)
+		s.startBuild(b, cl.reserved[b])
 	}
 }
 
@@ -620,10 +638,10 @@ func (s *Scheduler) stopLocal(k key, cause error) {
 	}
 }
 
-func (s *Scheduler) startBuild(b *store.Build) {
+func (s *Scheduler) startBuild(b *store.Build, reserved bool) {
 	k := key{Scope: b.Scope, ID: cb.Deref(b.Doc.Id)}
 	ctx, cancel := context.WithCancelCause(s.ctx)
-	a := &active{cancel: cancel, done: make(chan struct{}), fleet: store.FleetOf(b.Doc) != ""}
+	a := &active{cancel: cancel, done: make(chan struct{}), fleet: reserved}
 	s.mu.Lock()
 	s.running[k] = a
 	s.mu.Unlock()
@@ -738,7 +756,7 @@ func (s *Scheduler) commitOnce(group []*ending) error {
 			return err
 		}
 		cl = claimed{}
-		if free := s.free() + onDemand(group); s.ctx.Err() == nil && (free > 0 || fleetWaitingIn(ctx, tx)) {
+		if free := s.free() + s.onDemand(group); s.ctx.Err() == nil && (free > 0 || fleetWaitingIn(ctx, tx)) {
 			now := s.o.Now()
 			var err error
 			cl, err = s.claimIn(ctx, tx, store.Claim{Node: s.o.Node, Now: now, Until: now.Add(s.o.Lease), Limit: free}, false, &fx)

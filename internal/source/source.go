@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +38,9 @@ type Source struct {
 // Auth is the user name and secret of an HTTPS git server.
 type Auth struct {
 	Username, Secret string
+	// url is the repository the header is for (set by git): git sends it
+	// only to URLs under it, so a submodule elsewhere never gets it.
+	url string
 }
 
 // Fetcher fetches sources.
@@ -87,16 +92,17 @@ func (f *Fetcher) run(ctx context.Context, dir string, args ...string) (string, 
 	return f.runAuth(ctx, dir, nil, args...)
 }
 
-// runAuth runs git with auth's header on every HTTP request (through
-// GIT_CONFIG_* variables, which only the server's user can read); the
-// secret never reaches the output it returns.
+// runAuth runs git with auth's header on the HTTP requests to auth's
+// repository (through GIT_CONFIG_* variables, which only the server's
+// user can read; http.<url>.extraHeader applies to that URL and those
+// under it only); the secret never reaches the output it returns.
 func (f *Fetcher) runAuth(ctx context.Context, dir string, auth *Auth, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=true", "LC_ALL=C")
 	if auth != nil {
 		basic := base64.StdEncoding.EncodeToString([]byte(auth.Username + ":" + auth.Secret))
-		cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic "+basic)
+		cmd.Env = append(cmd.Env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http."+auth.url+".extraHeader", "GIT_CONFIG_VALUE_0=Authorization: Basic "+basic)
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -117,6 +123,31 @@ func refspec(v string) string {
 		return "refs/pull/" + n + "/head"
 	}
 	return v
+}
+
+// authFor is the credential for a clone of loc: over HTTPS, or plain HTTP
+// to this machine (a local git server), never to another host in clear;
+// scoped to loc's URL.
+func authFor(a *Auth, loc string) *Auth {
+	if a == nil {
+		return nil
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Host == "" || u.User != nil {
+		return nil
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+	case "http":
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil
+		}
+	default:
+		return nil
+	}
+	scoped := *a
+	scoped.url = strings.TrimSuffix(u.String(), "/")
+	return &scoped
 }
 
 func (f *Fetcher) git(ctx context.Context, s Source, dir string) (string, error) {
@@ -145,10 +176,7 @@ func (f *Fetcher) git(ctx context.Context, s Source, dir string) (string, error)
 	if s.Version != "" {
 		ref = refspec(s.Version)
 	}
-	var auth *Auth
-	if l := strings.ToLower(loc); s.Auth != nil && (strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://")) {
-		auth = s.Auth
-	}
+	auth := authFor(s.Auth, loc)
 	fetch := append(append([]string{"-c", "protocol.file.allow=always", "fetch", "-q", "--no-tags"}, depth...), "origin", ref)
 	out, err := f.runAuth(ctx, dir, auth, fetch...)
 	checkout := "FETCH_HEAD"

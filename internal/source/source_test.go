@@ -138,3 +138,28 @@ func TestS3(t *testing.T) {
 		t.Errorf("missing S3 source: %v", err)
 	}
 }
+
+func TestAuthFor(t *testing.T) {
+	a := &Auth{Username: "u", Secret: "s"}
+	for _, c := range []struct {
+		loc, url string // url "": no credential
+	}{
+		{"https://github.com/o/r.git", "https://github.com/o/r.git"},
+		{"https://github.com/o/r/", "https://github.com/o/r"},
+		{"http://127.0.0.1:8080/o/r.git", "http://127.0.0.1:8080/o/r.git"},
+		{"http://localhost/o/r.git", "http://localhost/o/r.git"},
+		{"http://git.example.com/o/r.git", ""}, // in clear to another host
+		{"https://user:pw@github.com/o/r.git", ""},
+		{"git@github.com:o/r.git", ""},
+		{"/srv/git/r.git", ""},
+		{"file:///srv/git/r.git", ""},
+	} {
+		got := authFor(a, c.loc)
+		if (got == nil) != (c.url == "") || (got != nil && (got.url != c.url || got.Secret != "s")) {
+			t.Errorf("authFor(%q) = %+v, want url %q", c.loc, got, c.url)
+		}
+	}
+	if authFor(nil, "https://github.com/o/r.git") != nil {
+		t.Error("authFor(nil) is not nil")
+	}
+}

@@ -50,6 +50,9 @@ type Options struct {
 	// TempDir is a directory of this machine for the commands' scripts and
 	// outputs.
 	TempDir string
+	// Max bounds the sandboxes this node runs at once (0: no bound); more
+	// wait QUEUED for a node with room.
+	Max int
 	// Reap removes what a sandbox whose node went away left behind.
 	Reap func(id string) error
 	Log  *slog.Logger
@@ -339,6 +342,12 @@ func (m *Manager) tick(ctx context.Context) error {
 		m.orphan(ctx, f.scope, f.id, f.rec.Node)
 	}
 	for _, f := range claim {
+		m.mu.Lock()
+		full := m.o.Max > 0 && len(m.running) >= m.o.Max
+		m.mu.Unlock()
+		if full {
+			break
+		}
 		m.claim(ctx, f.scope, f.id)
 	}
 	return nil
