@@ -412,12 +412,31 @@ func TestSharing(t *testing.T) {
 	owner := s.Client(t, "111111111111", "us-east-1")
 	friend := s.Client(t, "222222222222", "us-east-1")
 	stranger := s.Client(t, "333333333333", "us-east-1")
-	project(t, owner, "shared", "version: 0.2\nphases:\n  build:\n    commands:\n      - echo shared\n")
+	g, err := owner.CreateReportGroup(ctx, &codebuild.CreateReportGroupInput{Name: aws.String("suite"), Type: types.ReportTypeTest,
+		ExportConfig: &types.ReportExportConfig{ExportConfigType: types.ReportExportConfigTypeNoExport}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	garn := aws.ToString(g.ReportGroup.Arn)
+	project(t, owner, "shared", `version: 0.2
+phases:
+  build:
+    commands:
+      - echo shared
+      - echo '<testsuite name="s"><testcase classname="c" name="t"/></testsuite>' > r.xml
+reports:
+  `+garn+`:
+    files: [r.xml]
+`)
 	arn := "arn:aws:codebuild:us-east-1:111111111111:project/shared"
 	build := waitBuild(t, owner, aws.ToString(start(t, owner, &codebuild.StartBuildInput{ProjectName: aws.String("shared")}).Id))
+	if len(build.ReportArns) != 1 {
+		t.Fatalf("the build's reports: %v", build.ReportArns)
+	}
+	report := build.ReportArns[0]
 	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:root"},
 		"Action":["codebuild:BatchGetProjects","codebuild:BatchGetBuilds","codebuild:ListBuildsForProject"],"Resource":"%s"}]}`, arn)
-	_, err := owner.PutResourcePolicy(ctx, &codebuild.PutResourcePolicyInput{ResourceArn: aws.String(arn), Policy: aws.String(`{"Statement":[]}`)})
+	_, err = owner.PutResourcePolicy(ctx, &codebuild.PutResourcePolicyInput{ResourceArn: aws.String(arn), Policy: aws.String(`{"Statement":[]}`)})
 	wantCode(t, err, "InvalidInputException", "Statement")
 	if _, err := owner.PutResourcePolicy(ctx, &codebuild.PutResourcePolicyInput{ResourceArn: aws.String(arn), Policy: aws.String(policy)}); err != nil {
 		t.Fatal(err)
@@ -457,16 +476,34 @@ func TestSharing(t *testing.T) {
 		t.Error("the account shared with started a build")
 	}
 
-	// Report groups.
-	g, err := owner.CreateReportGroup(ctx, &codebuild.CreateReportGroupInput{Name: aws.String("suite"), Type: types.ReportTypeTest,
-		ExportConfig: &types.ReportExportConfig{ExportConfigType: types.ReportExportConfigTypeNoExport}})
-	if err != nil {
+	// Report groups: the group, its reports and their test cases.
+	if _, err := owner.PutResourcePolicy(ctx, &codebuild.PutResourcePolicyInput{ResourceArn: aws.String(garn), Policy: aws.String(
+		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"222222222222"},"Action":["codebuild:BatchGetReportGroups","codebuild:BatchGetReports",
+		"codebuild:ListReportsForReportGroup","codebuild:DescribeTestCases"]}]}`)}); err != nil {
 		t.Fatal(err)
 	}
-	garn := aws.ToString(g.ReportGroup.Arn)
-	if _, err := owner.PutResourcePolicy(ctx, &codebuild.PutResourcePolicyInput{ResourceArn: aws.String(garn), Policy: aws.String(
-		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"222222222222"},"Action":"codebuild:BatchGetReportGroups"}]}`)}); err != nil {
-		t.Fatal(err)
+	for name, c := range map[string]*codebuild.Client{"the account shared with": friend, "a third account": stranger} {
+		want := 0
+		if c == friend {
+			want = 1
+		}
+		reps, err := c.BatchGetReports(ctx, &codebuild.BatchGetReportsInput{ReportArns: []string{report}})
+		if err != nil || len(reps.Reports) != want {
+			t.Errorf("%s: BatchGetReports: %+v %v", name, reps, err)
+		}
+		listed, err := c.ListReportsForReportGroup(ctx, &codebuild.ListReportsForReportGroupInput{ReportGroupArn: aws.String(garn)})
+		if got := 0; err == nil {
+			got = len(listed.Reports)
+			if got != want {
+				t.Errorf("%s: ListReportsForReportGroup: %v", name, listed.Reports)
+			}
+		} else if want == 1 {
+			t.Errorf("%s: ListReportsForReportGroup: %v", name, err)
+		}
+		cases, err := c.DescribeTestCases(ctx, &codebuild.DescribeTestCasesInput{ReportArn: aws.String(report)})
+		if (want == 1) != (err == nil && len(cases.TestCases) == 1) {
+			t.Errorf("%s: DescribeTestCases: %+v %v", name, cases, err)
+		}
 	}
 	if rg, err := friend.BatchGetReportGroups(ctx, &codebuild.BatchGetReportGroupsInput{ReportGroupArns: []string{garn}}); err != nil || len(rg.ReportGroups) != 1 {
 		t.Errorf("shared report group: %+v %v", rg, err)

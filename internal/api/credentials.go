@@ -74,7 +74,7 @@ func (a *API) ListSourceCredentials(ctx context.Context, in *cb.ListSourceCreden
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, translate(err, "")
 	}
 	out := &cb.ListSourceCredentialsOutput{SourceCredentialsInfos: []cb.SourceCredentialsInfo{}}
 	for _, r := range list {

@@ -285,9 +285,10 @@ func checkBuildFleet(ctx context.Context, tx store.Tx, scope store.Scope, env *c
 		return nil
 	}
 	ref := cb.Deref(env.Fleet.FleetArn)
-	name := store.FleetOf(&cb.Build{Environment: env})
-	f, err := getFleet(ctx, tx, scope, name)
-	if isNotFound(err) {
+	f, err := getFleet(ctx, tx, scope, fleetRef(ctx, ref))
+	if isNotFound(err) || (err == nil && strings.HasPrefix(ref, "arn:") && cb.Deref(f.Arn) != ref) {
+		// (An ARN of another account, or of a fleet deleted since and
+		// made again, names no fleet of the caller's.)
 		return invalid("Invalid input: %s", fleetNotFound(ref))
 	}
 	if err != nil {

@@ -158,6 +158,10 @@ func (a *API) DeleteProject(ctx context.Context, in *cb.DeleteProjectInput) (*cb
 		if err := tx.ResourceDelete(ctx, scope, store.KindWebhook, name); err != nil && !isNotFound(err) {
 			return err
 		}
+		// A project made again with this name is not public.
+		if err := tx.ResourceDelete(ctx, scope, publicAliases, name); err != nil && !isNotFound(err) {
+			return err
+		}
 		return nil
 	})
 	if err != nil && !isNotFound(err) {

@@ -207,6 +207,11 @@ func (a *API) BatchGetReports(ctx context.Context, in *cb.BatchGetReportsInput) 
 			seen[arn] = true
 			r, err := tx.ReportGet(ctx, scope, arn)
 			if err != nil {
+				if owner, _, ok := a.sharedIn(ctx, tx, arn, "report", "codebuild:BatchGetReports"); ok {
+					r, err = tx.ReportGet(ctx, owner, arn)
+				}
+			}
+			if err != nil {
 				out.ReportsNotFound = append(out.ReportsNotFound, arn)
 				continue
 			}
@@ -219,6 +224,12 @@ func (a *API) BatchGetReports(ctx context.Context, in *cb.BatchGetReportsInput) 
 
 func (a *API) listReports(ctx context.Context, group string, filter *cb.ReportFilter, order, token *string, maxResults *int32) ([]string, *string, error) {
 	_, scope := scopeOf(ctx)
+	return a.listReportsIn(ctx, scope, group, filter, order, token, maxResults)
+}
+
+// listReportsIn lists reports of scope: the caller's, or the owner's of a
+// report group shared with the caller.
+func (a *API) listReportsIn(ctx context.Context, scope store.Scope, group string, filter *cb.ReportFilter, order, token *string, maxResults *int32) ([]string, *string, error) {
 	desc := cb.Deref(order) != cb.SortOrderTypeAscending
 	status := ""
 	if filter != nil {
@@ -262,7 +273,12 @@ func (a *API) ListReports(ctx context.Context, in *cb.ListReportsInput) (*cb.Lis
 
 // ListReportsForReportGroup lists a report group's report ARNs.
 func (a *API) ListReportsForReportGroup(ctx context.Context, in *cb.ListReportsForReportGroupInput) (*cb.ListReportsForReportGroupOutput, error) {
-	arns, next, err := a.listReports(ctx, reportGroupName(ctx, cb.Deref(in.ReportGroupArn)), in.Filter, in.SortOrder, in.NextToken, in.MaxResults)
+	_, scope := scopeOf(ctx)
+	group := reportGroupName(ctx, cb.Deref(in.ReportGroupArn))
+	if owner, name, ok := a.shared(ctx, group, "report-group", "codebuild:ListReportsForReportGroup"); ok {
+		scope, group = owner, name
+	}
+	arns, next, err := a.listReportsIn(ctx, scope, group, in.Filter, in.SortOrder, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, translate(err, reportGroupNotFound(cb.Deref(in.ReportGroupArn)))
 	}
@@ -280,12 +296,19 @@ func (a *API) DeleteReport(ctx context.Context, in *cb.DeleteReportInput) (*cb.D
 	return &cb.DeleteReportOutput{}, nil
 }
 
-func (a *API) getReport(ctx context.Context, arn string) (*store.Report, error) {
+// getReport finds a report of the caller's, or of a report group another
+// account shares with the caller for action.
+func (a *API) getReport(ctx context.Context, arn, action string) (*store.Report, error) {
 	_, scope := scopeOf(ctx)
 	var r *store.Report
 	err := a.st.View(ctx, func(tx store.Tx) error {
 		var err error
 		r, err = tx.ReportGet(ctx, scope, arn)
+		if isNotFound(err) {
+			if owner, _, ok := a.sharedIn(ctx, tx, arn, "report", action); ok {
+				r, err = tx.ReportGet(ctx, owner, arn)
+			}
+		}
 		return err
 	})
 	return r, err
@@ -311,7 +334,7 @@ func offsetPage(list string, token *string, maxResults *int32, n int) (from, to 
 // by status and by a keyword found in the name or the prefix.
 func (a *API) DescribeTestCases(ctx context.Context, in *cb.DescribeTestCasesInput) (*cb.DescribeTestCasesOutput, error) {
 	arn := cb.Deref(in.ReportArn)
-	r, err := a.getReport(ctx, arn)
+	r, err := a.getReport(ctx, arn, "codebuild:DescribeTestCases")
 	if err != nil {
 		return nil, translate(err, fmt.Sprintf("Report %s does not exist", arn))
 	}
@@ -340,7 +363,7 @@ func (a *API) DescribeTestCases(ctx context.Context, in *cb.DescribeTestCasesInp
 // coverage and sorted by file path (default) or line coverage.
 func (a *API) DescribeCodeCoverages(ctx context.Context, in *cb.DescribeCodeCoveragesInput) (*cb.DescribeCodeCoveragesOutput, error) {
 	arn := cb.Deref(in.ReportArn)
-	r, err := a.getReport(ctx, arn)
+	r, err := a.getReport(ctx, arn, "codebuild:DescribeCodeCoverages")
 	if err != nil {
 		if isNotFound(err) {
 			return nil, invalid("Report %s does not exist", arn)

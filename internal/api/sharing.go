@@ -154,10 +154,16 @@ func (a *API) sharedIn(ctx context.Context, tx store.Tx, arn, kind, action strin
 	}
 	owner = store.Scope{Account: p.Account, Region: p.Region}
 	attached := arn
-	if kind == "build" {
+	switch kind {
+	case "build":
 		// A project's policy grants the reads of its builds.
 		project, _, _ := strings.Cut(rest, ":")
 		attached = ident.ProjectARN(p.Region, p.Account, project)
+	case "report":
+		// A report group's policy grants the reads of its reports, which
+		// are found by their ARN.
+		group, _, _ := strings.Cut(rest, ":")
+		attached, rest = ident.ReportGroupARN(p.Region, p.Account, group), arn
 	}
 	r, err := tx.ResourceGet(ctx, owner, store.KindPolicy, attached)
 	if err != nil {

@@ -91,7 +91,7 @@ func (a *API) CreateWebhook(ctx context.Context, in *cb.CreateWebhookInput) (*cb
 			return err
 		}
 		if !webhookSourceType(p).Valid() {
-			return invalid("Invalid input: webhooks are only supported for GITHUB, GITHUB_ENTERPRISE, GITLAB, GITLAB_SELF_MANAGED and BITBUCKET sources; project %s has a %s source", name, cb.Deref(p.Source.Type))
+			return invalid("Invalid input: webhooks are only supported for GITHUB, GITHUB_ENTERPRISE, GITLAB, GITLAB_SELF_MANAGED and BITBUCKET sources; project %s has a %s source", name, webhookSourceType(p))
 		}
 		doc, err := json.Marshal(w)
 		if err != nil {
@@ -256,7 +256,7 @@ func (a *API) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	fam, ev, err := webhook.Parse(r.Header, body)
 	if err == nil && fam != webhookSourceType(p).Family() {
-		err = fmt.Errorf("a %s delivery cannot trigger project %s, whose source is %s", fam, res.Name, cb.Deref(p.Source.Type))
+		err = fmt.Errorf("a %s delivery cannot trigger project %s, whose source is %s", fam, res.Name, webhookSourceType(p))
 	}
 	if err != nil {
 		writeWebhook(w, http.StatusBadRequest, WebhookResult{Message: err.Error()})

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 )
 
@@ -30,13 +31,15 @@ type Statement struct {
 }
 
 type rawStatement struct {
-	Sid       string          `json:"Sid"`
-	Effect    string          `json:"Effect"`
-	Principal json.RawMessage `json:"Principal"`
-	Action    json.RawMessage `json:"Action"`
-	Resource  json.RawMessage `json:"Resource"`
-	Condition json.RawMessage `json:"Condition"`
-	NotAction json.RawMessage `json:"NotAction"`
+	Sid          string          `json:"Sid"`
+	Effect       string          `json:"Effect"`
+	Principal    json.RawMessage `json:"Principal"`
+	Action       json.RawMessage `json:"Action"`
+	Resource     json.RawMessage `json:"Resource"`
+	Condition    json.RawMessage `json:"Condition"`
+	NotAction    json.RawMessage `json:"NotAction"`
+	NotResource  json.RawMessage `json:"NotResource"`
+	NotPrincipal json.RawMessage `json:"NotPrincipal"`
 }
 
 // Parse reads a policy document; the error says what is wrong with it.
@@ -74,8 +77,10 @@ func Parse(doc string) (*Policy, error) {
 		default:
 			return nil, fmt.Errorf("statement %d: Effect must be Allow or Deny, not %q", i+1, r.Effect)
 		}
-		if len(r.NotAction) > 0 {
-			return nil, fmt.Errorf("statement %d: NotAction is not supported in resource policies here", i+1)
+		for name, v := range map[string]json.RawMessage{"NotAction": r.NotAction, "NotResource": r.NotResource, "NotPrincipal": r.NotPrincipal} {
+			if len(v) > 0 {
+				return nil, fmt.Errorf("statement %d: %s is not supported in resource policies here", i+1, name)
+			}
 		}
 		var err error
 		if s.Principals, err = principals(r.Principal); err != nil {
@@ -142,24 +147,39 @@ func principals(raw json.RawMessage) ([]string, error) {
 	if !ok {
 		return nil, errors.New("Principal names no AWS principal")
 	}
-	return strings1(aws, "Principal.AWS", true)
+	list, err := strings1(aws, "Principal.AWS", true)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range list {
+		if Account(p) == "" {
+			return nil, fmt.Errorf("Principal %q: share with a whole account (\"123456789012\" or \"arn:aws:iam::123456789012:root\"): buildbatch does not tell an account's roles and users apart", p)
+		}
+	}
+	return list, nil
 }
 
-// Account is the account a principal names: a 12-digit id, an IAM ARN
-// (arn:aws:iam::<account>:...) or "*".
+// Account is the account a principal names: "*", a 12-digit account id
+// or an account's root (arn:aws:iam::<account>:root); "" for anything else
+// (a role or a user: buildbatch shares with whole accounts only).
 func Account(principal string) string {
 	if principal == "*" {
 		return "*"
 	}
-	if strings.HasPrefix(principal, "arn:") {
-		parts := strings.SplitN(principal, ":", 6)
-		if len(parts) == 6 {
-			return parts[4]
+	if rest, ok := strings.CutPrefix(principal, "arn:"); ok {
+		parts := strings.SplitN(rest, ":", 5)
+		if len(parts) == 5 && parts[1] == "iam" && parts[4] == "root" && accountID.MatchString(parts[3]) {
+			return parts[3]
 		}
 		return ""
 	}
-	return principal
+	if accountID.MatchString(principal) {
+		return principal
+	}
+	return ""
 }
+
+var accountID = regexp.MustCompile(`^[0-9]{12}$`)
 
 func matchAny(patterns []string, v string, fold bool) bool {
 	if fold {

@@ -58,6 +58,10 @@ func TestParseErrors(t *testing.T) {
 		{`{"Statement":[{"Effect":"Allow","Principal":"*"}]}`, "Action is missing"},
 		{`{"Statement":[{"Effect":"Allow","Principal":{"Service":"x"},"Action":"a"}]}`, "no AWS principal"},
 		{`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"a","Condition":{"Bool":{"x":"y"}}}]}`, "cannot be honoured"},
+		{`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"a","NotResource":"x"}]}`, "NotResource is not supported"},
+		{`{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"1"},"Principal":"*","Action":"a"}]}`, "NotPrincipal is not supported"},
+		{`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:role/ci"},"Action":"a"}]}`, "whole account"},
+		{`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"4444"},"Action":"a"}]}`, "whole account"},
 	} {
 		if _, err := Parse(c.doc); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Parse(%s) = %v, want %q", c.doc, err, c.want)
