@@ -68,13 +68,8 @@ func End(doc *cb.Build, status string, contexts []cb.PhaseContext, now time.Time
 	if p.EndTime != nil {
 		return
 	}
-	end := cb.At(now)
-	if end.Before(p.StartTime.Time) {
-		end = p.StartTime
-	}
-	p.EndTime = end
+	p.EndTime, p.DurationInSeconds = PhaseEnd(p.StartTime, now)
 	p.PhaseStatus = cb.String(status)
-	p.DurationInSeconds = cb.Int64(int64(end.Sub(p.StartTime.Time) / time.Second))
 	typ := cb.Deref(p.PhaseType)
 	if contexts == nil && typ != Submitted && typ != Queued && status != cb.StatusTypeStopped {
 		contexts = OKContexts()
@@ -139,13 +134,8 @@ func BatchEnd(doc *cb.BuildBatch, status string, ctxs []cb.PhaseContext, now tim
 		return
 	}
 	p := &doc.Phases[n-1]
-	end := cb.At(now)
-	if end.Before(p.StartTime.Time) {
-		end = p.StartTime
-	}
-	p.EndTime = end
+	p.EndTime, p.DurationInSeconds = PhaseEnd(p.StartTime, now)
 	p.PhaseStatus = cb.String(status)
-	p.DurationInSeconds = cb.Int64(int64(end.Sub(p.StartTime.Time) / time.Second))
 	p.Contexts = ctxs
 }
 
@@ -158,4 +148,18 @@ func BatchOpen(doc *cb.BuildBatch) string {
 		return ""
 	}
 	return cb.Deref(doc.Phases[n-1].PhaseType)
+}
+
+// PhaseEnd is the end time and duration (whole seconds) of a phase of any
+// document (build, batch, sandbox session) that started at start and ends
+// now: never before its start.
+func PhaseEnd(start *cb.Time, now time.Time) (*cb.Time, *int64) {
+	end := cb.At(now)
+	if start == nil {
+		return end, cb.Int64(0)
+	}
+	if end.Before(start.Time) {
+		end = start
+	}
+	return end, cb.Int64(int64(end.Sub(start.Time) / time.Second))
 }

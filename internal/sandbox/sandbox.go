@@ -51,6 +51,7 @@ import (
 	"time"
 
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/ident"
 )
 
@@ -207,13 +208,8 @@ func endPhase(s *cb.Sandbox, status string, contexts []cb.PhaseContext, now time
 		return
 	}
 	p := &ss.Phases[n-1]
-	end := cb.At(now)
-	if end.Before(p.StartTime.Time) {
-		end = p.StartTime
-	}
-	p.EndTime = end
+	p.EndTime, p.DurationInSeconds = document.PhaseEnd(p.StartTime, now)
 	p.PhaseStatus = cb.String(status)
-	p.DurationInSeconds = cb.Int64(int64(end.Sub(p.StartTime.Time) / time.Second))
 	typ := cb.Deref(p.PhaseType)
 	if contexts == nil && typ != PhaseSubmitted && typ != PhaseQueued && status != cb.StatusTypeStopped {
 		contexts = []cb.PhaseContext{{StatusCode: cb.String(""), Message: cb.String("")}}
