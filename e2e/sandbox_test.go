@@ -316,16 +316,32 @@ func TestSandbox(t *testing.T) {
 
 // TestSandboxTimeout: a sandbox ends after its project's timeout.
 func TestSandboxTimeout(t *testing.T) {
-	s := Start(t, "--timeout-minute", "1s")
+	// One sandbox at a time on this node: the second waits QUEUED, past
+	// its queued timeout.
+	s := Start(t, "--timeout-minute", "1s", "--max-concurrent-builds", "1")
 	c := s.Client(t, "test", "us-east-1")
 	project(t, c, "sbt", "version: 0.2\nphases:\n  build:\n    commands:\n      - echo\n", func(in *codebuild.CreateProjectInput) {
-		in.TimeoutInMinutes = aws.Int32(5)
+		in.TimeoutInMinutes = aws.Int32(8) // outlives the other's queued timeout
+	})
+	project(t, c, "sbq", "version: 0.2\nphases:\n  build:\n    commands:\n      - echo\n", func(in *codebuild.CreateProjectInput) {
+		in.QueuedTimeoutInMinutes = aws.Int32(5)
 	})
 	out, err := c.StartSandbox(ctx, &codebuild.StartSandboxInput{ProjectName: aws.String("sbt")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := aws.ToString(out.Sandbox.Id)
+	waitSandbox(t, c, id, "running", func(sb types.Sandbox) bool { return sandboxPhase(sb) == "RUN_SANDBOX" })
+	second, err := c.StartSandbox(ctx, &codebuild.StartSandboxInput{ProjectName: aws.String("sbq")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := waitSandbox(t, c, aws.ToString(second.Sandbox.Id), "ended", func(sb types.Sandbox) bool { return aws.ToString(sb.Status) == "STOPPED" })
+	if ph := waiting.CurrentSession.Phases; len(ph) < 2 || aws.ToString(ph[len(ph)-2].PhaseType) != "QUEUED" || ph[len(ph)-2].PhaseStatus != types.StatusTypeTimedOut ||
+		aws.ToString(waiting.CurrentSession.Status) != "TIMED_OUT" {
+		b, _ := json.Marshal(waiting)
+		t.Errorf("the sandbox that waited past its queued timeout: %s", b)
+	}
 	sb := waitSandbox(t, c, id, "ended", func(sb types.Sandbox) bool {
 		return aws.ToString(sb.Status) == "STOPPED" || aws.ToString(sb.Status) == "FAILED"
 	})

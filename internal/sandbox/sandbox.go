@@ -289,6 +289,24 @@ func TimedOut(s *cb.Sandbox, now time.Time) {
 		[]cb.PhaseContext{{StatusCode: cb.String(TimedOutCode), Message: cb.String(TimedOutMessage)}}, now)
 }
 
+// QueuedTooLong reports whether a sandbox still QUEUED (no node took it)
+// has waited past its queuedTimeoutInMinutes (minute is the length of a
+// minute; a zero or missing timeout never ends).
+func QueuedTooLong(s *cb.Sandbox, minute time.Duration, now time.Time) bool {
+	n := cb.Deref(s.QueuedTimeoutInMinutes)
+	if n <= 0 || s.RequestTime == nil || cb.Deref(s.Status) != StatusQueued {
+		return false
+	}
+	return !now.Before(s.RequestTime.Add(time.Duration(n) * minute))
+}
+
+// QueuedTimedOut ends a sandbox that waited in the queue past its
+// queuedTimeoutInMinutes, as a build's queued timeout ends it.
+func QueuedTimedOut(s *cb.Sandbox, now time.Time) {
+	End(s, StatusStopped, cb.StatusTypeTimedOut, cb.StatusTypeTimedOut,
+		[]cb.PhaseContext{{StatusCode: cb.String(TimedOutCode), Message: cb.String("Build has timed out in the queue. ")}}, now)
+}
+
 // Failed ends a sandbox whose open phase failed (code and msg are its
 // context); status is the session's (FAILED or FAULT).
 func Failed(s *cb.Sandbox, status, code, msg string, now time.Time) {

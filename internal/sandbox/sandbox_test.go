@@ -137,3 +137,25 @@ func TestCommands(t *testing.T) {
 		t.Errorf("aborted: %+v", a)
 	}
 }
+
+func TestQueuedTooLong(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	sb := func(status string, minutes int32) *cb.Sandbox {
+		return &cb.Sandbox{Status: cb.String(status), RequestTime: cb.At(t0), QueuedTimeoutInMinutes: cb.Int32(minutes)}
+	}
+	for _, c := range []struct {
+		name string
+		s    *cb.Sandbox
+		at   time.Duration
+		want bool
+	}{
+		{"before", sb(StatusQueued, 5), 4 * time.Minute, false},
+		{"at", sb(StatusQueued, 5), 5 * time.Minute, true},
+		{"running", sb(StatusInProgress, 5), time.Hour, false},
+		{"no timeout", sb(StatusQueued, 0), time.Hour, false},
+	} {
+		if got := QueuedTooLong(c.s, time.Minute, t0.Add(c.at)); got != c.want {
+			t.Errorf("%s: QueuedTooLong = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -211,6 +211,23 @@ func (m *Manager) recover(ctx context.Context) {
 	}
 }
 
+// expire ends a sandbox that waited in the queue past its queued timeout.
+func (m *Manager) expire(ctx context.Context, scope store.Scope, id string) {
+	_, err := m.update(ctx, scope, id, func(r *sandbox.Record) (bool, error) {
+		now := m.o.Now()
+		if r.Node != "" || !sandbox.QueuedTooLong(r.Sandbox, m.o.Minute, now) {
+			return false, nil // taken, or stopped, since it was read
+		}
+		sandbox.QueuedTimedOut(r.Sandbox, now)
+		return true, nil
+	})
+	if err != nil {
+		m.o.Log.Warn("sandboxes: ending a sandbox that waited too long", "sandbox", id, "err", err)
+		return
+	}
+	m.abortCommands(ctx, scope, id)
+}
+
 // orphan ends a sandbox whose node went away (held by node, "" for any).
 func (m *Manager) orphan(ctx context.Context, scope store.Scope, id, node string) {
 	_, err := m.update(ctx, scope, id, func(r *sandbox.Record) (bool, error) {
@@ -265,7 +282,7 @@ func (m *Manager) tick(ctx context.Context) error {
 		id    string
 		rec   *sandbox.Record
 	}
-	var claim, orphans []found
+	var claim, orphans, expired []found
 	newCmds := map[string][]string{}
 	now := m.o.Now()
 	err := m.o.Store.View(ctx, func(tx store.Tx) error {
@@ -312,6 +329,8 @@ func (m *Manager) tick(ctx context.Context) error {
 						newCmds[r.Name] = append(newCmds[r.Name], c.Name)
 					}
 				}
+			case rec.Node == "" && !rec.StopRequested && sandbox.QueuedTooLong(rec.Sandbox, m.o.Minute, now):
+				expired = append(expired, f)
 			case rec.Node == "" && !rec.StopRequested:
 				claim = append(claim, f)
 			case rec.Node != "" && now.After(rec.LeaseUntil):
@@ -340,6 +359,9 @@ func (m *Manager) tick(ctx context.Context) error {
 	}
 	for _, f := range orphans {
 		m.orphan(ctx, f.scope, f.id, f.rec.Node)
+	}
+	for _, f := range expired {
+		m.expire(ctx, f.scope, f.id)
 	}
 	for _, f := range claim {
 		m.mu.Lock()
