@@ -25,6 +25,8 @@ var (
 
 // normalize replaces what changes from run to run (uuids, times) with
 // placeholders numbered in order of appearance, and indents.
+var serverRE = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/`)
+
 func normalize(t *testing.T, raw []byte) []byte {
 	t.Helper()
 	var v any
@@ -41,6 +43,7 @@ func normalize(t *testing.T, raw []byte) []byte {
 	})
 	out = timeRE.ReplaceAll(out, []byte(`"$1": "<time>"`))
 	out = durationRE.ReplaceAll(out, []byte(`"durationInSeconds": "<seconds>"`))
+	out = serverRE.ReplaceAll(out, []byte(`http://<server>/`)) // the console's links
 	return out
 }
 

@@ -19,7 +19,9 @@
 //
 // Requests: Owns takes unsigned browser requests only (no Authorization
 // header, no X-Amz-* header or query parameter): GET / and everything
-// under /console/. Signed API and S3 requests never reach the console.
+// under /console/. Signed API and S3 requests never reach the console (an
+// anonymous S3 request for a bucket named "console" gets the console's 404).
+// A build's logs.deepLink is <base URL>/#/builds/<id> (set by the runner).
 //
 // Access: in local mode (no Keys) the console is open, but only to
 // loopback clients; it gives them a session of the default account (the

@@ -19,7 +19,7 @@ const module = "github.com/buildbatch/buildbatch/"
 var allowed = map[string][]string{
 	"cmd/buildbatch":     {"internal/cli"},
 	"internal/cli":       {"internal/api", "internal/artifact", "internal/bytesize", "internal/codebuild", "internal/config", "internal/document", "internal/server", "internal/shard", "internal/sigv4"},
-	"internal/server":    {"internal/api", "internal/awsjson", "internal/batchrun", "internal/blob", "internal/blob/*", "internal/buildlog", "internal/buildlog/*", "internal/codebuild", "internal/config", "internal/cwlogs", "internal/executor", "internal/executor/docker", "internal/executor/local", "internal/ident", "internal/runner", "internal/s3api", "internal/sandbox", "internal/sandbox/sandboxrun", "internal/scheduler", "internal/secrets", "internal/sigv4", "internal/store", "internal/store/postgres", "internal/store/sqlite"},
+	"internal/server":    {"internal/api", "internal/awsjson", "internal/batchrun", "internal/blob", "internal/blob/*", "internal/buildlog", "internal/buildlog/*", "internal/codebuild", "internal/config", "internal/console", "internal/cwlogs", "internal/executor", "internal/executor/docker", "internal/executor/local", "internal/ident", "internal/runner", "internal/s3api", "internal/sandbox", "internal/sandbox/sandboxrun", "internal/scheduler", "internal/secrets", "internal/sigv4", "internal/store", "internal/store/postgres", "internal/store/sqlite"},
 	"internal/api":       {"internal/awsjson", "internal/batch", "internal/batchrun", "internal/blob", "internal/buildlog", "internal/bytesize", "internal/codebuild", "internal/curated", "internal/document", "internal/ident", "internal/policy", "internal/sandbox", "internal/source", "internal/store", "internal/tenancy", "internal/webhook"},
 	"internal/scheduler": {"internal/batchrun", "internal/codebuild", "internal/document", "internal/runner", "internal/store"},
 	"internal/batchrun":  {"internal/artifact", "internal/batch", "internal/blob", "internal/codebuild", "internal/document", "internal/ident", "internal/report", "internal/source", "internal/store", "internal/tenancy"},
@@ -27,6 +27,8 @@ var allowed = map[string][]string{
 	"internal/awsjson":   {"internal/codebuild", "internal/ident", "internal/sigv4"},
 	"internal/s3api":     {"internal/blob", "internal/ident", "internal/sigv4", "internal/store", "internal/tenancy"},
 	"internal/cwlogs":    {"internal/awsjson", "internal/buildlog", "internal/codebuild", "internal/ident", "internal/store"},
+	// The web console drives the API as a signed request would.
+	"internal/console": {"internal/api", "internal/awsjson", "internal/blob", "internal/codebuild", "internal/sigv4", "internal/store", "internal/tenancy"},
 	// Pure rules.
 	"internal/batch":     {"internal/buildspec", "internal/codebuild", "internal/document", "internal/ident", "internal/store"},
 	"internal/document":  {"internal/codebuild", "internal/ident", "internal/store"},
@@ -36,7 +38,7 @@ var allowed = map[string][]string{
 	"internal/webhook":   {"internal/codebuild"},
 	"internal/policy":    {},
 	"internal/curated":   {"internal/codebuild"},
-	"internal/sandbox":   {"internal/codebuild", "internal/ident"},
+	"internal/sandbox":   {"internal/codebuild", "internal/document", "internal/ident"},
 	// Sandboxes run on a node, as builds do.
 	"internal/sandbox/sandboxrun": {"internal/codebuild", "internal/executor", "internal/runner", "internal/sandbox", "internal/store"},
 	// Seams and their implementations.

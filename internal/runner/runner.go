@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -65,6 +66,10 @@ type Config struct {
 	// MaxArtifactBytes bounds each artifact a build uploads (0: no
 	// limit): past it, UPLOAD_ARTIFACTS fails.
 	MaxArtifactBytes int64
+	// ConsoleURL is the web console's base URL (http://host:port): a
+	// build's logs.deepLink points at its page there ("": at AWS's
+	// CloudWatch console, as on AWS).
+	ConsoleURL string
 }
 
 // Runner runs builds.
@@ -446,6 +451,10 @@ func (x *run) setLogs() {
 		logs.StreamName = cb.String(stream)
 		logs.DeepLink = cb.String(fmt.Sprintf("https://console.aws.amazon.com/cloudwatch/home?region=%s#logEvent:group=%s;stream=%s", region, group, stream))
 		logs.CloudWatchLogsArn = cb.String(ident.ARN("logs", region, account, "log-group:"+group+":log-stream:"+stream))
+	}
+	if base := x.r.cfg.ConsoleURL; base != "" {
+		// The build's page in buildbatch's console, which shows its log.
+		logs.DeepLink = cb.String(strings.TrimSuffix(base, "/") + "/#/builds/" + url.PathEscape(cb.Deref(x.doc.Id)))
 	}
 	if cb.Deref(s3.Status) == cb.LogsConfigStatusTypeEnabled {
 		loc := strings.TrimSuffix(cb.Deref(s3.Location), "/") + "/" + x.uuid + ".gz"

@@ -23,6 +23,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/buildlog/bloblog"
 	"github.com/buildbatch/buildbatch/internal/codebuild"
 	"github.com/buildbatch/buildbatch/internal/config"
+	"github.com/buildbatch/buildbatch/internal/console"
 	"github.com/buildbatch/buildbatch/internal/cwlogs"
 	"github.com/buildbatch/buildbatch/internal/executor"
 	"github.com/buildbatch/buildbatch/internal/executor/docker"
@@ -61,6 +62,8 @@ type Server struct {
 
 	pprofLn net.Listener // with pprof: --pprof-listen
 	pprof   *http.Server
+
+	console *console.Console // the web console at /
 }
 
 // New prepares a server: it checks the data directory, opens the store,
@@ -145,6 +148,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		Store: st, Executor: exec, Logs: logs, Blob: blobs, Secrets: sec,
 		WorkDir: filepath.Join(cfg.DataDir, "builds"), Minute: cfg.Minute, Log: log,
 		KeepWorkspaces: cfg.KeepWorkspaces, MaxLogBytes: cfg.MaxLogBytes, MaxArtifactBytes: cfg.MaxArtifactBytes,
+		ConsoleURL: "http://" + ln.Addr().String(),
 	})
 	shared := cfg.Store != ""
 	coord := batchrun.New(batchrun.Options{Store: st, Blob: blobs, Node: node, Lease: cfg.Lease, Minute: cfg.Minute, Log: log, TempDir: tmp, Exclusive: !shared})
@@ -158,7 +162,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	}
 	sched := scheduler.New(opts)
 	sandboxes := sandboxrun.New(sandboxrun.Options{Store: st, Runner: run, Node: node, Lease: cfg.Lease, Exclusive: !shared,
-		Minute: cfg.Minute, TempDir: tmp, Log: log, Reap: func(id string) error { return exec.Reap(context.Background(), id) }})
+		Minute: cfg.Minute, TempDir: tmp, Log: log, Max: cfg.MaxConcurrentBuilds, Reap: func(id string) error { return exec.Reap(context.Background(), id) }})
 	baseURL := "http://" + ln.Addr().String()
 	a := api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL,
 		Scheduler: sched, Coordinator: coord, Logs: logs, Blob: blobs, Log: log, DataDir: cfg.DataDir, MinFreeDisk: cfg.MinFreeDisk})
@@ -184,6 +188,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	router.S3(s3api.New(s3api.Options{Store: st, Blob: blobs, Verifier: &s3Verifier, Log: log, MaxObjectBytes: cfg.MaxArtifactBytes,
 		Reserved: []string{runner.CacheBucket, bloblog.DefaultBucket}}))
 
+	// The web console: unsigned browser requests for / and /console/.
+	cons := console.New(console.Options{API: a, Store: st, Blob: blobs, Keys: verifier.Keys, DefaultAccount: cfg.DefaultAccount,
+		BaseURL: baseURL, Log: log})
+
 	sandboxSessions := a.SandboxSessions() // sandbox connections (StartSandboxConnection's streamUrl)
 	// Not an http.ServeMux: it would clean paths (S3 keys hold "//") and
 	// redirect.
@@ -199,6 +207,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		}
 		if api.IsPublic(r) { // badges, public builds, webhook deliveries: no credentials
 			a.ServePublic(w, r)
+			return
+		}
+		if cons.Owns(r) {
+			cons.ServeHTTP(w, r)
 			return
 		}
 		router.ServeHTTP(w, r)
@@ -221,7 +233,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		}
 		pprofLn, pprofSrv = pln, &http.Server{Handler: pm, ReadHeaderTimeout: 30 * time.Second}
 	}
-	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, sandboxes: sandboxes, mode: mode, execInfo: execInfo, storeInfo: storeInfo, blobInfo: blobInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv}
+	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, sandboxes: sandboxes, mode: mode, execInfo: execInfo, storeInfo: storeInfo, blobInfo: blobInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv, console: cons}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
@@ -328,6 +340,9 @@ func (s *Server) AuthMode() string { return s.mode }
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
+	consoleCtx, stopConsole := context.WithCancel(ctx)
+	defer stopConsole()
+	go s.console.Run(consoleCtx) // the console's change feed; ends its event streams with ctx
 	sandboxCtx, stopSandboxes := context.WithCancel(context.Background())
 	sandboxesDone := make(chan struct{})
 	go func() { s.sandboxes.Run(sandboxCtx); close(sandboxesDone) }()
