@@ -10,6 +10,10 @@
 // blob.Store, so that every node sharing it can read every build's log,
 // while the build runs too. ./logtest is the conformance suite both pass.
 //
+// Both also implement IndexedReader, which reads a piece of a log with
+// the records of its times, for readers that need each line's time as a
+// number (CloudWatch Logs' events) and not as text.
+//
 // Both hand out the same *Writer, which does what is common (Printf's
 // "[Container]" lines, the newline a log ends with, the time of each
 // write) and passes the bytes on to the implementation's Output.
@@ -41,6 +45,61 @@ type Logs interface {
 	Read(ctx context.Context, name string, offset int64, max int, wait time.Duration, stamps bool) (Chunk, error)
 	// Delete removes a build's log; a missing log is no error.
 	Delete(name string) error
+}
+
+// IndexedReader is implemented by Logs that can return a piece of a log
+// together with the records of when its bytes arrived, for readers that
+// want each line's time as a number (CloudWatch Logs' events) rather than
+// as a stamp to parse back.
+type IndexedReader interface {
+	// ReadIndexed returns what Read(ctx, name, offset, max, 0, false)
+	// returns, and an Index that gives the time of each of its bytes
+	// (it may hold records before and after them; nil when the Chunk has
+	// no Data): Stamp(nil, c.Data, c.NextOffset-len(c.Data), x) is what
+	// Read with stamps returns. The Index is not to be modified.
+	ReadIndexed(ctx context.Context, name string, offset int64, max int) (Chunk, Index, error)
+}
+
+// ReadIndexed reads a log as IndexedReader.ReadIndexed does, with l's
+// own ReadIndexed if it has one, else with Read's stamps, parsed back
+// (one record per line).
+func ReadIndexed(ctx context.Context, l Logs, name string, offset int64, max int) (Chunk, Index, error) {
+	if r, ok := l.(IndexedReader); ok {
+		return r.ReadIndexed(ctx, name, offset, max)
+	}
+	c, err := l.Read(ctx, name, offset, max, 0, true)
+	if err != nil || len(c.Data) == 0 {
+		return c, nil, err
+	}
+	stamped := c.Data
+	data := make([]byte, 0, len(stamped))
+	var x Index
+	for len(stamped) > 0 {
+		end := bytes.IndexByte(stamped, '\n') + 1
+		if end == 0 {
+			end = len(stamped)
+		}
+		line := stamped[:end]
+		stamped = stamped[end:]
+		n := len(StampFormat)
+		if len(line) <= n || line[n] != ' ' {
+			return Chunk{}, nil, fmt.Errorf("log %s: a stamped line without its time: %.40q", name, line)
+		}
+		t, err := time.Parse(StampFormat, string(line[:n]))
+		if err != nil {
+			return Chunk{}, nil, fmt.Errorf("log %s: %w", name, err)
+		}
+		if !t.IsZero() { // the time of a byte without a record
+			x = append(x, Record{Offset: int64(len(data)), UnixNano: t.UnixNano()})
+		}
+		data = append(data, line[n+1:]...)
+	}
+	start := c.NextOffset - int64(len(data))
+	for i := range x {
+		x[i].Offset += start
+	}
+	c.Data = data
+	return c, x, nil
 }
 
 // Chunk is a piece of a log read from an offset.

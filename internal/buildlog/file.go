@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 )
@@ -32,7 +34,10 @@ type Store struct {
 	active map[string]*fileLog // by log name, while a build writes
 }
 
-var _ Logs = (*Store)(nil)
+var (
+	_ Logs          = (*Store)(nil)
+	_ IndexedReader = (*Store)(nil)
+)
 
 // pollInterval is how often a follower of a log written by another Store
 // looks again (doubling up to maxPollInterval).
@@ -214,13 +219,78 @@ func (s *Store) readFile(name string, offset int64, max int, checkLock bool) (c 
 
 // stamp prefixes every line of data (which starts at offset) with its time.
 func (s *Store) stamp(name string, offset int64, data []byte) ([]byte, error) {
-	raw, err := os.ReadFile(s.path(name, ".idx"))
+	x, err := s.index(name, offset, offset+int64(len(data)))
 	if err != nil {
 		return nil, err
 	}
-	x := make(Index, 0, len(raw)/16)
-	for i := 0; i+16 <= len(raw); i += 16 {
-		x = append(x, Record{int64(binary.LittleEndian.Uint64(raw[i:])), int64(binary.LittleEndian.Uint64(raw[i+8:]))})
-	}
 	return Stamp(make([]byte, 0, len(data)+len(data)/8), data, offset, x), nil
+}
+
+// ReadIndexed implements IndexedReader.
+func (s *Store) ReadIndexed(ctx context.Context, name string, offset int64, max int) (Chunk, Index, error) {
+	s.mu.Lock()
+	l := s.active[name]
+	s.mu.Unlock()
+	c, end, writing, err := s.readFile(name, offset, max, l == nil)
+	if err != nil {
+		return c, nil, err
+	}
+	c.Complete = l == nil && !writing && c.NextOffset == end
+	if len(c.Data) == 0 {
+		return c, nil, nil
+	}
+	x, err := s.index(name, c.NextOffset-int64(len(c.Data)), c.NextOffset)
+	return c, x, err
+}
+
+// recordSize is the size of a record in a .idx file.
+const recordSize = 16
+
+// index returns the records of a log that tell the times of its bytes
+// from offset from to offset to: the last at or before from and those
+// after it before to. The .idx file's records are in order of offset, so
+// they are found by binary search, not read whole: reading a stretch of a
+// long log costs as little as one of a short one.
+func (s *Store) index(name string, from, to int64) (Index, error) {
+	f, err := os.Open(s.path(name, ".idx"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	n := int(st.Size() / recordSize) // a record being appended is not one yet
+	var rec [recordSize]byte
+	var readErr error
+	offsetOf := func(i int) int64 {
+		if _, err := f.ReadAt(rec[:], int64(i)*recordSize); err != nil && readErr == nil {
+			readErr = err
+		}
+		return int64(binary.LittleEndian.Uint64(rec[:8]))
+	}
+	// The first record after from; the one before it is the last at or
+	// before from (none: from has no time yet).
+	first := max(sort.Search(n, func(i int) bool { return offsetOf(i) > from })-1, 0)
+	if readErr != nil {
+		return nil, readErr
+	}
+	var x Index
+	var buf []byte
+	for i, batch := first, 256; i < n; i, batch = i+batch, min(2*batch, 4096) {
+		batch = min(batch, n-i)
+		buf = slices.Grow(buf[:0], batch*recordSize)[:batch*recordSize]
+		if _, err := f.ReadAt(buf, int64(i)*recordSize); err != nil {
+			return nil, err
+		}
+		for b := buf; len(b) > 0; b = b[recordSize:] {
+			r := Record{int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))}
+			if r.Offset >= to {
+				return x, nil
+			}
+			x = append(x, r)
+		}
+	}
+	return x, nil
 }

@@ -14,7 +14,6 @@ package cwlogs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -292,5 +291,3 @@ func limitOf(v *int32, def, most int, what string) (int, error) {
 	}
 	return int(*v), nil
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

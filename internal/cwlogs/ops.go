@@ -276,13 +276,20 @@ func (a *API) GetLogEvents(ctx context.Context, in *GetLogEventsInput) (*GetLogE
 	if err != nil {
 		return nil, err
 	}
+	return a.events(ctx, s, in, limit, forward, pos, fromToken)
+}
+
+// events answers GetLogEvents for the stream s: forward from pos (0 if
+// < 0) or backward from it (the end if < 0); fromToken says that pos came
+// from in.NextToken.
+func (a *API) events(ctx context.Context, s *stream, in *GetLogEventsInput, limit int, forward bool, pos int64, fromToken bool) (*GetLogEventsOutput, error) {
 	within := func(l line) bool {
 		return (in.StartTime == nil || l.ms >= *in.StartTime) && (in.EndTime == nil || l.ms < *in.EndTime)
 	}
 	out := &GetLogEventsOutput{Events: []OutputLogEvent{}}
 	if forward {
 		start := max(pos, 0)
-		events := []OutputLogEvent{}
+		events := make([]OutputLogEvent, 0, min(limit, 1024))
 		budget := pageBytes
 		end := start
 		err := a.scan(ctx, s.uuid, start, func(l line) bool {
@@ -310,7 +317,12 @@ func (a *API) GetLogEvents(ctx context.Context, in *GetLogEventsInput) (*GetLogE
 		return out, nil
 	}
 	// Backward: the last page before pos (the end when there is no
-	// token).
+	// token), the longest run of events before it that a page holds. It
+	// is read from a line start some way back, which gives the same lines
+	// as reading from the head (a line longer than a read comes in
+	// pieces counted from its start); while the events found there leave
+	// room for more, from further back (to the head at worst: when few
+	// lines are within the times asked).
 	type kept struct {
 		ev    OutputLogEvent
 		start int64
@@ -318,24 +330,44 @@ func (a *API) GetLogEvents(ctx context.Context, in *GetLogEventsInput) (*GetLogE
 	var ring []kept
 	size := 0
 	end := int64(0)
-	err = a.scan(ctx, s.uuid, 0, func(l line) bool {
-		if pos >= 0 && l.next > pos {
-			return false
+	to := pos
+	if to < 0 {
+		var err error
+		if to, err = a.logEnd(ctx, s.uuid); err != nil {
+			return nil, err
 		}
-		end = l.next
-		if !within(l) {
+	}
+	for back := backReach; ; back *= 4 {
+		from, err := a.lineStart(ctx, s.uuid, to-back)
+		if err != nil {
+			return nil, err
+		}
+		ring, size, end = ring[:0], 0, from
+		dropped := false
+		err = a.scan(ctx, s.uuid, from, func(l line) bool {
+			if pos >= 0 && l.next > pos {
+				return false
+			}
+			end = l.next
+			if !within(l) {
+				return true
+			}
+			ring = append(ring, kept{OutputLogEvent{Timestamp: l.ms, Message: l.text, IngestionTime: l.ms}, l.start})
+			size += len(l.text) + 26
+			for len(ring) > limit || len(ring) > 1 && size > pageBytes {
+				size -= len(ring[0].ev.Message) + 26
+				ring = ring[1:]
+				dropped = true
+			}
 			return true
+		})
+		if err != nil {
+			return nil, err
 		}
-		ring = append(ring, kept{OutputLogEvent{Timestamp: l.ms, Message: l.text, IngestionTime: l.ms}, l.start})
-		size += len(l.text) + 26
-		for len(ring) > limit || len(ring) > 1 && size > pageBytes {
-			size -= len(ring[0].ev.Message) + 26
-			ring = ring[1:]
+		// An event before from would not fit with these.
+		if from == 0 || dropped || len(ring) == limit || size+26 > pageBytes {
+			break
 		}
-		return true
-	})
-	if err != nil {
-		return nil, err
 	}
 	if pos < 0 {
 		pos = end
@@ -552,38 +584,65 @@ const (
 	mergeReadSize = 64 << 10
 )
 
-// read returns the whole lines of a build's log from off (none at its end).
-func (a *API) read(ctx context.Context, uuid string, off int64, size int) ([]line, error) {
-	c, err := a.o.Logs.Read(ctx, uuid, off, size, 0, true)
+// lines is one read of a log, handed out line by line: a line longer
+// than the read comes in pieces, each with the time of its first byte.
+type lines struct {
+	text  string // whole lines, from start in the log
+	start int64
+	pos   int // in text, of the next line
+	x     buildlog.Index
+	rec   int // the record of the last line handed out (-1: none yet)
+}
+
+// readLines reads the whole lines of a build's log from off, up to size
+// bytes (none at its end), and the index of their times: the bytes as one
+// string, which the lines' texts share.
+func (a *API) readLines(ctx context.Context, uuid string, off int64, size int) (*lines, error) {
+	c, x, err := buildlog.ReadIndexed(ctx, a.o.Logs, uuid, off, size)
 	if errors.Is(err, buildlog.ErrNoLog) {
-		return nil, nil
+		return &lines{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	return &lines{text: string(c.Data), start: c.NextOffset - int64(len(c.Data)), x: x, rec: -1}, nil
+}
+
+// noTime is the time of a line that has no record, as a stamp showed it
+// (time.Time{}).
+var noTime = time.Time{}.UnixMilli()
+
+// next returns the next line, if there is one.
+func (r *lines) next() (line, bool) {
+	if r.pos == len(r.text) {
+		return line{}, false
+	}
+	n := strings.IndexByte(r.text[r.pos:], '\n') + 1
+	if n == 0 {
+		n = len(r.text) - r.pos
+	}
+	start := r.start + int64(r.pos)
+	for r.rec+1 < len(r.x) && r.x[r.rec+1].Offset <= start {
+		r.rec++
+	}
+	ms := noTime
+	if r.rec >= 0 {
+		ms = time.Unix(0, r.x[r.rec].UnixNano).UnixMilli()
+	}
+	l := line{text: r.text[r.pos : r.pos+n], ms: ms, start: start, next: start + int64(n)}
+	r.pos += n
+	return l, true
+}
+
+// read returns the whole lines of a build's log from off (none at its end).
+func (a *API) read(ctx context.Context, uuid string, off int64, size int) ([]line, error) {
+	r, err := a.readLines(ctx, uuid, off, size)
+	if err != nil {
+		return nil, err
+	}
 	var out []line
-	data := c.Data
-	pos := off
-	stampLen := len(buildlog.StampFormat) + 1
-	for len(data) > 0 {
-		end := bytes.IndexByte(data, '\n')
-		if end < 0 {
-			end = len(data)
-		} else {
-			end++
-		}
-		seg := data[:end]
-		data = data[end:]
-		if len(seg) < stampLen {
-			break
-		}
-		t, ok := parseStamp(seg[:stampLen-1])
-		if !ok {
-			return nil, errorf("log %s: a line without its time at offset %d", uuid, pos)
-		}
-		text := string(seg[stampLen:])
-		out = append(out, line{text: text, ms: t, start: pos, next: pos + int64(len(text))})
-		pos += int64(len(text))
+	for l, ok := r.next(); ok; l, ok = r.next() {
+		out = append(out, l)
 	}
 	return out, nil
 }
@@ -592,17 +651,61 @@ func (a *API) read(ctx context.Context, uuid string, off int64, size int) ([]lin
 // false or the lines written so far end.
 func (a *API) scan(ctx context.Context, uuid string, off int64, f func(line) bool) error {
 	for {
-		lines, err := a.read(ctx, uuid, off, readSize)
-		if err != nil || len(lines) == 0 {
+		r, err := a.readLines(ctx, uuid, off, readSize)
+		if err != nil || len(r.text) == 0 {
 			return err
 		}
-		for _, l := range lines {
+		for l, ok := r.next(); ok; l, ok = r.next() {
 			if !f(l) {
 				return nil
 			}
 			off = l.next
 		}
 	}
+}
+
+// backReach is how far before its end a backward page is looked for
+// first: a page's worth and more, so that the events found there usually
+// fill it.
+var backReach = int64(2 * readSize)
+
+// logEnd returns the size of a build's log (0 if it has none).
+func (a *API) logEnd(ctx context.Context, uuid string) (int64, error) {
+	c, err := a.o.Logs.Read(ctx, uuid, -1, 1, 0, false)
+	if errors.Is(err, buildlog.ErrNoLog) {
+		return 0, nil
+	}
+	return c.NextOffset, err
+}
+
+// lineStart returns the start of the line of a build's log that off is
+// in, or 0 if off <= 0 (off past the end: that of the last line).
+func (a *API) lineStart(ctx context.Context, uuid string, off int64) (int64, error) {
+	if off <= 0 {
+		return 0, nil
+	}
+	end, err := a.logEnd(ctx, uuid)
+	if err != nil {
+		return 0, err
+	}
+	// The last newline before off, read backward in steps; Read returns
+	// the bytes up to the last newline of those asked (all of them when
+	// there is none).
+	for to, step := min(off, end), int64(64<<10); to > 0; step = min(2*step, readSize) {
+		from := max(0, to-step)
+		c, err := a.o.Logs.Read(ctx, uuid, from, int(to-from), 0, false)
+		if errors.Is(err, buildlog.ErrNoLog) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(c.Data, '\n'); i >= 0 {
+			return from + int64(i) + 1, nil
+		}
+		to = from
+	}
+	return 0, nil
 }
 
 // position is a GetLogEvents token: direction, stream and byte offset,
@@ -656,35 +759,4 @@ func derefOr(p *string, def string) string {
 		return def
 	}
 	return *p
-}
-
-// parseStamp reads a time in buildlog.StampFormat
-// ("2006-01-02T15:04:05.000000Z") as milliseconds since the epoch, without
-// time.Parse's generality: every line of a log has one.
-func parseStamp(b []byte) (int64, bool) {
-	if len(b) != len(buildlog.StampFormat) || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != '.' || b[26] != 'Z' {
-		return 0, false
-	}
-	num := func(from, to int) (int, bool) {
-		n := 0
-		for _, c := range b[from:to] {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n, true
-	}
-	year, ok1 := num(0, 4)
-	month, ok2 := num(5, 7)
-	day, ok3 := num(8, 10)
-	hour, ok4 := num(11, 13)
-	minute, ok5 := num(14, 16)
-	sec, ok6 := num(17, 19)
-	micro, ok7 := num(20, 26)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
-		return 0, false
-	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, micro*1000, time.UTC)
-	return t.UnixMilli(), true
 }

@@ -557,6 +557,28 @@ func (l *Logs) Read(ctx context.Context, name string, offset int64, max int, wai
 	}
 }
 
+// ReadIndexed implements buildlog.IndexedReader.
+func (l *Logs) ReadIndexed(ctx context.Context, name string, offset int64, max int) (buildlog.Chunk, buildlog.Index, error) {
+	if checkName(name) != nil {
+		return buildlog.Chunk{}, nil, buildlog.ErrNoLog
+	}
+	st, err := l.state(ctx, name)
+	if err != nil {
+		return buildlog.Chunk{}, nil, err
+	}
+	c, x, _, err := l.read(ctx, name, st, offset, max)
+	if errors.Is(err, errGone) {
+		l.forget(name, st)
+		return buildlog.Chunk{}, nil, buildlog.ErrNoLog
+	}
+	if len(c.Data) == 0 {
+		x = nil
+	}
+	return c, x, err
+}
+
+var _ buildlog.IndexedReader = (*Logs)(nil)
+
 // read reads what the store has; local tells that this node writes the
 // log (so news come without polling).
 func (l *Logs) read(ctx context.Context, name string, st *logState, offset int64, limit int) (c buildlog.Chunk, x buildlog.Index, local bool, err error) {

@@ -15,6 +15,9 @@
 //   - Stamps: "2006-01-02T15:04:05.000000Z " before every line, the time
 //     its first byte was written (all the lines of one write share it),
 //     the same whichever Logs (node) reads it and however it is paged.
+//   - Indexed reads (buildlog.ReadIndexed, with the Logs' own
+//     ReadIndexed and with the fallback that parses stamps): the same
+//     Chunk as Read, with an Index that stamps it as Read does.
 //   - Followers (Read with wait) are woken by new output and by Close, and
 //     a follower of a closed log returns at once.
 //   - Another Logs over the same storage (another node) reads what one
@@ -58,6 +61,7 @@ func Run(t *testing.T, open Open) {
 		{"PartialLines", testPartialLines},
 		{"Printf", testPrintf},
 		{"Stamps", testStamps},
+		{"Indexed", testIndexed},
 		{"Follow", testFollow},
 		{"OtherNode", testOtherNode},
 		{"Missing", testMissing},
@@ -403,6 +407,75 @@ func testStamps(t *testing.T, open Open) {
 	}
 	if ts, lines := stamped(t, c.Data); !slices.Equal(lines, []string{"d\n", "e\n"}) || !ts[0].Equal(times[3]) || !ts[1].Equal(times[4]) {
 		t.Errorf("stamped from offset 6: %q", c.Data)
+	}
+}
+
+// hidden is a Logs without its ReadIndexed, if it has one: read through
+// buildlog.ReadIndexed's fallback.
+type hidden struct{ buildlog.Logs }
+
+func testIndexed(t *testing.T, open Open) {
+	l, another := open(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	want := text(r, 400<<10)
+	w := Create(t, l, "indexed")
+	check := func(complete bool) {
+		t.Helper()
+		other := another()
+		readers := []buildlog.Logs{l, hidden{l}, other}
+		for i := range 30 {
+			off, max := r.Int64N(int64(len(want))+10), 1+r.IntN(100<<10)
+			switch i {
+			case 0:
+				off, max = 0, 1<<20
+			case 1:
+				off = -1
+			}
+			plain, err := l.Read(ctx, "indexed", off, max, 0, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stamped, err := l.Read(ctx, "indexed", off, max, 0, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, reader := range readers {
+				c, x, err := buildlog.ReadIndexed(ctx, reader, "indexed", off, max)
+				if err != nil {
+					t.Fatalf("ReadIndexed(%d, %d) (%T): %v", off, max, reader, err)
+				}
+				if reader == other && !complete {
+					continue // another node may see less of an open log
+				}
+				if !bytes.Equal(c.Data, plain.Data) || c.NextOffset != plain.NextOffset || c.Complete != plain.Complete {
+					t.Fatalf("ReadIndexed(%d, %d) (%T): %d bytes next %d complete %v; Read: %d bytes next %d complete %v",
+						off, max, reader, len(c.Data), c.NextOffset, c.Complete, len(plain.Data), plain.NextOffset, plain.Complete)
+				}
+				if got := buildlog.Stamp(nil, c.Data, c.NextOffset-int64(len(c.Data)), x); !bytes.Equal(got, stamped.Data) {
+					t.Fatalf("ReadIndexed(%d, %d) (%T): stamped with its index %.200q, Read's stamps %.200q", off, max, reader, got, stamped.Data)
+				}
+			}
+		}
+	}
+	for rest := want; len(rest) > 0; {
+		n := min(len(rest), 1+r.IntN(16<<10))
+		MustWrite(t, w, string(rest[:n]))
+		rest = rest[n:]
+		if r.IntN(8) == 0 {
+			time.Sleep(time.Millisecond) // times that differ
+		}
+	}
+	ReadUntil(t, l, "indexed", 0, string(want[bytes.LastIndexByte(want[:len(want)-1], '\n')+1:]))
+	check(false)
+	MustClose(t, w)
+	ReadAll(t, l, "indexed", 0, 1<<20, false)
+	ReadAll(t, another(), "indexed", 0, 1<<20, false)
+	check(true)
+	if _, _, err := buildlog.ReadIndexed(ctx, l, "no-such-log", 0, 100); !errors.Is(err, buildlog.ErrNoLog) {
+		t.Errorf("ReadIndexed of a missing log: %v, want ErrNoLog", err)
+	}
+	if _, _, err := buildlog.ReadIndexed(ctx, hidden{l}, "no-such-log", 0, 100); !errors.Is(err, buildlog.ErrNoLog) {
+		t.Errorf("ReadIndexed (fallback) of a missing log: %v, want ErrNoLog", err)
 	}
 }
 
