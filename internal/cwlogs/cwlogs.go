@@ -16,6 +16,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
@@ -44,10 +45,29 @@ type Options struct {
 }
 
 // API answers the CloudWatch Logs operations.
-type API struct{ o Options }
+type API struct {
+	o Options
+
+	// recent keeps each scope's log groups for groupsFresh: a client
+	// paging through a log asks for its group at every page, and finding
+	// the groups reads every project of the account.
+	mu     sync.Mutex
+	recent map[store.Scope]recentGroups
+}
+
+type recentGroups struct {
+	at     time.Time
+	groups map[string]*group
+}
+
+// groupsFresh is how long a scope's groups are reused when they hold the
+// group asked for (one they lack is looked for anew at once): a project
+// deleted or moved to another group leaves its old group after it at most
+// (DescribeLogGroups always reads them anew).
+const groupsFresh = time.Second
 
 // New returns the API.
-func New(o Options) *API { return &API{o: o} }
+func New(o Options) *API { return &API{o: o, recent: map[store.Scope]recentGroups{}} }
 
 var operations = []string{"DescribeLogGroups", "DescribeLogStreams", "GetLogEvents", "FilterLogEvents"}
 
@@ -172,9 +192,25 @@ func groupName(name, identifier *string) (string, error) {
 
 // group finds a log group of the caller's.
 func (a *API) group(ctx context.Context, name string) (*group, error) {
-	all, err := a.groups(ctx, scopeOf(ctx))
-	if err != nil {
-		return nil, err
+	scope, now := scopeOf(ctx), time.Now()
+	a.mu.Lock()
+	r, ok := a.recent[scope]
+	a.mu.Unlock()
+	all := r.groups
+	// A group not among the kept ones may be new: read them anew.
+	if !ok || now.Sub(r.at) > groupsFresh || all[name] == nil {
+		var err error
+		if all, err = a.groups(ctx, scope); err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		for s, old := range a.recent { // forget stale scopes
+			if now.Sub(old.at) > groupsFresh {
+				delete(a.recent, s)
+			}
+		}
+		a.recent[scope] = recentGroups{at: now, groups: all}
+		a.mu.Unlock()
 	}
 	g := all[name]
 	if g == nil {
