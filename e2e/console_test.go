@@ -267,3 +267,50 @@ phases:
 	b.do("opening the deep link", chromedp.Navigate("about:blank"), chromedp.Navigate(link))
 	b.wait("the deep link's page", `document.querySelector('h1')?.textContent.startsWith('Build console:') && (document.querySelector('#log')?.textContent || '').includes('unit tests failed')`)
 }
+
+// TestConsoleStrictLogin: in strict mode the console asks for a key of the
+// credentials file; a wrong secret is refused; the user sees only their
+// account's projects; logging out ends the session.
+func TestConsoleStrictLogin(t *testing.T) {
+	if e2eExecutor == "docker" || e2eShared {
+		t.Skip("the login is the same whatever runs builds and keeps state: run once, in the local pass")
+	}
+	chromium(t)
+	credFile := filepath.Join(t.TempDir(), "credentials")
+	os.WriteFile(credFile, []byte("[alice]\naws_access_key_id = AKIAALICE\naws_secret_access_key = alice-secret\naws_account_id = 111111111111\n\n"+
+		"[bob]\naws_access_key_id = AKIABOB\naws_secret_access_key = bob-secret\naws_account_id = 222222222222\n"), 0o600)
+	s := Start(t, "--credentials", credFile)
+	b := newBrowser(t)
+	alice := s.ClientWithSecret(t, "AKIAALICE", "alice-secret", "us-east-1")
+	bob := s.ClientWithSecret(t, "AKIABOB", "bob-secret", "us-east-1")
+	for c, name := range map[*codebuild.Client]string{alice: "alices-project", bob: "bobs-project"} {
+		if _, err := c.CreateProject(ctx, createInput(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	login := func(key, secret string) {
+		b.t.Helper()
+		b.wait("the login form", `!!document.querySelector('form.login input[name=accessKeyId]')`)
+		b.do("logging in as "+key,
+			chromedp.SetValue(`form.login input[name=accessKeyId]`, key),
+			chromedp.SetValue(`form.login input[name=secretAccessKey]`, secret),
+			chromedp.Click(`form.login button[type=submit]`))
+	}
+	b.do("opening the console", chromedp.Navigate(s.URL+"/"))
+	login("AKIAALICE", "not-her-secret")
+	b.wait("the refusal", `!!document.querySelector('form.login .flash')`)
+	login("AKIAALICE", "alice-secret")
+	b.wait("alice's projects", `!!document.querySelector('tr[data-project="alices-project"]')`)
+	if n := eval[int](b, `document.querySelectorAll('tr[data-project="bobs-project"]').length`); n != 0 {
+		t.Error("alice sees bob's project")
+	}
+	if who := eval[string](b, `document.getElementById('who').innerText`); !strings.Contains(who, "111111111111") {
+		t.Errorf("the session shown: %q", who)
+	}
+	// Log out: the login form again, and the session cookie no longer works.
+	b.do("logging out", chromedp.Click(`#who button`))
+	b.wait("the login form after logging out", `!!document.querySelector('form.login')`)
+	if status := eval[int](b, `(() => { const x = new XMLHttpRequest(); x.open('GET', '/console/api/projects', false); x.send(); return x.status })()`); status != 401 {
+		t.Errorf("the API after logging out answered %d, want 401", status)
+	}
+}
