@@ -169,20 +169,16 @@ func (s *Scheduler) free() int {
 }
 
 // fleetClaims decides, in tx, how many QUEUED builds of each fleet to
-// claim: up to the fleet's free reserved capacity (baseCapacity less the
-// builds it runs on every node); past it, a fleet whose overflowBehavior
-// is ON_DEMAND also takes on-demand slots from *limit, while one that
-// QUEUEs waits. Builds of a fleet that no longer exists run on demand.
-//
-// overflow tells, per fleet (fleetKey), how many of its claim's builds
-// take on-demand slots: the last ones started.
-func (s *Scheduler) fleetClaims(ctx context.Context, tx store.Tx, limit *int) (claims []store.FleetClaim, overflow map[string]int, err error) {
+// claim on its reserved capacity: up to baseCapacity less the builds it
+// runs on every node. It also lists the fleets whose builds past that may
+// take on-demand slots, in queue order with the builds on no fleet: those
+// whose overflowBehavior is ON_DEMAND, and fleets that no longer exist
+// (their builds run on demand); the builds of a fleet that QUEUEs wait.
+func (s *Scheduler) fleetClaims(ctx context.Context, tx store.Tx) (reserved []store.FleetClaim, onDemand []store.FleetRef, err error) {
 	loads, err := tx.BuildFleetLoad(ctx)
 	if err != nil || len(loads) == 0 {
 		return nil, nil, err
 	}
-	overflow = map[string]int{}
-	var out []store.FleetClaim
 	for _, l := range loads {
 		if l.Queued == 0 {
 			continue
@@ -197,18 +193,14 @@ func (s *Scheduler) fleetClaims(ctx context.Context, tx store.Tx, limit *int) (c
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, nil, err
 		}
-		n := min(max(capacity-l.Running, 0), l.Queued)
-		if spills && n < l.Queued && *limit > 0 {
-			extra := min(l.Queued-n, *limit)
-			*limit -= extra
-			n += extra
-			overflow[fleetKey(l.Scope, l.Fleet)] = extra
+		if n := min(max(capacity-l.Running, 0), l.Queued); n > 0 {
+			reserved = append(reserved, store.FleetClaim{Scope: l.Scope, Fleet: l.Fleet, Limit: n})
 		}
-		if n > 0 {
-			out = append(out, store.FleetClaim{Scope: l.Scope, Fleet: l.Fleet, Limit: n})
+		if spills {
+			onDemand = append(onDemand, store.FleetRef{Scope: l.Scope, Fleet: l.Fleet})
 		}
 	}
-	return out, overflow, nil
+	return reserved, onDemand, nil
 }
 
 // Admit checks in tx, before a StartBuild or RetryBuild inserts its build,
@@ -382,18 +374,21 @@ func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, res
 	var start, orphans []*store.Build
 	reserved := map[*store.Build]bool{}
 	err := func() error {
-		var overflow map[string]int
 		if !restart {
-			fleets, over, err := s.fleetClaims(ctx, tx, &c.Limit)
+			fleets, onDemand, err := s.fleetClaims(ctx, tx)
 			if err != nil {
 				return err
 			}
-			c.Fleets, overflow = fleets, over
+			c.Fleets, c.OnDemand = fleets, onDemand
 		}
-		// Room left: on demand, and on each fleet.
+		// Room left: on demand, and on each fleet's reserved capacity.
 		room := map[string]int{"": c.Limit}
 		for _, f := range c.Fleets {
-			room[fleetKey(f.Scope, f.Fleet)] = f.Limit
+			room[store.FleetRef{Scope: f.Scope, Fleet: f.Fleet}.Key()] = f.Limit
+		}
+		spills := map[string]bool{}
+		for _, f := range c.OnDemand {
+			spills[f.Key()] = true
 		}
 		claimed, err := tx.BuildClaim(ctx, c)
 		if err != nil {
@@ -408,10 +403,12 @@ func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, res
 					}
 					continue
 				}
+				// A fleet's build takes its reserved capacity, else (if the
+				// fleet overflows on demand) an on-demand slot.
 				k := ""
 				if f := store.FleetOf(b.Doc); f != "" {
-					if _, ok := room[fleetKey(b.Scope, f)]; ok {
-						k = fleetKey(b.Scope, f)
+					if fk := (store.FleetRef{Scope: b.Scope, Fleet: f}).Key(); room[fk] > 0 || !spills[fk] {
+						k = fk
 					}
 				}
 				if room[k] <= 0 {
@@ -423,7 +420,7 @@ func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, res
 					continue
 				}
 				room[k]--
-				if k != "" && room[k] >= overflow[k] {
+				if k != "" {
 					reserved[b] = true
 				}
 				start = append(start, b)
@@ -446,10 +443,6 @@ func (s *Scheduler) claimIn(ctx context.Context, tx store.Tx, c store.Claim, res
 		return nil
 	}()
 	return claimed{start, orphans, reserved}, err
-}
-
-func fleetKey(sc store.Scope, fleet string) string {
-	return sc.Account + "/" + sc.Region + "/" + fleet
 }
 
 // onDemand counts the builds of group that took an on-demand slot (they

@@ -159,6 +159,15 @@ type FleetClaim struct {
 	Limit int
 }
 
+// FleetRef names a fleet of a scope.
+type FleetRef struct {
+	Scope Scope
+	Fleet string
+}
+
+// Key is the fleet's "<account>/<region>/<fleet>".
+func (f FleetRef) Key() string { return f.Scope.Account + "/" + f.Scope.Region + "/" + f.Fleet }
+
 // FleetLoad is how many incomplete builds of a fleet wait unclaimed
 // (Queued) and are held by a node (Running).
 type FleetLoad struct {
@@ -175,8 +184,13 @@ type Claim struct {
 	// Limit bounds the QUEUED builds claimed that run on no fleet
 	// (orphans are not bounded).
 	Limit int
-	// Fleets asks for QUEUED builds of fleets, each up to its Limit.
+	// Fleets asks for QUEUED builds of fleets, each up to its Limit
+	// (their reserved capacity); they are claimed first.
 	Fleets []FleetClaim
+	// OnDemand names fleets whose QUEUED builds also compete for the
+	// Limit slots, with the builds on no fleet, in creation order (fleets
+	// that overflow ON_DEMAND, and fleets that no longer exist).
+	OnDemand []FleetRef
 	// Own also claims the incomplete builds Node already holds, whatever
 	// their lease: a node that restarted takes back what it held before.
 	Own bool
@@ -314,12 +328,13 @@ type Tx interface {
 	// BuildClaim takes builds for node c.Node, leasing them until c.Until:
 	// first every incomplete build whose lease expired before c.Now (an
 	// orphan of a node that died; with c.Own also those c.Node holds),
-	// then up to c.Limit unclaimed builds whose open phase is QUEUED and
-	// that run on no fleet, in creation order, then for each of c.Fleets up
-	// to its Limit of its scope's such builds of that fleet. Each claimed
-	// build's Rev is incremented (so a former
+	// then for each of c.Fleets up to its Limit of its scope's unclaimed
+	// builds of that fleet whose open phase is QUEUED, then up to c.Limit
+	// such builds that run on no fleet or on one of c.OnDemand, in
+	// creation order. Each claimed build's Rev is incremented (so a former
 	// holder's BuildPut fails with ErrStale) and its Node and LeaseUntil
-	// set; they are returned in that order.
+	// set; they are returned in that order (orphans, each fleet's, the
+	// on-demand ones), each part by creation.
 	BuildClaim(ctx context.Context, c Claim) ([]*Build, error)
 	// BuildRenew extends to until the leases of every incomplete build
 	// node holds and returns them (a build the node runs that is not

@@ -180,28 +180,8 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 		b    *store.Build
 	}
 	var all []claimed
-	err := t.query(ctx, `WITH expired AS (
-			SELECT seq FROM builds WHERE NOT complete AND node <> '' AND lease_until < $1 FOR UPDATE
-		), own AS (
-			SELECT seq FROM builds WHERE $2 AND NOT complete AND node = $3 FOR UPDATE
-		), waiting AS (
-			SELECT seq FROM builds WHERE NOT complete AND queued AND node = '' AND fleet = '' ORDER BY seq LIMIT $4 FOR UPDATE
-		), picked AS (
-			SELECT seq, 0 AS kind FROM expired UNION SELECT seq, 0 FROM own UNION ALL SELECT seq, 1 FROM waiting
-		)
-		UPDATE builds SET node = $3, lease_until = $5, rev = builds.rev + 1 FROM picked WHERE builds.seq = picked.seq
-		RETURNING builds.account, builds.region, builds.seq, builds.doc, builds.meta, builds.rev, builds.node,
-			builds.lease_until, builds.stop_requested, picked.kind`,
-		[]any{nanos(c.Now), c.Own, c.Node, int64(max(c.Limit, 0)), nanos(c.Until)}, func(rows pgx.Rows) error {
-			var x claimed
-			var err error
-			x.b, err = scanBuild(rows, &x.kind)
-			all = append(all, x)
-			return err
-		})
-	if err != nil {
-		return nil, err
-	}
+	// Fleets' reserved capacity first (the statement below then sees
+	// those builds claimed).
 	for i, f := range c.Fleets {
 		if f.Limit <= 0 || f.Fleet == "" {
 			continue
@@ -213,7 +193,7 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 			UPDATE builds SET node = $5, lease_until = $6, rev = builds.rev + 1 FROM waiting WHERE builds.seq = waiting.seq
 			RETURNING builds.account, builds.region, builds.seq, builds.doc, builds.meta, builds.rev, builds.node,
 				builds.lease_until, builds.stop_requested, $7::int`,
-			[]any{f.Fleet, f.Scope.Account, f.Scope.Region, int64(f.Limit), c.Node, nanos(c.Until), 2 + i}, func(rows pgx.Rows) error {
+			[]any{f.Fleet, f.Scope.Account, f.Scope.Region, int64(f.Limit), c.Node, nanos(c.Until), 1 + i}, func(rows pgx.Rows) error {
 				var x claimed
 				var err error
 				x.b, err = scanBuild(rows, &x.kind)
@@ -224,8 +204,35 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 			return nil, err
 		}
 	}
-	// RETURNING has no order: orphans, then queued builds, then each
-	// fleet's, by seq.
+	onDemand := make([]string, len(c.OnDemand))
+	for i, f := range c.OnDemand {
+		onDemand[i] = f.Key()
+	}
+	err := t.query(ctx, `WITH expired AS (
+			SELECT seq FROM builds WHERE NOT complete AND node <> '' AND lease_until < $1 FOR UPDATE
+		), own AS (
+			SELECT seq FROM builds WHERE $2 AND NOT complete AND node = $3 FOR UPDATE
+		), waiting AS (
+			SELECT seq FROM builds WHERE NOT complete AND queued AND node = ''
+				AND (fleet = '' OR account || '/' || region || '/' || fleet = ANY($6::text[])) ORDER BY seq LIMIT $4 FOR UPDATE
+		), picked AS (
+			SELECT seq, 0 AS kind FROM expired UNION SELECT seq, 0 FROM own UNION ALL SELECT seq, $7::int FROM waiting
+		)
+		UPDATE builds SET node = $3, lease_until = $5, rev = builds.rev + 1 FROM picked WHERE builds.seq = picked.seq
+		RETURNING builds.account, builds.region, builds.seq, builds.doc, builds.meta, builds.rev, builds.node,
+			builds.lease_until, builds.stop_requested, picked.kind`,
+		[]any{nanos(c.Now), c.Own, c.Node, int64(max(c.Limit, 0)), nanos(c.Until), onDemand, 1 + len(c.Fleets)}, func(rows pgx.Rows) error {
+			var x claimed
+			var err error
+			x.b, err = scanBuild(rows, &x.kind)
+			all = append(all, x)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING has no order: orphans, then each fleet's reserved builds,
+	// then the on-demand ones, by seq.
 	slices.SortFunc(all, func(a, b claimed) int {
 		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.b.Seq, b.b.Seq))
 	})

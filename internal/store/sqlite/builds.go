@@ -186,17 +186,33 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 		}
 	}
 	slices.Sort(seqs)
-	if c.Limit > 0 {
-		if err := add(`SELECT seq FROM builds WHERE complete = 0 AND queued = 1 AND node = '' AND fleet = '' ORDER BY seq LIMIT ?`, c.Limit); err != nil {
-			return nil, err
-		}
-	}
 	for _, f := range c.Fleets {
 		if f.Limit <= 0 || f.Fleet == "" {
 			continue
 		}
 		if err := add(`SELECT seq FROM builds WHERE complete = 0 AND fleet = ? AND account = ? AND region = ? AND queued = 1 AND node = ''
 			ORDER BY seq LIMIT ?`, f.Fleet, f.Scope.Account, f.Scope.Region, f.Limit); err != nil {
+			return nil, err
+		}
+	}
+	if c.Limit > 0 {
+		// Builds on no fleet and those of the fleets that overflow on
+		// demand, by seq, past those already taken above.
+		taken, err := json.Marshal(append([]int64{}, seqs...)) // [] not null: NOT IN (NULL) is never true
+		if err != nil {
+			return nil, err
+		}
+		keys := make([]string, len(c.OnDemand))
+		for i, f := range c.OnDemand {
+			keys[i] = f.Key()
+		}
+		onDemand, err := json.Marshal(keys)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(`SELECT seq FROM builds WHERE complete = 0 AND queued = 1 AND node = ''
+			AND (fleet = '' OR account || '/' || region || '/' || fleet IN (SELECT value FROM json_each(?)))
+			AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`, string(onDemand), string(taken), c.Limit); err != nil {
 			return nil, err
 		}
 	}

@@ -59,6 +59,25 @@ func testFleetClaims(t *testing.T, s store.Store) {
 	if got != "[p:2 p:5]" {
 		t.Errorf("second fleet claim = %s, want [p:2 p:5]", got)
 	}
+	// A fleet that overflows on demand: its builds past its reserved
+	// ones compete for the on-demand slots in creation order with the
+	// builds on no fleet.
+	if got := ids(claim(t, s, store.Claim{Node: "A", Now: t0, Until: until, Limit: 5, OnDemand: []store.FleetRef{{Scope: scope, Fleet: "f2"}}})); got != "[p:4]" {
+		t.Errorf("on-demand claim of a fleet's build = %s, want [p:4]", got)
+	}
+	mustUpdate(t, s, func(tx store.Tx) error {
+		for _, b := range []*store.Build{onFleet(scope, 6, "f3"), queuedBuild(scope, "p", 7), onFleet(scope, 8, "f3"), onFleet(scope, 9, "f3"), queuedBuild(scope, "p", 10)} {
+			if err := tx.BuildInsert(ctx, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	got = ids(claim(t, s, store.Claim{Node: "A", Now: t0, Until: until, Limit: 2,
+		Fleets: []store.FleetClaim{{Scope: scope, Fleet: "f3", Limit: 1}}, OnDemand: []store.FleetRef{{Scope: scope, Fleet: "f3"}}}))
+	if got != "[p:6 p:7 p:8]" {
+		t.Errorf("reserved then on-demand claim = %s, want [p:6 p:7 p:8] (f3's reserved p:6, then p:7 and p:8 by creation)", got)
+	}
 	for _, c := range []struct {
 		ref, want string
 	}{{arn, "f1"}, {"f1", "f1"}, {"", ""}} {
