@@ -216,7 +216,7 @@ func (e *benchEnv) startBare(responses map[string][]byte) string {
 	if err := cmd.Start(); err != nil {
 		fatal(err)
 	}
-	e.procs = append(e.procs, cmd)
+	e.track(cmd)
 	line, _ := bufio.NewReader(stdout).ReadString('\n')
 	return strings.TrimSpace(line)
 }
@@ -266,7 +266,7 @@ func (e *benchEnv) startMoto() string {
 	if err := cmd.Start(); err != nil {
 		return ""
 	}
-	e.procs = append(e.procs, cmd)
+	e.track(cmd)
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		if resp, err := http.Get(url + "/moto-api/"); err == nil {

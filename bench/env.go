@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 type benchEnv struct {
 	tmp    string
 	binary string
-	procs  []*exec.Cmd
+	// mu guards procs: a signal's cleanup may run beside a part.
+	mu    sync.Mutex
+	procs []*exec.Cmd
 	// atExit runs, last first, in cleanup after the servers stopped
 	// (PostgreSQL, say).
 	atExit []func()
@@ -36,13 +39,24 @@ func (e *benchEnv) build() {
 	}
 }
 
+// track records a process that cleanup stops.
+func (e *benchEnv) track(cmd *exec.Cmd) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.procs = append(e.procs, cmd)
+}
+
 func (e *benchEnv) cleanup() {
-	for _, p := range e.procs {
+	e.mu.Lock()
+	procs := e.procs
+	e.procs = nil
+	e.mu.Unlock()
+	for _, p := range procs {
 		if p.Process != nil {
 			p.Process.Signal(syscall.SIGTERM)
 		}
 	}
-	for _, p := range e.procs {
+	for _, p := range procs {
 		done := make(chan struct{})
 		go func() { p.Wait(); close(done) }()
 		select {
@@ -51,7 +65,6 @@ func (e *benchEnv) cleanup() {
 			p.Process.Kill()
 		}
 	}
-	e.procs = nil
 	for i := len(e.atExit) - 1; i >= 0; i-- {
 		e.atExit[i]()
 	}
@@ -74,7 +87,7 @@ func (e *benchEnv) startServer(dataDir string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		fatal(err)
 	}
-	e.procs = append(e.procs, cmd)
+	e.track(cmd)
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		if i := strings.Index(sc.Text(), "listening on http://"); i >= 0 {

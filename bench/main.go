@@ -14,9 +14,11 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -68,6 +70,10 @@ func main() {
 	}
 	env := &benchEnv{tmp: tmp}
 	current = env
+	// Ctrl-C or a kill stops the servers the parts started too.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() { fatalf("stopped by %v", <-sigs) }()
 	env.build()
 	defer env.cleanup()
 
