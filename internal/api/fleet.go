@@ -226,12 +226,11 @@ func (a *API) ListFleets(ctx context.Context, in *cb.ListFleetsInput) (*cb.ListF
 	_, scope := scopeOf(ctx)
 	by, order := cb.Deref(in.SortBy), cb.Deref(in.SortOrder)
 	list := "fleets/" + by + "/" + order
-	after, err := decodeToken(list, in.NextToken)
-	if err != nil {
+	if _, err := decodeToken(list, in.NextToken); err != nil { // a bad token before any read
 		return nil, err
 	}
 	var all []*store.Resource
-	err = a.st.View(ctx, func(tx store.Tx) error {
+	err := a.st.View(ctx, func(tx store.Tx) error {
 		var err error
 		all, err = tx.ResourceList(ctx, scope, store.KindFleet, "")
 		return err
@@ -263,17 +262,13 @@ func (a *API) ListFleets(ctx context.Context, in *cb.ListFleetsInput) (*cb.ListF
 	if order == cb.SortOrderTypeDescending {
 		slices.Reverse(fleets)
 	}
-	start := 0
-	if after != nil {
-		start = int(after.Key)
+	from, to, next, err := offsetPage(list, in.NextToken, in.MaxResults, len(fleets))
+	if err != nil {
+		return nil, err
 	}
-	limit := pageLimit(in.MaxResults)
-	out := &cb.ListFleetsOutput{Fleets: []string{}}
-	for i := start; i < len(fleets) && len(out.Fleets) < limit; i++ {
-		out.Fleets = append(out.Fleets, cb.Deref(fleets[i].Arn))
-	}
-	if end := start + len(out.Fleets); end < len(fleets) {
-		out.NextToken = encodeToken(list, &store.Cursor{Key: int64(end)})
+	out := &cb.ListFleetsOutput{Fleets: []string{}, NextToken: next}
+	for _, f := range fleets[from:to] {
+		out.Fleets = append(out.Fleets, cb.Deref(f.Arn))
 	}
 	return out, nil
 }

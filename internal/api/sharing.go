@@ -215,12 +215,11 @@ func (a *API) sharedDocs(ctx context.Context, tx store.Tx, ids []string, docs []
 func (a *API) listShared(ctx context.Context, kind, action, sortBy, sortOrder string, maxResults *int32, token *string) ([]string, *string, error) {
 	c, _ := scopeOf(ctx)
 	list := fmt.Sprintf("shared/%s/%s/%s", kind, sortBy, sortOrder)
-	after, err := decodeToken(list, token)
-	if err != nil {
+	if _, err := decodeToken(list, token); err != nil { // a bad token before any read
 		return nil, nil, err
 	}
 	var all []*store.Resource
-	err = a.st.View(ctx, func(tx store.Tx) error {
+	err := a.st.View(ctx, func(tx store.Tx) error {
 		var err error
 		all, err = tx.ResourceList(ctx, store.Scope{}, store.KindPolicy, kind)
 		return err
@@ -252,20 +251,15 @@ func (a *API) listShared(ctx context.Context, kind, action, sortBy, sortOrder st
 	if sortOrder == cb.SortOrderTypeDescending {
 		slices.Reverse(shared)
 	}
-	start := 0
-	if after != nil {
-		start = int(after.Key)
+	from, to, next, err := offsetPage(list, token, maxResults, len(shared))
+	if err != nil {
+		return nil, nil, err
 	}
-	limit := pageLimit(maxResults)
 	arns := []string{}
-	for i := start; i < len(shared) && len(arns) < limit; i++ {
-		arns = append(arns, shared[i].Name)
+	for _, r := range shared[from:to] {
+		arns = append(arns, r.Name)
 	}
-	var next *store.Cursor
-	if end := start + len(arns); end < len(shared) {
-		next = &store.Cursor{Key: int64(end)}
-	}
-	return arns, encodeToken(list, next), nil
+	return arns, next, nil
 }
 
 // ListSharedProjects lists the ARNs of projects shared with the caller.
