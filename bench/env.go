@@ -31,6 +31,14 @@ type benchEnv struct {
 
 // build compiles buildbatch (without the race detector: this is about speed).
 func (e *benchEnv) build() {
+	if *binary != "" {
+		abs, err := filepath.Abs(*binary)
+		if err != nil {
+			fatal(err)
+		}
+		e.binary = abs
+		return
+	}
 	e.binary = filepath.Join(e.tmp, "buildbatch")
 	cmd := exec.Command("go", "build", "-o", e.binary, "./cmd/buildbatch")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

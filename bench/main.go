@@ -27,6 +27,7 @@ var (
 	out     = flag.String("out", "bench/results.md", "where to write the table")
 	only    = flag.String("only", "", "comma-separated parts to run: api,start,matrix,plan,store,logs,reports,s3,console,memory,docker,store-pg,nodes (default all)")
 	keepTmp = flag.Bool("keep", false, "keep the temporary directory")
+	binary  = flag.String("binary", "", "run this buildbatch program instead of building one from the source (to compare two commits in alternate runs)")
 )
 
 // row is one line of the results table.

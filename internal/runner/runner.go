@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -33,6 +32,7 @@ import (
 	"github.com/buildbatch/buildbatch/internal/secrets"
 	"github.com/buildbatch/buildbatch/internal/store"
 	"github.com/buildbatch/buildbatch/internal/tenancy"
+	"github.com/buildbatch/buildbatch/internal/workspace"
 )
 
 // Causes of a build's context ending early.
@@ -60,6 +60,9 @@ type Config struct {
 	Log    *slog.Logger
 	// KeepWorkspaces leaves workspaces on disk after builds (debugging).
 	KeepWorkspaces bool
+	// IdleWorkspaces bounds the finished builds' workspaces kept, emptied,
+	// for the next builds (default 16; see package workspace).
+	IdleWorkspaces int
 	// MaxLogBytes bounds a build's log (0: no limit): output past it is
 	// dropped, and the phase it happened in says so in a context.
 	MaxLogBytes int64
@@ -75,6 +78,7 @@ type Config struct {
 // Runner runs builds.
 type Runner struct {
 	cfg Config
+	ws  *workspace.Pool
 }
 
 // New returns a Runner.
@@ -85,8 +89,20 @@ func New(cfg Config) *Runner {
 	if cfg.Minute == 0 {
 		cfg.Minute = time.Minute
 	}
-	return &Runner{cfg: cfg}
+	// A workspace keeps its source directory and, when the executor's
+	// scratch directory lies in it (the local executor's), that one too.
+	wc := workspace.Config{Root: cfg.WorkDir, Empty: []string{"src"}, MaxIdle: cfg.IdleWorkspaces}
+	if cfg.Executor != nil {
+		const probe = "/workspace"
+		if rel, err := filepath.Rel(probe, cfg.Executor.Layout("", probe, nil).Tmp); err == nil && filepath.IsLocal(rel) {
+			wc.Scratch = []string{rel}
+		}
+	}
+	return &Runner{cfg: cfg, ws: workspace.New(wc)}
 }
+
+// Close removes the idle workspaces; call it once no build runs.
+func (r *Runner) Close() { r.ws.Close() }
 
 // Minute is the configured length of a timeout minute.
 func (r *Runner) Minute() time.Duration { return r.cfg.Minute }
@@ -158,7 +174,7 @@ func (r *Runner) Run(ctx context.Context, b *store.Build) Result {
 	defer cancel(nil)
 	id := cb.Deref(b.Doc.Id)
 	_, uuid, _ := strings.Cut(id, ":")
-	x := &run{r: r, b: b, doc: b.Doc, uuid: uuid, dir: filepath.Join(r.cfg.WorkDir, uuid), cancel: cancel,
+	x := &run{r: r, b: b, doc: b.Doc, uuid: uuid, dir: r.ws.Path(uuid), cancel: cancel,
 		blob: tenancy.New(r.cfg.Blob, r.cfg.Store, b.Scope)}
 	x.run(ctx, id)
 	return Result{Build: b, Plan: x.plan, Lost: x.lost}
@@ -420,7 +436,7 @@ func (x *run) cleanup() {
 		}
 	}
 	if !x.r.cfg.KeepWorkspaces {
-		os.RemoveAll(x.dir)
+		x.r.ws.Release(x.dir)
 	}
 }
 
@@ -468,7 +484,7 @@ func (x *run) setLogs() {
 // run commands) its environment: a *executor.ProvisionError fails the
 // build in PROVISIONING.
 func (x *run) provision(ctx context.Context) error {
-	if err := os.MkdirAll(x.src, 0o755); err != nil {
+	if _, err := x.r.ws.Acquire(filepath.Base(x.dir)); err != nil {
 		return err
 	}
 	w, err := x.r.cfg.Logs.Create(x.uuid)

@@ -302,3 +302,41 @@ phases:
 		t.Errorf("log shows a secret or lacks the masked line:\n%s", log)
 	}
 }
+
+// TestWorkspaceReused: the next build gets the finished build's workspace
+// back, renamed and emptied: nothing of the first build (its files, its
+// exported variables, its working directory) reaches it.
+func TestWorkspaceReused(t *testing.T) {
+	for name := range executors {
+		t.Run(name, func(t *testing.T) {
+			r, st := newRunnerOn(t, name)
+			var first, second *store.Build
+			t.Run("first", func(t *testing.T) {
+				first = queuedBuild(t, st, "version: 0.2\nphases:\n  build:\n    commands:\n      - export LEAK=first\n      - mkdir -p sub && cd sub && echo x > file\n")
+			})
+			t.Run("second", func(t *testing.T) {
+				second = queuedBuild(t, st, "version: 0.2\nphases:\n  build:\n    commands:\n      - echo \"LEAK=${LEAK:-none} PWD=$(pwd) FILES=$(ls -A | wc -l)\"\n")
+			})
+			if b := r.Run(context.Background(), first).Build; cb.Deref(b.Doc.BuildStatus) != "SUCCEEDED" {
+				t.Fatalf("first build: %s", table(b.Doc))
+			}
+			if r.ws.Idle() != 1 {
+				t.Fatalf("idle workspaces after the first build: %d", r.ws.Idle())
+			}
+			b := r.Run(context.Background(), second).Build
+			if cb.Deref(b.Doc.BuildStatus) != "SUCCEEDED" {
+				t.Fatalf("second build: %s", table(b.Doc))
+			}
+			log := buildLog(t, r, b)
+			if !strings.Contains(log, "LEAK=none PWD=") || !strings.Contains(log, " FILES=0") {
+				t.Errorf("the second build saw the first one's workspace:\n%s", log)
+			}
+			if want := "PWD=" + filepath.Join(r.ws.Path("TestWorkspaceReused-local-second"), "src") + " "; name == "local" && !strings.Contains(log, want) {
+				t.Errorf("the second build did not run in its own directory (%s):\n%s", want, log)
+			}
+			if r.ws.Idle() != 1 {
+				t.Errorf("idle workspaces after the second build: %d", r.ws.Idle())
+			}
+		})
+	}
+}

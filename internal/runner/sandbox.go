@@ -53,7 +53,7 @@ func (r *Runner) Prepare(ctx context.Context, b *store.Build, logName string, ca
 	bb.Doc = &doc
 	id := cb.Deref(doc.Id)
 	_, uuid, _ := strings.Cut(id, ":")
-	x := &run{r: r, b: &bb, doc: &doc, uuid: logName, dir: filepath.Join(r.cfg.WorkDir, uuid), cancel: cancel,
+	x := &run{r: r, b: &bb, doc: &doc, uuid: logName, dir: r.ws.Path(uuid), cancel: cancel,
 		blob: tenancy.New(r.cfg.Blob, r.cfg.Store, b.Scope)}
 	x.src = filepath.Join(x.dir, "src")
 	x.tmp = x.dir

@@ -51,6 +51,7 @@ type Server struct {
 	store store.Store
 	sched *scheduler.Scheduler
 	coord *batchrun.Coordinator
+	run   *runner.Runner
 	mode  string
 	// sandboxes runs this node's CodeBuild sandboxes.
 	sandboxes *sandboxrun.Manager
@@ -147,7 +148,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	run := runner.New(runner.Config{
 		Store: st, Executor: exec, Logs: logs, Blob: blobs, Secrets: sec,
 		WorkDir: filepath.Join(cfg.DataDir, "builds"), Minute: cfg.Minute, Log: log,
-		KeepWorkspaces: cfg.KeepWorkspaces, MaxLogBytes: cfg.MaxLogBytes, MaxArtifactBytes: cfg.MaxArtifactBytes,
+		KeepWorkspaces: cfg.KeepWorkspaces, IdleWorkspaces: cfg.MaxConcurrentBuilds, MaxLogBytes: cfg.MaxLogBytes, MaxArtifactBytes: cfg.MaxArtifactBytes,
 		ConsoleURL: "http://" + ln.Addr().String(),
 	})
 	shared := cfg.Store != ""
@@ -233,7 +234,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		}
 		pprofLn, pprofSrv = pln, &http.Server{Handler: pm, ReadHeaderTimeout: 30 * time.Second}
 	}
-	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, sandboxes: sandboxes, mode: mode, execInfo: execInfo, storeInfo: storeInfo, blobInfo: blobInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv, console: cons}
+	s := &Server{node: node, cfg: cfg, log: log, ln: ln, store: st, sched: sched, coord: coord, run: run, sandboxes: sandboxes, mode: mode, execInfo: execInfo, storeInfo: storeInfo, blobInfo: blobInfo, closeExec: closer(exec), pprofLn: pprofLn, pprof: pprofSrv, console: cons}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
@@ -375,6 +376,7 @@ func (s *Server) Run(ctx context.Context) error {
 	<-sandboxesDone
 	s.sched.Shutdown()
 	s.coord.Shutdown()
+	s.run.Close()
 	s.closeExec()
 	if err := s.store.Close(); err != nil {
 		s.log.Error("closing the store", "err", err)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // FreePort returns a TCP port free on 127.0.0.1 right now.
@@ -68,4 +69,29 @@ func RSS(pid int) (cur, peak int64) {
 		}
 	}
 	return cur, peak
+}
+
+// CPUTime returns the CPU time (user and system) a process has used, and
+// that of its children it has waited for (utime+stime and cutime+cstime of
+// /proc/PID/stat, in clock ticks of 10 ms); 0, 0 if it cannot be read.
+func CPUTime(pid int) (own, children time.Duration) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0
+	}
+	// The command name (field 2) may hold spaces: fields count from the
+	// last ')'.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0, 0
+	}
+	f := strings.Fields(string(data)[i+1:])
+	if len(f) < 15 {
+		return 0, 0
+	}
+	tick := func(s string) time.Duration {
+		v, _ := strconv.ParseInt(s, 10, 64)
+		return time.Duration(v) * 10 * time.Millisecond
+	}
+	return tick(f[11]) + tick(f[12]), tick(f[13]) + tick(f[14])
 }

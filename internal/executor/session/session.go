@@ -105,8 +105,8 @@ __bb_snap="$__bb_tmp/env"
 __bb_cwd="$__bb_tmp/cwd"
 __bb_cmd="$__bb_tmp/command.sh"
 __bb_end="$(printf '\036')${__bb_tok}:end"
-if [ -f "$__bb_snap" ]; then . "$__bb_snap" 2>/dev/null; fi
-if [ -f "$__bb_cwd" ]; then IFS= read -r __bb_d < "$__bb_cwd"; cd "$__bb_d" 2>/dev/null; else cd %s 2>/dev/null; fi
+if [ -s "$__bb_snap" ]; then . "$__bb_snap" 2>/dev/null; fi
+if [ -s "$__bb_cwd" ]; then IFS= read -r __bb_d < "$__bb_cwd"; cd "$__bb_d" 2>/dev/null; else cd %s 2>/dev/null; fi
 exec 2>&1
 while :; do
   : > "$__bb_cmd"

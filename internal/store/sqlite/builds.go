@@ -244,7 +244,7 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 
 func (t *txn) BuildFleetLoad(ctx context.Context) ([]store.FleetLoad, error) {
 	rows, err := t.query(ctx, `SELECT account, region, fleet, sum(queued = 1 AND node = ''), sum(node != '')
-		FROM builds WHERE complete = 0 AND fleet != '' GROUP BY fleet, account, region ORDER BY fleet, account, region`)
+		FROM builds INDEXED BY builds_by_fleet WHERE complete = 0 AND fleet != '' GROUP BY fleet, account, region ORDER BY fleet, account, region`)
 	if err != nil {
 		return nil, err
 	}
