@@ -146,6 +146,19 @@ const profiled = `
   first command 4.5× → 4.2× and 4.7× → 5.4×; in the full runs the docker, store and API
   rows were unchanged or better. The machine's noise between rounds is of the same size
   as these differences.
+  Then (2026-11-27, evening): on this machine's file system (ext4 without a journal) each
+  new inode costs 0.4–0.9 ms of kernel CPU (perf: ext4's search for an inode not
+  recently deleted), and a build made nine — its directory, source and scratch
+  directories, its shell's three files, the eof marker, its log and the log's index —
+  and deleted seven at its end, which slowed the next ones. Workspaces are now reused
+  (package workspace: emptied, renamed to the next build's name), and the scheduler's
+  fleet check reads its index instead of every incomplete build. Alternate runs of
+  -only matrix with -binary (old, new): overhead per build 6.2/6.0/4.1 → 4.2/3.3/4.2 ms
+  with the file system slow, 3.2/3.3/4.2 → 3.1/3.1/3.0 ms with it quieter; CPU per build
+  of the server and its builds' processes 13.2/12.2 → 7.6/6.2 ms and 5.6/5.7/7.3 →
+  5.3/5.2/5.1 ms (the new row: steadier than wall time on this machine). What remains per
+  build, profiled: the log's two files (up to a quarter of the server's CPU when inodes
+  are slow), SQLite, and encoding/json for the build and batch documents (~14%).
 - **BatchGetBuilds/BatchGetBuildBatches (100 ids)**: decoding 100 stored documents and
   encoding them again dominated (13 ms at 1k builds). The store now hands out the stored
   JSON, from a write-through cache, and the API splices it into the answer from a pooled

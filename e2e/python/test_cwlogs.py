@@ -68,6 +68,67 @@ class CloudWatchLogsTest(unittest.TestCase):
         with self.assertRaises(logs.exceptions.ResourceNotFoundException):
             logs.get_log_events(logGroupName=group, logStreamName="nope")
 
+    def test_tail_follow(self):
+        """What `aws logs tail GROUP --follow` (aws cli v2, not on this
+        machine) asks while a build runs: FilterLogEvents over the group,
+        interleaved, from a start time, through nextToken; at the end of the
+        pages the same call again from the newest timestamp seen, skipping
+        the eventIds already shown at that timestamp. Every line must come
+        once, in order, and the follower must see the build's last line."""
+        import time
+        from collections import defaultdict
+
+        cb = client()
+        logs = logs_client()
+        spec = ("version: 0.2\nphases:\n  build:\n    commands:\n"
+                "      - for i in $(seq 1 12); do echo \"tick $i\"; sleep 0.1; done\n")
+        cb.create_project(**project_args("pytail", spec))
+        build_id = cb.start_build(projectName="pytail")["build"]["id"]
+        group = "/aws/codebuild/pytail"
+        kwargs = {"logGroupName": group, "interleaved": True, "startTime": int((time.time() - 600) * 1000)}
+        seen_at = defaultdict(set)
+        shown = []
+        complete, quiet_polls, shown_while_running = False, 0, 0
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                out = logs.filter_log_events(**kwargs)
+            except logs.exceptions.ResourceNotFoundException:
+                out = {"events": []}  # the group appears with the build's first line
+            new = 0
+            for e in out["events"]:
+                if e["eventId"] not in seen_at[e["timestamp"]]:
+                    seen_at[e["timestamp"]].add(e["eventId"])
+                    shown.append(e["message"])
+                    new += 1
+            if seen_at:
+                newest = max(seen_at)
+                seen_at = defaultdict(set, {newest: seen_at[newest]})
+            if "nextToken" in out:
+                kwargs["nextToken"] = out["nextToken"]
+                continue
+            kwargs.pop("nextToken", None)
+            if seen_at:
+                kwargs["startTime"] = max(seen_at)
+            if complete:
+                quiet_polls = quiet_polls + 1 if new == 0 else 0
+                if quiet_polls >= 2:
+                    break
+            else:
+                complete = cb.batch_get_builds(ids=[build_id])["builds"][0]["buildComplete"]
+                if complete:
+                    shown_while_running = len([m for m in shown if m.startswith("tick ")])
+            time.sleep(0.2)
+        else:
+            self.fail("the follower did not settle: %r" % shown[-3:])
+        # It followed: lines came while the build ran, not all at its end.
+        self.assertGreater(shown_while_running, 0)
+        ticks = [m for m in shown if m.startswith("tick ")]
+        self.assertEqual(ticks, ["tick %d\n" % i for i in range(1, 13)])
+        # Nothing shown twice, and the follower reached the end of the log.
+        full = [e["message"] for p in logs.get_paginator("filter_log_events").paginate(logGroupName=group) for e in p["events"]]
+        self.assertEqual(shown, full)
+
 
 if __name__ == "__main__":
     unittest.main()
