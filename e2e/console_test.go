@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -312,5 +314,62 @@ func TestConsoleStrictLogin(t *testing.T) {
 	b.wait("the login form after logging out", `!!document.querySelector('form.login')`)
 	if status := eval[int](b, `(() => { const x = new XMLHttpRequest(); x.open('GET', '/console/api/projects', false); x.send(); return x.status })()`); status != 401 {
 		t.Errorf("the API after logging out answered %d, want 401", status)
+	}
+}
+
+// TestConsoleSessionAcrossRestart: a console session outlives a restart of
+// the server (its key is kept in the store, which every node sharing it
+// uses too), and failed logins from one address are throttled.
+func TestConsoleSessionAcrossRestart(t *testing.T) {
+	credFile := filepath.Join(t.TempDir(), "credentials")
+	os.WriteFile(credFile, []byte("[alice]\naws_access_key_id = AKIAALICE\naws_secret_access_key = alice-secret\naws_account_id = 111111111111\n"), 0o600)
+	s := Start(t, "--credentials", credFile)
+	login := func(secret string) *http.Response {
+		t.Helper()
+		body := fmt.Sprintf(`{"accessKeyId":"AKIAALICE","secretAccessKey":%q}`, secret)
+		resp, err := http.Post(s.URL+"/console/api/login", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	resp := login("alice-secret")
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "bbconsole" {
+			cookie = c
+		}
+	}
+	if resp.StatusCode != 200 || cookie == nil {
+		t.Fatalf("login: %d, cookie %v", resp.StatusCode, cookie)
+	}
+	session := func() (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/console/api/session", nil)
+		req.AddCookie(cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := session(); code != 200 || !strings.Contains(body, "111111111111") {
+		t.Fatalf("session: %d %s", code, body)
+	}
+	s.Restart()
+	if code, body := session(); code != 200 || !strings.Contains(body, "111111111111") {
+		t.Errorf("the session after a restart: %d %s", code, body)
+	}
+	for i := range 10 {
+		if resp := login(fmt.Sprintf("guess-%d", i)); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, resp.StatusCode)
+		}
+	}
+	if resp := login("alice-secret"); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("the 11th login: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }

@@ -8,12 +8,14 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -293,6 +295,14 @@ func (c *Console) serveLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, c.view(s))
 		return
 	}
+	addr := clientAddr(r.RemoteAddr)
+	if wait := c.logins.wait(addr, c.now()); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.log.Warn("console: login throttled", "remote", r.RemoteAddr, "retry_after_s", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		c.error(w, http.StatusTooManyRequests, "TooManyRequests", fmt.Sprintf("Too many failed logins from this address; try again in %d s.", secs))
+		return
+	}
 	secret, known := c.opts.Keys.Lookup(in.AccessKeyID)
 	want := secret.SecretAccessKey
 	if !known {
@@ -300,6 +310,7 @@ func (c *Console) serveLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	match := subtle.ConstantTimeCompare([]byte(in.SecretAccessKey), []byte(want)) == 1
 	if !known || !match || in.SecretAccessKey == "" {
+		c.logins.fail(addr, c.now())
 		c.log.Info("console: login refused", "access_key", in.AccessKeyID, "remote", r.RemoteAddr)
 		c.error(w, http.StatusUnauthorized, "Unauthorized", "Unknown access key or wrong secret.")
 		return
@@ -308,6 +319,7 @@ func (c *Console) serveLogin(w http.ResponseWriter, r *http.Request) {
 	if account == "" {
 		account = c.opts.DefaultAccount
 	}
+	c.logins.reset(addr)
 	s := c.newSession(account, region, secret.Name, in.AccessKeyID)
 	c.setCookie(w, s)
 	writeJSON(w, http.StatusOK, c.view(s))

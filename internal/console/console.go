@@ -27,9 +27,11 @@
 // loopback clients; it gives them a session of the default account (the
 // page may switch to another 12-digit account). In strict mode the page
 // asks for an access key id and secret of the credentials file. Either
-// way the session is an HMAC-signed cookie (a key random per process, so
-// a restart logs everyone out) carrying account, region, user and expiry
-// (12 h), HttpOnly and SameSite=Strict; every POST must carry the CSRF
+// way the session is an HMAC-signed cookie (Options.Key: the server keeps
+// one in the store, so sessions outlive restarts and every node sharing
+// the store accepts them) carrying account, region, user and expiry
+// (12 h), HttpOnly and SameSite=Strict; failed logins are throttled per
+// client address; every POST must carry the CSRF
 // token derived from the session in the X-CSRF-Token header, be JSON, and
 // come from the same origin when the browser says where it comes from.
 //
@@ -92,6 +94,10 @@ type Options struct {
 	Interval time.Duration
 	// SessionTTL is how long a session lasts; default 12 h.
 	SessionTTL time.Duration
+	// Key signs sessions and CSRF tokens (at least 32 bytes). Nodes that
+	// share it accept each other's sessions, which outlive a restart;
+	// nil: a random key, for this process only.
+	Key []byte
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 }
@@ -101,8 +107,9 @@ type Console struct {
 	opts   Options
 	log    *slog.Logger
 	now    func() time.Time
-	key    []byte // signs sessions and CSRF tokens; random per process
+	key    []byte // signs sessions and CSRF tokens (Options.Key)
 	feed   *feed
+	logins *throttle // failed logins per client address
 	static http.Handler
 	index  []byte
 }
@@ -128,14 +135,19 @@ func New(opts Options) *Console {
 	if now == nil {
 		now = time.Now
 	}
+	key := opts.Key
+	if len(key) < 32 {
+		key = randomBytes(32)
+	}
 	sub, _ := fs.Sub(assets, "assets")
 	index, _ := fs.ReadFile(sub, "index.html")
 	return &Console{
 		opts:   opts,
 		log:    opts.Log,
 		now:    now,
-		key:    randomBytes(32),
+		key:    key,
 		feed:   newFeed(),
+		logins: newThrottle(),
 		static: http.StripPrefix("/console/assets/", http.FileServer(http.FS(sub))),
 		index:  index,
 	}

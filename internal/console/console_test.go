@@ -331,6 +331,62 @@ func TestStrictLoginAndExpiry(t *testing.T) {
 	}
 }
 
+// TestLoginThrottled: past ten failed logins from one address in five
+// minutes, that address is refused (even with the right secret) until the
+// oldest failure is five minutes old; other addresses are not.
+func TestLoginThrottled(t *testing.T) {
+	f := newFixture(t, true)
+	b := f.browser()
+	b.remote = "192.0.2.7:41000"
+	for i := range loginLimit {
+		if r := b.login("AKIDALICE", fmt.Sprintf("guess-%d", i)); r.status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d %s", i, r.status, r.raw)
+		}
+		f.clock = f.clock.Add(time.Second)
+	}
+	r := b.login("AKIDALICE", "alice-secret")
+	if r.status != http.StatusTooManyRequests || r.body["error"] != "TooManyRequests" || b.cookie != nil {
+		t.Fatalf("the 11th login: %d %s", r.status, r.raw)
+	}
+	if ra := r.header.Get("Retry-After"); ra != "290" {
+		t.Errorf("Retry-After %q, want 290", ra)
+	}
+	other := f.browser()
+	other.remote = "198.51.100.3:1234"
+	if r := other.login("AKIDBOB", "bob-secret"); r.status != 200 {
+		t.Errorf("another address: %d %s", r.status, r.raw)
+	}
+	f.clock = f.clock.Add(loginWindow)
+	if r := b.login("AKIDALICE", "alice-secret"); r.status != 200 || b.cookie == nil {
+		t.Errorf("after the window: %d %s", r.status, r.raw)
+	}
+}
+
+// TestSessionKeyShared: a console with the same key (another node, or
+// this one restarted) accepts the session; one with another key does not.
+func TestSessionKeyShared(t *testing.T) {
+	f := newFixture(t, true)
+	b := f.browser()
+	if r := b.login("AKIDALICE", "alice-secret"); r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.raw)
+	}
+	opts := f.c.opts
+	key := f.c.key
+	opts.Key = []byte(strings.Repeat("k", 32))
+	f.c = New(opts)
+	if r := b.do("GET", "/console/api/session", ""); r.status != http.StatusUnauthorized {
+		t.Errorf("another key: %d %s", r.status, r.raw)
+	}
+	opts.Key = key
+	f.c = New(opts)
+	if r := b.do("GET", "/console/api/session", ""); r.status != 200 || r.body["account"] != "111111111111" {
+		t.Errorf("the same key: %d %s", r.status, r.raw)
+	}
+	if r := b.post("/console/api/session", `{"logout":true}`); r.status != 200 {
+		t.Errorf("a POST with the CSRF token of the other console: %d %s", r.status, r.raw)
+	}
+}
+
 func TestCSRF(t *testing.T) {
 	f := newFixture(t, false)
 	f.project("000000000000", "p")

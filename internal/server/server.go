@@ -167,6 +167,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	baseURL := "http://" + ln.Addr().String()
 	a := api.New(api.Options{Store: st, AccountConcurrentBuilds: cfg.MaxConcurrentBuilds, BaseURL: baseURL,
 		Scheduler: sched, Coordinator: coord, Logs: logs, Blob: blobs, Log: log, DataDir: cfg.DataDir, MinFreeDisk: cfg.MinFreeDisk})
+	consoleKey, err := sharedSecret(ctx, st, "console-sessions")
+	if err != nil {
+		coord.Shutdown()
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("the console's session key: %w", err)
+	}
 	if err := sched.Start(ctx); err != nil {
 		coord.Shutdown()
 		ln.Close()
@@ -191,7 +198,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 
 	// The web console: unsigned browser requests for / and /console/.
 	cons := console.New(console.Options{API: a, Store: st, Blob: blobs, Keys: verifier.Keys, DefaultAccount: cfg.DefaultAccount,
-		BaseURL: baseURL, Log: log})
+		BaseURL: baseURL, Log: log, Key: consoleKey})
 
 	sandboxSessions := a.SandboxSessions() // sandbox connections (StartSandboxConnection's streamUrl)
 	// Not an http.ServeMux: it would clean paths (S3 keys hold "//") and

@@ -295,6 +295,10 @@ const (
 	KindSandbox          = "sandbox"
 	KindCommand          = "command-execution"
 	KindPolicy           = "resource-policy"
+	// KindServerSecret: a random secret every node of a deployment
+	// shares (in the empty scope), such as the key signing console
+	// sessions.
+	KindServerSecret = "server-secret"
 )
 
 // Bucket is a bucket of the blob store with its owner.
