@@ -36,9 +36,11 @@ type Pool struct {
 	scratch []string
 	max     int
 
-	mu   sync.Mutex
-	idle []string // full paths
-	seq  int
+	mu      sync.Mutex
+	idle    []string // full paths
+	pending int      // releases emptying a workspace for the pool
+	seq     int
+	closed  bool
 }
 
 // Config says what a workspace holds.
@@ -116,32 +118,46 @@ func (p *Pool) Acquire(name string) (string, error) {
 func (p *Pool) subdirs() []string { return append(append([]string(nil), p.empty...), p.scratch...) }
 
 // Release ends the use of a workspace that Acquire returned: it is emptied
-// and kept for a next build, or removed (when the pool is full, or when
-// anything in it is not this process's user's to reuse, as after a build
-// that ran as another user).
+// and kept for a next build, or removed (when the pool is full or closed,
+// or when anything in it is not this process's user's to reuse, as after
+// a build that ran as another user). The build's processes must be gone:
+// one still running in the workspace would be in the next build's.
 func (p *Pool) Release(dir string) {
 	p.mu.Lock()
-	full := len(p.idle) >= p.max
+	full := p.closed || len(p.idle)+p.pending >= p.max
 	if !full {
+		p.pending++ // the slot is this release's while it empties dir
 		p.seq++
 	}
 	idle := filepath.Join(p.root, fmt.Sprintf("%s%d", idlePrefix, p.seq))
 	p.mu.Unlock()
-	if full || p.reset(dir) != nil || os.Rename(dir, idle) != nil {
+	if full {
 		os.RemoveAll(dir)
 		return
 	}
+	ok := p.reset(dir) == nil && os.Rename(dir, idle) == nil
 	p.mu.Lock()
-	p.idle = append(p.idle, idle)
+	p.pending--
+	if ok && p.closed {
+		dir, ok = idle, false
+	}
+	if ok {
+		p.idle = append(p.idle, idle)
+	}
 	p.mu.Unlock()
+	if !ok {
+		os.RemoveAll(dir)
+	}
 }
 
-// errForeign: something in a workspace belongs to another user.
+// errForeign: something in a workspace is not this user's alone.
 var errForeign = errors.New("workspace: not this user's")
 
 // reset empties dir for a next build: everything but its subdirectories
 // goes, the empty ones are emptied, the scratch ones keep their regular
-// files, truncated.
+// files, truncated. Directories get back a new one's mode (0755) before
+// they are emptied, and files 0644: what a build changed does not reach
+// the next one, and nobody else can write in them meanwhile.
 func (p *Pool) reset(dir string) error {
 	keep := map[string]bool{}
 	for _, d := range p.subdirs() {
@@ -154,8 +170,8 @@ func (p *Pool) reset(dir string) error {
 	var walk func(rel string) error
 	walk = func(rel string) error {
 		full := filepath.Join(dir, rel)
-		if !owned(full, uid) {
-			return errForeign
+		if err := ownDir(full, uid); err != nil {
+			return err
 		}
 		entries, err := os.ReadDir(full)
 		if err != nil {
@@ -170,11 +186,7 @@ func (p *Pool) reset(dir string) error {
 					return err
 				}
 			case scratch && e.Type().IsRegular():
-				path := filepath.Join(dir, child)
-				if !owned(path, uid) {
-					return errForeign
-				}
-				if err := os.Truncate(path, 0); err != nil {
+				if err := truncate(filepath.Join(dir, child), uid); err != nil {
 					return err
 				}
 			default:
@@ -197,20 +209,47 @@ func (p *Pool) reset(dir string) error {
 	return nil
 }
 
-// owned tells whether path (not followed) is uid's and nobody else may
-// write to it (a build that ran as another user, or changed modes, leaves
-// a workspace that is removed rather than handed to the next build).
-// Directories must also be their owner's to search and write.
-func owned(path string, uid int) bool {
+// ownDir checks that path is a directory (not a link to one) of uid's and
+// gives it a new directory's mode.
+func ownDir(path string, uid int) error {
 	fi, err := os.Lstat(path)
 	if err != nil {
-		return false
+		return err
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || int(st.Uid) != uid || fi.Mode().Perm()&0o002 != 0 {
-		return false
+	if !ok || !fi.IsDir() || int(st.Uid) != uid {
+		return errForeign
 	}
-	return !fi.IsDir() || fi.Mode().Perm()&0o700 == 0o700
+	if fi.Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky) != 0o755 {
+		return os.Chmod(path, 0o755)
+	}
+	return nil
+}
+
+// truncate empties the regular file at path, which must be uid's and have
+// no other name (a hard link to a file elsewhere is not emptied), without
+// following a link that may have replaced it; it gets a new file's mode.
+func truncate(path string, uid int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.Mode().IsRegular() || int(st.Uid) != uid || st.Nlink != 1 {
+		return errForeign
+	}
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if fi.Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky) != 0o644 {
+		return f.Chmod(0o644)
+	}
+	return nil
 }
 
 func contains(list []string, s string) bool {
@@ -222,11 +261,12 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Close removes the idle workspaces.
+// Close removes the idle workspaces; later releases remove theirs.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
+	p.closed = true
 	p.mu.Unlock()
 	for _, d := range idle {
 		os.RemoveAll(d)

@@ -141,33 +141,43 @@ func TestReuse(t *testing.T) {
 	}
 }
 
-// TestNotReused: a workspace that is not this user's alone to reuse is
-// removed.
+// TestNotReused: a workspace with something in it that is not this
+// user's alone is removed, and nothing outside it is touched.
 func TestNotReused(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "outside")
 	cases := []struct {
 		name  string
+		root  bool // needs root (chown)
 		build func(t *testing.T, dir string)
 	}{
-		{"world-writable source directory", func(t *testing.T, dir string) {
-			if err := os.Chmod(filepath.Join(dir, "src"), 0o777); err != nil {
-				t.Fatal(err)
+		{"scratch file hard-linked to a file outside", false, func(t *testing.T, dir string) {
+			write(t, outside, "precious")
+			if err := os.Link(outside, filepath.Join(dir, "exec", "env")); err != nil {
+				t.Skip(err)
 			}
 		}},
-		{"world-writable scratch file", func(t *testing.T, dir string) {
+		{"scratch file of another user", true, func(t *testing.T, dir string) {
 			write(t, filepath.Join(dir, "exec", "env"), "x")
-			if err := os.Chmod(filepath.Join(dir, "exec", "env"), 0o666); err != nil {
+			if err := os.Chown(filepath.Join(dir, "exec", "env"), 65534, 65534); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"scratch directory not searchable", func(t *testing.T, dir string) {
-			if err := os.Chmod(filepath.Join(dir, "exec"), 0o500); err != nil {
+		{"source directory of another user", true, func(t *testing.T, dir string) {
+			if err := os.Chown(filepath.Join(dir, "src"), 65534, 65534); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { os.Chmod(filepath.Join(dir, "exec"), 0o755) })
+		}},
+		{"workspace of another user", true, func(t *testing.T, dir string) {
+			if err := os.Chown(dir, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
 		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if c.root && os.Getuid() != 0 {
+				t.Skip("needs root to give a file to another user")
+			}
 			p, _ := newPool(t, 4)
 			dir, err := p.Acquire("b")
 			if err != nil {
@@ -178,10 +188,45 @@ func TestNotReused(t *testing.T) {
 			if p.Idle() != 0 {
 				t.Errorf("idle workspaces: %d, want 0", p.Idle())
 			}
-			if _, err := os.Stat(dir); !os.IsNotExist(err) && os.Getuid() != 0 {
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
 				t.Errorf("the workspace was not removed: %v", err)
 			}
+			if b, err := os.ReadFile(outside); err == nil && string(b) != "precious" {
+				t.Errorf("a file outside was changed: %q", b)
+			}
 		})
+	}
+}
+
+// TestModesReset: modes a build changed do not reach the next build.
+func TestModesReset(t *testing.T) {
+	p, _ := newPool(t, 4)
+	dir, err := p.Acquire("first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "exec", "env"), "export X=1")
+	for path, mode := range map[string]os.FileMode{"src": 0o777, "exec": 0o700 | os.ModeSetgid, "exec/env": 0o200, ".": 0o775} {
+		if err := os.Chmod(filepath.Join(dir, path), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Release(dir)
+	next, err := p.Acquire("second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{"src": 0o755, "exec": 0o755, "exec/env": 0o644, ".": 0o755} {
+		fi, err := os.Stat(filepath.Join(next, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode() & (os.ModePerm | os.ModeSetgid | os.ModeSetuid | os.ModeSticky); got != want {
+			t.Errorf("%s: mode %v, want %v", path, got, want)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(next, "exec", "env")); len(b) != 0 {
+		t.Errorf("exec/env holds %q", b)
 	}
 }
 
@@ -207,6 +252,15 @@ func TestMaxIdleAndClose(t *testing.T) {
 	p.Close()
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
 		t.Fatalf("after Close the root holds %d entries", len(entries))
+	}
+	// A release after Close removes its workspace.
+	late, err := p.Acquire("late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Release(late)
+	if entries, _ := os.ReadDir(root); len(entries) != 0 || p.Idle() != 0 {
+		t.Fatalf("a release after Close kept its workspace: %d entries, %d idle", len(entries), p.Idle())
 	}
 	// Releasing a workspace that was never made is harmless.
 	p.Release(filepath.Join(root, "never"))

@@ -404,12 +404,29 @@ func (p *proc) Kill() {
 	syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
-// Close implements executor.Env.
+// Close implements executor.Env. Every process of the build dies with it:
+// the shell's process group, and then what left the group (setsid, a
+// daemon) but still carries the build's CODEBUILD_BUILD_ID — as a
+// container's end would take them all, and so that none lingers in the
+// workspace that the next build gets.
 func (e *env) Close() error {
+	var err error
 	if s, _ := e.Take(); s != nil {
-		return s.Close()
+		err = s.Close()
 	}
-	return nil
+	if e.spec.BuildID != "" {
+		// A leftover may fork while it is being killed: look again.
+		for range 3 {
+			pids := Processes(e.spec.BuildID)
+			if len(pids) == 0 {
+				break
+			}
+			for _, pid := range pids {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	return err
 }
 
 // writeHelpers puts the commands CodeBuild images provide for test

@@ -145,6 +145,32 @@ func TestCloseKillsBackgroundProcesses(t *testing.T) {
 	}
 }
 
+// TestCloseKillsEscapedProcesses: a process that left the shell's process
+// group (setsid, as daemons do) dies with the build too.
+func TestCloseKillsEscapedProcesses(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("no setsid")
+	}
+	env, _, work := open(t, "sh")
+	run(t, env, "setsid sh -c 'echo $$ > "+work+"/daemon.pid; exec sleep 600' > /dev/null 2>&1 < /dev/null &")
+	var pid string
+	for deadline := time.Now().Add(5 * time.Second); pid == "" && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(work, "daemon.pid"))
+		pid = strings.TrimSpace(string(b))
+	}
+	if pid == "" || !processAlive(pid) {
+		t.Fatalf("the daemon did not start (%q)", pid)
+	}
+	if err := env.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); processAlive(pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a process outside the build's process group survived Close")
+		}
+	}
+}
+
 func TestReap(t *testing.T) {
 	id := "reap-test:" + filepath.Base(t.TempDir())
 	cmd := exec.Command("sleep", "600")
