@@ -44,10 +44,10 @@
 // becomes a small event ("build X of batch Y changed"), fanned out to the
 // clients of that account and region only. The page then refetches what it
 // shows; a client that falls behind gets a "resync" event instead. An
-// action taken through the console wakes the feed at once. A build that is
-// created and finishes between two reads is never seen incomplete: its
-// batch's change (or the next change of anything the page shows) brings it
-// in. A build's log is not part of the feed: the build page follows it
+// action taken through the console wakes the feed at once. A build or
+// batch created and ended between two reads, never seen incomplete, is
+// found by its Seq (store.BuildListAfter: those made since the newest the
+// last read saw) and announced with its final status. A build's log is not part of the feed: the build page follows it
 // with long polls of GetBuildLog (which waits on the log, not the store).
 package console
 

@@ -531,6 +531,53 @@ func TestFeed(t *testing.T) {
 	}
 }
 
+// TestFeedShortBuild: a build (and a batch) made and ended between two
+// reads of the feed, never seen incomplete, is announced with its status.
+func TestFeedShortBuild(t *testing.T) {
+	f := newFixture(t, false)
+	f.project("000000000000", "p")
+	ctx := context.Background()
+	old := f.build("000000000000", "p")
+	if _, err := f.api.StopBuild(caller("000000000000"), &cb.StopBuildInput{Id: &old}); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := f.c.feed.read(ctx, f.st); err != nil || len(evs) != 0 {
+		t.Fatalf("the first read: %v, %v", evs, err)
+	}
+	id := f.build("000000000000", "p")
+	if _, err := f.api.StopBuild(caller("000000000000"), &cb.StopBuildInput{Id: &id}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.api.StartBuildBatch(caller("000000000000"), &cb.StartBuildBatchInput{ProjectName: cb.String("p")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := cb.Deref(out.BuildBatch.Id)
+	if _, err := f.api.StopBuildBatch(caller("000000000000"), &cb.StopBuildBatchInput{Id: &batch}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.c.feed.read(ctx, f.st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range evs {
+		got[e.Type+" "+e.ID] = e.Status
+	}
+	if got["build "+id] != cb.StatusTypeStopped {
+		t.Errorf("the short build: %v", evs)
+	}
+	if _, ok := got["build "+old]; ok {
+		t.Errorf("a build ended before the first read was announced: %v", evs)
+	}
+	if st, ok := got["batch "+batch]; !ok || st == cb.StatusTypeInProgress {
+		t.Errorf("the short batch: %v", evs)
+	}
+	if evs, err := f.c.feed.read(ctx, f.st); err != nil || len(evs) != 0 {
+		t.Errorf("a third read: %v, %v", evs, err)
+	}
+}
+
 func TestEventsStream(t *testing.T) {
 	f := newFixture(t, false)
 	f.project("000000000000", "p")

@@ -48,6 +48,10 @@ type feed struct {
 	// prev holds the incomplete builds ("b"+id) and batches ("B"+id) of
 	// the last read; nil until the first read after clients came.
 	prev map[string]seen
+	// lastBuild and lastBatch are the newest Seq read: a build or batch
+	// made after them and complete by the next read (began and ended in
+	// between) is announced too.
+	lastBuild, lastBatch int64
 	// reads counts the reads of the store (for tests).
 	reads int
 }
@@ -146,16 +150,36 @@ func (f *feed) run(ctx context.Context, st store.Store, every time.Duration, log
 	}
 }
 
-// read compares the incomplete builds and batches with the last read.
+// afterLimit bounds the new builds (and batches) one read announces
+// beyond the incomplete ones; more wait for the next read.
+const afterLimit = 1000
+
+// read compares the incomplete builds and batches with the last read, and
+// finds those made since that are complete already.
 func (f *feed) read(ctx context.Context, st store.Store) ([]event, error) {
-	var builds []*store.Build
-	var batches []*store.Batch
+	var builds, newBuilds []*store.Build
+	var batches, newBatches []*store.Batch
+	first := f.prev == nil
+	lastBuild, lastBatch := f.lastBuild, f.lastBatch
 	err := st.View(ctx, func(tx store.Tx) error {
 		var err error
 		if builds, err = tx.BuildListIncomplete(ctx); err != nil {
 			return err
 		}
-		batches, err = tx.BatchListIncomplete(ctx)
+		if batches, err = tx.BatchListIncomplete(ctx); err != nil {
+			return err
+		}
+		if first {
+			if lastBuild, err = tx.BuildLastSeq(ctx); err != nil {
+				return err
+			}
+			lastBatch, err = tx.BatchLastSeq(ctx)
+			return err
+		}
+		if newBuilds, err = tx.BuildListAfter(ctx, lastBuild, afterLimit); err != nil {
+			return err
+		}
+		newBatches, err = tx.BatchListAfter(ctx, lastBatch, afterLimit)
 		return err
 	})
 	if err != nil {
@@ -163,7 +187,6 @@ func (f *feed) read(ctx context.Context, st store.Store) ([]event, error) {
 	}
 	now := make(map[string]seen, len(builds)+len(batches))
 	var evs []event
-	first := f.prev == nil
 	note := func(key, typ, id, status string, s seen) {
 		now[key] = s
 		if old, ok := f.prev[key]; !first && (!ok || old.rev != s.rev) {
@@ -178,6 +201,30 @@ func (f *feed) read(ctx context.Context, st store.Store) ([]event, error) {
 		id := codebuild.Deref(b.Doc.Id)
 		note("B"+id, "batch", id, codebuild.Deref(b.Doc.BuildBatchStatus), seen{scope: b.Scope, rev: b.Rev, project: codebuild.Deref(b.Doc.ProjectName)})
 	}
+	// Made and ended since the last read: never seen incomplete.
+	for _, b := range newBuilds {
+		lastBuild = max(lastBuild, b.Seq)
+		id := codebuild.Deref(b.Doc.Id)
+		if _, ok := now["b"+id]; ok {
+			continue
+		}
+		if _, ok := f.prev["b"+id]; ok {
+			continue
+		}
+		evs = append(evs, event{Type: "build", ID: id, Batch: b.Meta.BatchID, Project: codebuild.Deref(b.Doc.ProjectName), Status: codebuild.Deref(b.Doc.BuildStatus), scope: b.Scope})
+	}
+	for _, b := range newBatches {
+		lastBatch = max(lastBatch, b.Seq)
+		id := codebuild.Deref(b.Doc.Id)
+		if _, ok := now["B"+id]; ok {
+			continue
+		}
+		if _, ok := f.prev["B"+id]; ok {
+			continue
+		}
+		evs = append(evs, event{Type: "batch", ID: id, Project: codebuild.Deref(b.Doc.ProjectName), Status: codebuild.Deref(b.Doc.BuildBatchStatus), scope: b.Scope})
+	}
+	f.lastBuild, f.lastBatch = lastBuild, lastBatch
 	for key, s := range f.prev {
 		if _, ok := now[key]; ok {
 			continue

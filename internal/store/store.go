@@ -369,6 +369,12 @@ type Tx interface {
 	// BuildListIncomplete returns every build, in any scope, that is not
 	// complete, in creation order (for the scheduler after a restart).
 	BuildListIncomplete(ctx context.Context) ([]*Build, error)
+	// BuildListAfter returns up to limit builds, in any scope, whose Seq
+	// is greater than seq, in Seq order; BuildLastSeq is the greatest Seq
+	// of any build (0: none). (The console's change feed finds with them
+	// the builds that began and ended between two of its reads.)
+	BuildListAfter(ctx context.Context, seq int64, limit int) ([]*Build, error)
+	BuildLastSeq(ctx context.Context) (int64, error)
 	// BuildCountIncomplete counts a project's builds that are not complete.
 	BuildCountIncomplete(ctx context.Context, s Scope, project string) (int, error)
 	// BuildListByBatch returns a batch's builds in creation order.
@@ -391,6 +397,10 @@ type Tx interface {
 	// BatchListIncomplete returns every batch, in any scope, that is not
 	// complete (for the coordinator after a restart).
 	BatchListIncomplete(ctx context.Context) ([]*Batch, error)
+	// BatchListAfter and BatchLastSeq are BuildListAfter and BuildLastSeq
+	// for batches.
+	BatchListAfter(ctx context.Context, seq int64, limit int) ([]*Batch, error)
+	BatchLastSeq(ctx context.Context) (int64, error)
 
 	// ProjectDocs, BuildDocs and BatchDocs return the stored JSON documents
 	// of the given names or ids, in order, nil for a miss: the API answers

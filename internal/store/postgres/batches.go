@@ -99,8 +99,22 @@ func (t *txn) BatchList(ctx context.Context, s store.Scope, project, status stri
 }
 
 func (t *txn) BatchListIncomplete(ctx context.Context) ([]*store.Batch, error) {
+	return t.queryBatches(ctx, batchSelect+` WHERE NOT complete ORDER BY seq`)
+}
+
+func (t *txn) BatchListAfter(ctx context.Context, seq int64, limit int) ([]*store.Batch, error) {
+	return t.queryBatches(ctx, batchSelect+` WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, max(limit, 0))
+}
+
+func (t *txn) BatchLastSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := t.scanRow(ctx, `SELECT coalesce(max(seq), 0) FROM batches`, nil, &seq)
+	return seq, err
+}
+
+func (t *txn) queryBatches(ctx context.Context, q string, args ...any) ([]*store.Batch, error) {
 	var out []*store.Batch
-	err := t.query(ctx, batchSelect+` WHERE NOT complete ORDER BY seq`, nil, func(rows pgx.Rows) error {
+	err := t.query(ctx, q, args, func(rows pgx.Rows) error {
 		b, err := scanBatch(rows)
 		if err != nil {
 			return err

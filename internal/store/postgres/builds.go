@@ -386,6 +386,16 @@ func (t *txn) BuildListIncomplete(ctx context.Context) ([]*store.Build, error) {
 	return t.queryBuilds(ctx, buildSelect+` WHERE NOT complete ORDER BY seq`)
 }
 
+func (t *txn) BuildListAfter(ctx context.Context, seq int64, limit int) ([]*store.Build, error) {
+	return t.queryBuilds(ctx, buildSelect+` WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, max(limit, 0))
+}
+
+func (t *txn) BuildLastSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := t.scanRow(ctx, `SELECT coalesce(max(seq), 0) FROM builds`, nil, &seq)
+	return seq, err
+}
+
 func (t *txn) BuildCountIncomplete(ctx context.Context, s store.Scope, project string) (int, error) {
 	var n int
 	err := t.scanRow(ctx, `SELECT count(*) FROM builds WHERE NOT complete AND account = $1 AND region = $2 AND project = $3`,

@@ -102,7 +102,21 @@ func (t *txn) BatchList(ctx context.Context, s store.Scope, project, status stri
 }
 
 func (t *txn) BatchListIncomplete(ctx context.Context) ([]*store.Batch, error) {
-	rows, err := t.query(ctx, batchSelect+` WHERE complete = 0 ORDER BY seq`)
+	return t.queryBatches(ctx, batchSelect+` WHERE complete = 0 ORDER BY seq`)
+}
+
+func (t *txn) BatchListAfter(ctx context.Context, seq int64, limit int) ([]*store.Batch, error) {
+	return t.queryBatches(ctx, batchSelect+` WHERE seq > ? ORDER BY seq LIMIT ?`, seq, max(limit, 0))
+}
+
+func (t *txn) BatchLastSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := t.queryRow(ctx, `SELECT coalesce(max(seq), 0) FROM batches`).Scan(&seq)
+	return seq, err
+}
+
+func (t *txn) queryBatches(ctx context.Context, q string, args ...any) ([]*store.Batch, error) {
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -409,6 +409,16 @@ func (t *txn) BuildListIncomplete(ctx context.Context) ([]*store.Build, error) {
 	return t.queryBuilds(ctx, buildSelect+` WHERE complete = 0 ORDER BY seq`)
 }
 
+func (t *txn) BuildListAfter(ctx context.Context, seq int64, limit int) ([]*store.Build, error) {
+	return t.queryBuilds(ctx, buildSelect+` WHERE seq > ? ORDER BY seq LIMIT ?`, seq, max(limit, 0))
+}
+
+func (t *txn) BuildLastSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := t.queryRow(ctx, `SELECT coalesce(max(seq), 0) FROM builds`).Scan(&seq)
+	return seq, err
+}
+
 func (t *txn) BuildCountIncomplete(ctx context.Context, s store.Scope, project string) (int, error) {
 	var n int
 	err := t.queryRow(ctx, `SELECT count(*) FROM builds WHERE complete = 0 AND account = ? AND region = ? AND project = ?`,

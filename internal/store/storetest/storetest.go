@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore Opener) {
 	t.Run("Buckets", func(t *testing.T) { testBuckets(t, newStore(t)) })
 	t.Run("Resources", func(t *testing.T) { testResources(t, newStore(t)()) })
 	t.Run("FleetClaims", func(t *testing.T) { testFleetClaims(t, newStore(t)()) })
+	t.Run("ListAfter", func(t *testing.T) { testListAfter(t, newStore(t)()) })
 }
 
 var (
