@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -109,14 +110,26 @@ func Processes(buildID string) []int {
 
 // ProcessesWithPrefix lists the live processes (not zombies) whose
 // environment has a CODEBUILD_BUILD_ID starting with prefix.
-func ProcessesWithPrefix(prefix string) []int {
+func ProcessesWithPrefix(prefix string) []int { return processesFrom(prefix, 0) }
+
+// processesFrom is ProcessesWithPrefix among the processes whose pid is at
+// least from: those started since the process whose pid it is. Pids grow
+// until they wrap around: while the last one given is below from, every
+// process is looked at (a build that outlives a whole round of pids, past
+// from again, may keep one started after the wrap).
+func processesFrom(prefix string, from int) []int {
 	needle := []byte("\x00CODEBUILD_BUILD_ID=" + prefix)
+	if b, err := os.ReadFile("/proc/sys/kernel/ns_last_pid"); err != nil {
+		from = 0
+	} else if last, err := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || last < from {
+		from = 0
+	}
 	entries, _ := os.ReadDir("/proc")
 	self := os.Getpid()
 	var pids []int
 	for _, ent := range entries {
 		pid, err := strconv.Atoi(ent.Name())
-		if err != nil || pid == self {
+		if err != nil || pid == self || pid < from {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "environ"))
@@ -200,6 +213,9 @@ type env struct {
 	session.Slot
 	x    *Executor
 	spec executor.Spec
+	// firstPid is the pid of the build's first shell (0: none started):
+	// every process of the build started after it.
+	firstPid atomic.Int64
 }
 
 func same(a, b string) bool { return filepath.Clean(a) == filepath.Clean(b) }
@@ -318,7 +334,11 @@ func (e *env) Start(ctx context.Context, sh executor.Shell) error {
 	s, err := session.New(session.Config{
 		TmpDir: e.spec.Layout.Tmp, WorkDir: e.spec.Layout.Src, Output: sh.Output, KillGrace: 100 * time.Millisecond,
 		Start: func(script, _ string) (session.Proc, error) {
-			return startProc(path, script, e.spec.Layout.Src, vars, cred, e.x.KillGrace)
+			p, err := startProc(path, script, e.spec.Layout.Src, vars, cred, e.x.KillGrace)
+			if err == nil {
+				e.firstPid.CompareAndSwap(0, int64(p.cmd.Process.Pid))
+			}
+			return p, err
 		},
 		ReadFile: func(ctx context.Context, p string) ([]byte, error) { return os.ReadFile(p) },
 		AsUser: func(command, u string) string {
@@ -414,10 +434,12 @@ func (e *env) Close() error {
 	if s, _ := e.Take(); s != nil {
 		err = s.Close()
 	}
-	if e.spec.BuildID != "" {
-		// A leftover may fork while it is being killed: look again.
+	if first := int(e.firstPid.Load()); first != 0 && e.spec.BuildID != "" {
+		// Only processes started since its first shell can be the
+		// build's. A leftover may fork while it is being killed: look
+		// again.
 		for range 3 {
-			pids := Processes(e.spec.BuildID)
+			pids := processesFrom(e.spec.BuildID+"\x00", first)
 			if len(pids) == 0 {
 				break
 			}
