@@ -202,27 +202,21 @@ func (f *feed) read(ctx context.Context, st store.Store) ([]event, error) {
 		note("B"+id, "batch", id, codebuild.Deref(b.Doc.BuildBatchStatus), seen{scope: b.Scope, rev: b.Rev, project: codebuild.Deref(b.Doc.ProjectName)})
 	}
 	// Made and ended since the last read: never seen incomplete.
+	fresh := func(key string, e event) {
+		_, incomplete := now[key]
+		if _, seen := f.prev[key]; !incomplete && !seen {
+			evs = append(evs, e)
+		}
+	}
 	for _, b := range newBuilds {
 		lastBuild = max(lastBuild, b.Seq)
 		id := codebuild.Deref(b.Doc.Id)
-		if _, ok := now["b"+id]; ok {
-			continue
-		}
-		if _, ok := f.prev["b"+id]; ok {
-			continue
-		}
-		evs = append(evs, event{Type: "build", ID: id, Batch: b.Meta.BatchID, Project: codebuild.Deref(b.Doc.ProjectName), Status: codebuild.Deref(b.Doc.BuildStatus), scope: b.Scope})
+		fresh("b"+id, event{Type: "build", ID: id, Batch: b.Meta.BatchID, Project: codebuild.Deref(b.Doc.ProjectName), Status: codebuild.Deref(b.Doc.BuildStatus), scope: b.Scope})
 	}
 	for _, b := range newBatches {
 		lastBatch = max(lastBatch, b.Seq)
 		id := codebuild.Deref(b.Doc.Id)
-		if _, ok := now["B"+id]; ok {
-			continue
-		}
-		if _, ok := f.prev["B"+id]; ok {
-			continue
-		}
-		evs = append(evs, event{Type: "batch", ID: id, Project: codebuild.Deref(b.Doc.ProjectName), Status: codebuild.Deref(b.Doc.BuildBatchStatus), scope: b.Scope})
+		fresh("B"+id, event{Type: "batch", ID: id, Project: codebuild.Deref(b.Doc.ProjectName), Status: codebuild.Deref(b.Doc.BuildBatchStatus), scope: b.Scope})
 	}
 	f.lastBuild, f.lastBatch = lastBuild, lastBatch
 	for key, s := range f.prev {

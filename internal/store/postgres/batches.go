@@ -106,11 +106,7 @@ func (t *txn) BatchListAfter(ctx context.Context, seq int64, limit int) ([]*stor
 	return t.queryBatches(ctx, batchSelect+` WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, max(limit, 0))
 }
 
-func (t *txn) BatchLastSeq(ctx context.Context) (int64, error) {
-	var seq int64
-	err := t.scanRow(ctx, `SELECT coalesce(max(seq), 0) FROM batches`, nil, &seq)
-	return seq, err
-}
+func (t *txn) BatchLastSeq(ctx context.Context) (int64, error) { return t.lastSeq(ctx, "batches") }
 
 func (t *txn) queryBatches(ctx context.Context, q string, args ...any) ([]*store.Batch, error) {
 	var out []*store.Batch

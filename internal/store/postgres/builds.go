@@ -390,9 +390,12 @@ func (t *txn) BuildListAfter(ctx context.Context, seq int64, limit int) ([]*stor
 	return t.queryBuilds(ctx, buildSelect+` WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, max(limit, 0))
 }
 
-func (t *txn) BuildLastSeq(ctx context.Context) (int64, error) {
+func (t *txn) BuildLastSeq(ctx context.Context) (int64, error) { return t.lastSeq(ctx, "builds") }
+
+// lastSeq is the greatest seq of a table (builds or batches), 0 if empty.
+func (t *txn) lastSeq(ctx context.Context, table string) (int64, error) {
 	var seq int64
-	err := t.scanRow(ctx, `SELECT coalesce(max(seq), 0) FROM builds`, nil, &seq)
+	err := t.scanRow(ctx, `SELECT coalesce(max(seq), 0) FROM `+table, nil, &seq)
 	return seq, err
 }
 

@@ -109,11 +109,7 @@ func (t *txn) BatchListAfter(ctx context.Context, seq int64, limit int) ([]*stor
 	return t.queryBatches(ctx, batchSelect+` WHERE seq > ? ORDER BY seq LIMIT ?`, seq, max(limit, 0))
 }
 
-func (t *txn) BatchLastSeq(ctx context.Context) (int64, error) {
-	var seq int64
-	err := t.queryRow(ctx, `SELECT coalesce(max(seq), 0) FROM batches`).Scan(&seq)
-	return seq, err
-}
+func (t *txn) BatchLastSeq(ctx context.Context) (int64, error) { return t.lastSeq(ctx, "batches") }
 
 func (t *txn) queryBatches(ctx context.Context, q string, args ...any) ([]*store.Batch, error) {
 	rows, err := t.query(ctx, q, args...)

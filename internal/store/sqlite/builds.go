@@ -413,9 +413,12 @@ func (t *txn) BuildListAfter(ctx context.Context, seq int64, limit int) ([]*stor
 	return t.queryBuilds(ctx, buildSelect+` WHERE seq > ? ORDER BY seq LIMIT ?`, seq, max(limit, 0))
 }
 
-func (t *txn) BuildLastSeq(ctx context.Context) (int64, error) {
+func (t *txn) BuildLastSeq(ctx context.Context) (int64, error) { return t.lastSeq(ctx, "builds") }
+
+// lastSeq is the greatest seq of a table (builds or batches), 0 if empty.
+func (t *txn) lastSeq(ctx context.Context, table string) (int64, error) {
 	var seq int64
-	err := t.queryRow(ctx, `SELECT coalesce(max(seq), 0) FROM builds`).Scan(&seq)
+	err := t.queryRow(ctx, `SELECT coalesce(max(seq), 0) FROM `+table).Scan(&seq)
 	return seq, err
 }
 
