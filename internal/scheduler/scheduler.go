@@ -68,6 +68,9 @@ type active struct {
 	// fleet: the build runs on a fleet's reserved capacity, not on one of
 	// the node's --max-concurrent-builds slots.
 	fleet bool
+	// ended: the run returned; its end is being stored (complete in the
+	// store, so no longer leased, before the build leaves running).
+	ended bool
 }
 
 // Scheduler runs builds.
@@ -539,7 +542,9 @@ func (s *Scheduler) renew(ctx context.Context) {
 	s.mu.Lock()
 	var lost []*active
 	for k, a := range s.running {
-		if !held[k] {
+		// A build whose end is stored is complete, so leased no more,
+		// but stays in running until its end's group is committed.
+		if !held[k] && !a.ended {
 			s.o.Log.Warn("build taken over by another node (this node's lease expired); stopping it here", "build", k.ID)
 			lost = append(lost, a)
 		}
@@ -649,6 +654,9 @@ func (s *Scheduler) startBuild(b *store.Build, reserved bool) {
 		res := s.o.Runner.Run(tctx, b)
 		tcancel()
 		cancel(nil)
+		s.mu.Lock()
+		a.ended = true
+		s.mu.Unlock()
 		if !res.Lost {
 			s.finish(res)
 		}

@@ -1,8 +1,16 @@
 package scheduler
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
+
+	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/runner"
+	"github.com/buildbatch/buildbatch/internal/store"
+	"github.com/buildbatch/buildbatch/internal/store/sqlite"
 )
 
 func TestAdmit(t *testing.T) {
@@ -34,4 +42,37 @@ func TestShutdownBeforeStartAndTwice(t *testing.T) {
 	s := New(Options{MaxConcurrent: 1})
 	s.Shutdown()
 	s.Shutdown()
+}
+
+// TestRenewLost: renewing leases gives up a running build that the store
+// says another node holds, but not one whose run has ended and whose end
+// (complete: no longer leased) is being stored.
+func TestRenewLost(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	scope := store.Scope{Account: "000000000000", Region: "us-east-1"}
+	for _, id := range []string{"p:ended", "p:taken"} {
+		b := &store.Build{Scope: scope, Doc: &cb.Build{Id: cb.String(id), ProjectName: cb.String("p"), BuildNumber: cb.Int64(1),
+			BuildStatus: cb.String(cb.StatusTypeSucceeded), BuildComplete: cb.Bool(true)}}
+		if err := st.Update(ctx, func(tx store.Tx) error { return tx.BuildInsert(ctx, b) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := New(Options{Store: st, Node: "n1", MaxConcurrent: 2})
+	cancelled := map[string]error{}
+	for id, ended := range map[string]bool{"p:ended": true, "p:taken": false} {
+		s.running[key{Scope: scope, ID: id}] = &active{ended: ended, done: make(chan struct{}),
+			cancel: func(cause error) { cancelled[id] = cause }}
+	}
+	s.renew(ctx)
+	if _, ok := cancelled["p:ended"]; ok {
+		t.Errorf("a build whose run ended was given up as taken over")
+	}
+	if !errors.Is(cancelled["p:taken"], runner.ErrLost) {
+		t.Errorf("a build this node no longer holds was not given up: %v", cancelled)
+	}
 }
