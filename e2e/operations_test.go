@@ -352,6 +352,33 @@ func TestFleet(t *testing.T) {
 	if most := mostAtOnce(buildSpans(t, c, ids)); most != 2 {
 		t.Errorf("with ON_DEMAND overflow %d builds ran at once, want 2 (1 reserved + 1 on-demand slot)", most)
 	}
+	// Target tracking: a fleet of base 1 that may scale to 3 runs 3 of
+	// its 4 waiting builds at once on its own capacity (QUEUE: none on
+	// the node's on-demand slot), and says so in desiredCapacity.
+	sr, err := c.CreateFleet(ctx, &codebuild.CreateFleetInput{Name: aws.String("scaling"), BaseCapacity: aws.Int32(1),
+		EnvironmentType: types.EnvironmentTypeLinuxContainer, ComputeType: types.ComputeTypeBuildGeneral1Small,
+		ScalingConfiguration: &types.ScalingConfigurationInput{ScalingType: types.FleetScalingTypeTargetTrackingScaling, MaxCapacity: aws.Int32(3),
+			TargetTrackingScalingConfigs: []types.TargetTrackingScalingConfiguration{{MetricType: types.FleetScalingMetricTypeFleetUtilizationRate, TargetValue: aws.Float64(100)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scalingArn := aws.ToString(sr.Fleet.Arn)
+	ids = nil
+	for range 4 {
+		ids = append(ids, aws.ToString(start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("onfleet"),
+			FleetOverride: &types.ProjectFleet{FleetArn: aws.String(scalingArn)}}).Id))
+	}
+	if got, err := c.BatchGetFleets(ctx, &codebuild.BatchGetFleetsInput{Names: []string{"scaling"}}); err != nil || len(got.Fleets) != 1 ||
+		aws.ToInt32(got.Fleets[0].ScalingConfiguration.DesiredCapacity) != 3 {
+		t.Errorf("desiredCapacity with 4 builds: %+v %v", got, err)
+	}
+	if most := mostAtOnce(buildSpans(t, c, ids)); most != 3 {
+		t.Errorf("a fleet scaling to 3 ran %d builds at once, want 3", most)
+	}
+	if got, err := c.BatchGetFleets(ctx, &codebuild.BatchGetFleetsInput{Names: []string{"scaling"}}); err != nil || len(got.Fleets) != 1 ||
+		aws.ToInt32(got.Fleets[0].ScalingConfiguration.DesiredCapacity) != 1 {
+		t.Errorf("desiredCapacity once idle: %+v %v", got, err)
+	}
 	up, err := c.UpdateFleet(ctx, &codebuild.UpdateFleetInput{Arn: aws.String(arn), BaseCapacity: aws.Int32(2), OverflowBehavior: types.FleetOverflowBehaviorOnDemand})
 	if err != nil || up.Fleet.Status.StatusCode != types.FleetStatusCodeUpdating || aws.ToInt32(up.Fleet.BaseCapacity) != 2 {
 		t.Fatalf("UpdateFleet: %+v %v", up, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
 	cb "github.com/buildbatch/buildbatch/internal/codebuild"
+	"github.com/buildbatch/buildbatch/internal/document"
 	"github.com/buildbatch/buildbatch/internal/ident"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
@@ -200,6 +201,8 @@ func (a *API) BatchGetFleets(ctx context.Context, in *cb.BatchGetFleetsInput) (*
 	out := &cb.BatchGetFleetsOutput{Fleets: []cb.Fleet{}, FleetsNotFound: []string{}}
 	err := a.st.View(ctx, func(tx store.Tx) error {
 		seen := map[string]bool{}
+		var loads []store.FleetLoad // read once, for the first fleet that scales
+		loaded := false
 		for _, ref := range in.Names {
 			if seen[ref] {
 				continue
@@ -212,6 +215,22 @@ func (a *API) BatchGetFleets(ctx context.Context, in *cb.BatchGetFleetsInput) (*
 			}
 			if err != nil {
 				return err
+			}
+			if sc := f.ScalingConfiguration; sc != nil {
+				// desiredCapacity: what the fleet's builds ask for now.
+				if !loaded {
+					if loads, err = tx.BuildFleetLoad(ctx); err != nil {
+						return err
+					}
+					loaded = true
+				}
+				running, queued := 0, 0
+				for _, l := range loads {
+					if l.Scope == scope && l.Fleet == cb.Deref(f.Name) {
+						running, queued = l.Running, l.Queued
+					}
+				}
+				sc.DesiredCapacity = cb.Int32(int32(document.FleetCapacity(f, running, queued)))
 			}
 			out.Fleets = append(out.Fleets, *f)
 		}

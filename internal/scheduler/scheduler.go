@@ -172,8 +172,9 @@ func (s *Scheduler) free() int {
 }
 
 // fleetClaims decides, in tx, how many QUEUED builds of each fleet to
-// claim on its reserved capacity: up to baseCapacity less the builds it
-// runs on every node. It also lists the fleets whose builds past that may
+// claim on its reserved capacity: up to its capacity (baseCapacity, or
+// what its scaling configuration asks for: document.FleetCapacity) less
+// the builds it runs on every node. It also lists the fleets whose builds past that may
 // take on-demand slots, in queue order with the builds on no fleet: those
 // whose overflowBehavior is ON_DEMAND, and fleets that no longer exist
 // (their builds run on demand); the builds of a fleet that QUEUEs wait.
@@ -190,7 +191,7 @@ func (s *Scheduler) fleetClaims(ctx context.Context, tx store.Tx) (reserved []st
 		if r, err := tx.ResourceGet(ctx, l.Scope, store.KindFleet, l.Fleet); err == nil {
 			var f cb.Fleet
 			if json.Unmarshal(r.Doc, &f) == nil {
-				capacity = int(cb.Deref(f.BaseCapacity))
+				capacity = document.FleetCapacity(&f, l.Running, l.Queued)
 				spills = cb.Deref(f.OverflowBehavior) == cb.FleetOverflowBehaviorOnDemand
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
