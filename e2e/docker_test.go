@@ -139,6 +139,25 @@ func TestDockerComputeStopAndTimeout(t *testing.T) {
 		t.Errorf("privileged %v binds %v mounts %v", hc.Privileged, hc.Binds, res.Container.Mounts)
 	}
 
+	// Attribute-based compute: computeConfiguration's vCpu and memory are
+	// the limits.
+	project(t, c, "attributes", "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600\n", func(in *codebuild.CreateProjectInput) {
+		in.Environment.ComputeType = types.ComputeTypeAttributeBasedCompute
+		in.Environment.ComputeConfiguration = &types.ComputeConfiguration{VCpu: aws.Int64(1), Memory: aws.Int64(1)}
+	})
+	ab := start(t, c, &codebuild.StartBuildInput{ProjectName: aws.String("attributes")})
+	waitPhase(t, c, aws.ToString(ab.Id), "BUILD")
+	ares, err := cli.ContainerInspect(context.Background(), buildContainer(t, cli, aws.ToString(ab.Id)), client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc := ares.Container.HostConfig; hc.NanoCPUs != 1e9 || hc.Memory != 1<<30 {
+		t.Errorf("attribute-based compute: memory %d nanocpus %d, want 1 GiB and 1 vCPU", hc.Memory, hc.NanoCPUs)
+	}
+	if _, err := c.StopBuild(ctx, &codebuild.StopBuildInput{Id: ab.Id}); err != nil {
+		t.Fatal(err)
+	}
+
 	// StopBuild removes the container.
 	out, err := c.StopBuild(ctx, &codebuild.StopBuildInput{Id: b.Id})
 	if err != nil || out.Build.BuildStatus != types.StatusTypeStopped {

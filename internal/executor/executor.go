@@ -50,6 +50,9 @@ type Spec struct {
 	EnvironmentType string
 	ComputeType     string
 	Privileged      bool
+	// VCPUs and MemoryGB are the computeConfiguration of attribute-based
+	// compute (ATTRIBUTE_BASED_COMPUTE; 0: not given).
+	VCPUs, MemoryGB int64
 	// RegistryAuth logs in to pull the image (nil: anonymous).
 	RegistryAuth *RegistryAuth
 	// Log receives the executor's own lines for the build log ("[Container]").

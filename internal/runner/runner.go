@@ -511,6 +511,9 @@ func (x *run) provision(ctx context.Context) error {
 	if e := x.doc.Environment; e != nil {
 		spec.Image, spec.EnvironmentType, spec.ComputeType = cb.Deref(e.Image), cb.Deref(e.Type), cb.Deref(e.ComputeType)
 		spec.Privileged = cb.Deref(e.PrivilegedMode)
+		if cc := e.ComputeConfiguration; cc != nil {
+			spec.VCPUs, spec.MemoryGB = cb.Deref(cc.VCpu), cb.Deref(cc.Memory)
+		}
 		auth, err := x.registryAuth(e)
 		if err != nil {
 			return err

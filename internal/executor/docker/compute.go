@@ -59,6 +59,18 @@ func ComputeLimits(envType, computeType string, hostCPUs int, hostMemBytes int64
 	} else if t, ok := sizes["LINUX_CONTAINER"][computeType]; ok {
 		sz = t
 	}
+	return capped(sz, hostCPUs, hostMemBytes)
+}
+
+// AttributeLimits gives the limits of attribute-based compute
+// (ATTRIBUTE_BASED_COMPUTE: computeConfiguration's vCpu and memory in
+// GiB; 0: no limit), capped by the host. AWS runs such a build on the
+// smallest machine with at least these; a container gets exactly them.
+func AttributeLimits(vcpus, memGB int64, hostCPUs int, hostMemBytes int64) Limits {
+	return capped(size{cpus: float64(max(vcpus, 0)), memGB: max(memGB, 0)}, hostCPUs, hostMemBytes)
+}
+
+func capped(sz size, hostCPUs int, hostMemBytes int64) Limits {
 	l := Limits{CPUs: sz.cpus, MemoryMB: sz.memGB * 1024}
 	if hostCPUs > 0 && l.CPUs > float64(hostCPUs) {
 		l.CPUs, l.Capped = float64(hostCPUs), true

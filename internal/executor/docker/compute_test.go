@@ -29,6 +29,27 @@ func TestComputeLimits(t *testing.T) {
 	}
 }
 
+func TestAttributeLimits(t *testing.T) {
+	const gib = int64(1) << 30
+	cases := []struct {
+		vcpus, memGB int64
+		cpus         int
+		mem          int64
+		want         Limits
+	}{
+		{4, 8, 64, 256 * gib, Limits{CPUs: 4, MemoryMB: 8 * 1024}},
+		{4, 0, 64, 256 * gib, Limits{CPUs: 4}},
+		{0, 8, 64, 256 * gib, Limits{MemoryMB: 8 * 1024}},
+		{16, 64, 2, 24 * gib, Limits{CPUs: 2, MemoryMB: 24 * 1024, Capped: true}},
+		{-1, -5, 2, 24 * gib, Limits{}},
+	}
+	for _, c := range cases {
+		if got := AttributeLimits(c.vcpus, c.memGB, c.cpus, c.mem); got != c.want {
+			t.Errorf("%d vCPU %d GiB: %+v, want %+v", c.vcpus, c.memGB, got, c.want)
+		}
+	}
+}
+
 func TestResolve(t *testing.T) {
 	m := map[string]string{"aws/codebuild/standard:7.0": "my/standard:7"}
 	cases := []struct {

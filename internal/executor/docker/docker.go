@@ -205,6 +205,9 @@ func (x *Executor) Open(ctx context.Context, spec executor.Spec) (executor.Env, 
 		return nil, err
 	}
 	lim := ComputeLimits(spec.EnvironmentType, spec.ComputeType, x.hostCPUs, x.hostMem)
+	if spec.ComputeType == "ATTRIBUTE_BASED_COMPUTE" && (spec.VCPUs > 0 || spec.MemoryGB > 0) {
+		lim = AttributeLimits(spec.VCPUs, spec.MemoryGB, x.hostCPUs, x.hostMem)
+	}
 	token := strings.ReplaceAll(ident.UUID(), "-", "")
 	cfg, hc := containerConfig(spec, ref, x.o.Instance, token, lim)
 	// The Engine goes on creating a container when the request is given
