@@ -2,6 +2,7 @@ package awsjson
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"strconv"
 )
@@ -43,6 +44,20 @@ func (c *sanitizingConn) Read(p []byte) (int, error) {
 	c.s.scan(p[:n])
 	return n, err
 }
+
+// ReadFrom writes what r holds to the connection by the connection's own
+// ReadFrom when it has one (a TCP connection sends a file with
+// sendfile(2), which net/http uses for a file's response body; only what
+// is read from the connection is scanned).
+func (c *sanitizingConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{c.Conn}, r)
+}
+
+// writerOnly hides a writer's ReadFrom (io.Copy would call it back).
+type writerOnly struct{ io.Writer }
 
 // headerScanner rewrites control characters in header sections, in place,
 // as the bytes of a connection go by.

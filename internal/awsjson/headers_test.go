@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -126,4 +129,65 @@ func FuzzHeaderScanner(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSanitizedConnSendsFiles: a response body copied from a file reaches
+// the client whole through the wrapped connection, by the TCP
+// connection's ReadFrom (sendfile) — the wrapper keeps it.
+func TestSanitizedConnSendsFiles(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	sl := SanitizeHeaders(ln, 1<<20)
+	path := filepath.Join(t.TempDir(), "body")
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	if err := os.WriteFile(path, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		c, err := sl.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		rf, ok := c.(io.ReaderFrom)
+		if !ok {
+			done <- errors.New("the sanitized connection has no ReadFrom")
+			return
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer f.Close()
+		_, err = rf.ReadFrom(f)
+		done <- err
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got %d bytes, want %d", len(got), len(want))
+	}
+	// Without a ReadFrom underneath (a pipe), the bytes are copied.
+	a, b := net.Pipe()
+	sc := &sanitizingConn{Conn: a}
+	go func() { sc.ReadFrom(bytes.NewReader(want[:1000])); a.Close() }()
+	if got, _ := io.ReadAll(b); !bytes.Equal(got, want[:1000]) {
+		t.Errorf("through a pipe: %d bytes", len(got))
+	}
 }
