@@ -542,6 +542,10 @@ reports:
 		t.Errorf("a third account sees the report group")
 	}
 
+	// As on AWS, a shared project with builds cannot be deleted.
+	_, err = owner.DeleteProject(ctx, &codebuild.DeleteProjectInput{Name: aws.String("shared")})
+	wantCode(t, err, "InvalidInputException", "resource policy")
+
 	// Unsharing.
 	if _, err := owner.DeleteResourcePolicy(ctx, &codebuild.DeleteResourcePolicyInput{ResourceArn: aws.String(arn)}); err != nil {
 		t.Fatal(err)
@@ -551,6 +555,13 @@ reports:
 	}
 	_, err = owner.GetResourcePolicy(ctx, &codebuild.GetResourcePolicyInput{ResourceArn: aws.String(arn)})
 	wantCode(t, err, "ResourceNotFoundException", arn)
+	// Unshared, it can be (its builds stay).
+	if _, err := owner.DeleteProject(ctx, &codebuild.DeleteProjectInput{Name: aws.String("shared")}); err != nil {
+		t.Errorf("DeleteProject after DeleteResourcePolicy: %v", err)
+	}
+	if b, err := owner.BatchGetBuilds(ctx, &codebuild.BatchGetBuildsInput{Ids: []string{aws.ToString(build.Id)}}); err != nil || len(b.Builds) != 1 {
+		t.Errorf("the deleted project's build: %+v %v", b, err)
+	}
 }
 
 func badgeStatusOf(t *testing.T, url string) string {

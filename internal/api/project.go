@@ -148,11 +148,25 @@ func (a *API) DeleteProject(ctx context.Context, in *cb.DeleteProjectInput) (*cb
 	_, scope := scopeOf(ctx)
 	name := scopedName(ctx, cb.Deref(in.Name), "project")
 	err := a.st.Update(ctx, func(tx store.Tx) error {
+		arn := ident.ProjectARN(scope.Region, scope.Account, name)
+		// As on AWS, a project shared by a resource policy cannot be
+		// deleted while it has builds (others may be reading them).
+		if _, err := tx.ResourceGet(ctx, scope, store.KindPolicy, arn); err == nil {
+			ids, _, err := tx.BuildList(ctx, scope, name, store.Page{Limit: 1})
+			if err != nil {
+				return err
+			}
+			if len(ids) > 0 {
+				return invalid("Project %s has builds and a resource policy: delete the resource policy (DeleteResourcePolicy) or its builds (BatchDeleteBuilds) before the project", name)
+			}
+		} else if !isNotFound(err) {
+			return err
+		}
 		if err := tx.ProjectDelete(ctx, scope, name); err != nil {
 			return err
 		}
 		// What belongs to the project goes with it: its policy, its webhook.
-		if err := deletePolicy(ctx, tx, scope, ident.ProjectARN(scope.Region, scope.Account, name)); err != nil {
+		if err := deletePolicy(ctx, tx, scope, arn); err != nil {
 			return err
 		}
 		if err := tx.ResourceDelete(ctx, scope, store.KindWebhook, name); err != nil && !isNotFound(err) {
