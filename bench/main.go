@@ -156,9 +156,12 @@ const profiled = `
   -only matrix with -binary (old, new): overhead per build 6.2/6.0/4.1 → 4.2/3.3/4.2 ms
   with the file system slow, 3.2/3.3/4.2 → 3.1/3.1/3.0 ms with it quieter; CPU per build
   of the server and its builds' processes 13.2/12.2 → 7.6/6.2 ms and 5.6/5.7/7.3 →
-  5.3/5.2/5.1 ms (the new row: steadier than wall time on this machine). What remains per
-  build, profiled: the log's two files (up to a quarter of the server's CPU when inodes
-  are slow), SQLite, and encoding/json for the build and batch documents (~14%).
+  5.3/5.2/5.1 ms (the new row: steadier than wall time on this machine). With the local
+  executor's end-of-build sweep for escaped processes added (every process dies with its
+  build; about 0.25 ms), three more rounds: 6.6/5.7/4.6 → 3.8/3.2/3.3 ms, CPU 11.1/9.8/7.8
+  → 6.5/5.5/5.5 ms. What remains per build, profiled: the log's two files (up to a
+  quarter of the server's CPU when inodes are slow), SQLite, and encoding/json for the
+  build and batch documents (~14%).
 - **BatchGetBuilds/BatchGetBuildBatches (100 ids)**: decoding 100 stored documents and
   encoding them again dominated (13 ms at 1k builds). The store now hands out the stored
   JSON, from a write-through cache, and the API splices it into the answer from a pooled
