@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/buildbatch/buildbatch/internal/awsjson"
+	"github.com/buildbatch/buildbatch/internal/sigv4"
 	"github.com/buildbatch/buildbatch/internal/store"
 )
 
@@ -40,8 +41,11 @@ type session struct {
 	Region    string `json:"r"`
 	User      string `json:"u"`
 	AccessKey string `json:"k,omitempty"`
-	Expires   int64  `json:"e"` // Unix seconds
-	Nonce     string `json:"n"`
+	// Secret is a MAC of the key's secret (strict mode): a session ends
+	// when its key leaves the credentials file or its secret changes.
+	Secret  string `json:"s,omitempty"`
+	Expires int64  `json:"e"` // Unix seconds
+	Nonce   string `json:"n"`
 }
 
 func (s *session) scope() store.Scope { return store.Scope{Account: s.Account, Region: s.Region} }
@@ -96,6 +100,15 @@ func (c *Console) decode(v string) (*session, bool) {
 	if c.now().Unix() >= s.Expires {
 		return nil, false
 	}
+	if c.opts.Keys != nil {
+		// Strict mode: the key must still be in the credentials file,
+		// with the same secret and account.
+		secret, ok := c.opts.Keys.Lookup(s.AccessKey)
+		if s.AccessKey == "" || !ok || !hmac.Equal([]byte(s.Secret), []byte(c.secretMAC(secret.SecretAccessKey))) ||
+			s.Account != c.accountOf(secret) {
+			return nil, false
+		}
+	}
 	return &s, true
 }
 
@@ -105,8 +118,27 @@ func (c *Console) csrf(s *session) string {
 }
 
 func (c *Console) newSession(account, region, user, key string) *session {
-	return &session{Account: account, Region: region, User: user, AccessKey: key,
+	s := &session{Account: account, Region: region, User: user, AccessKey: key,
 		Expires: c.now().Add(c.opts.SessionTTL).Unix(), Nonce: randomToken(16)}
+	if c.opts.Keys != nil {
+		if secret, ok := c.opts.Keys.Lookup(key); ok {
+			s.Secret = c.secretMAC(secret.SecretAccessKey)
+		}
+	}
+	return s
+}
+
+// secretMAC stands for a key's secret in a session (never the secret).
+func (c *Console) secretMAC(secret string) string {
+	return base64.RawURLEncoding.EncodeToString(c.mac("secret", secret)[:12])
+}
+
+// accountOf is the account of a key of the credentials file.
+func (c *Console) accountOf(s sigv4.Secret) string {
+	if s.Account != "" {
+		return s.Account
+	}
+	return c.opts.DefaultAccount
 }
 
 func (c *Console) setCookie(w http.ResponseWriter, s *session) {
@@ -296,7 +328,8 @@ func (c *Console) serveLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr := clientAddr(r.RemoteAddr)
-	if wait := c.logins.wait(addr, c.now()); wait > 0 {
+	attempt, wait := c.logins.begin(addr, c.now())
+	if wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		c.log.Warn("console: login throttled", "remote", r.RemoteAddr, "retry_after_s", secs)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -310,17 +343,12 @@ func (c *Console) serveLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	match := subtle.ConstantTimeCompare([]byte(in.SecretAccessKey), []byte(want)) == 1
 	if !known || !match || in.SecretAccessKey == "" {
-		c.logins.fail(addr, c.now())
 		c.log.Info("console: login refused", "access_key", in.AccessKeyID, "remote", r.RemoteAddr)
 		c.error(w, http.StatusUnauthorized, "Unauthorized", "Unknown access key or wrong secret.")
 		return
 	}
-	account := secret.Account
-	if account == "" {
-		account = c.opts.DefaultAccount
-	}
-	c.logins.reset(addr)
-	s := c.newSession(account, region, secret.Name, in.AccessKeyID)
+	c.logins.succeeded(addr, attempt)
+	s := c.newSession(c.accountOf(secret), region, secret.Name, in.AccessKeyID)
 	c.setCookie(w, s)
 	writeJSON(w, http.StatusOK, c.view(s))
 }

@@ -53,6 +53,8 @@ package console
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -139,6 +141,16 @@ func New(opts Options) *Console {
 	if len(key) < 32 {
 		key = randomBytes(32)
 	}
+	// Sessions of one mode are worth nothing in the other: a node in
+	// local mode that shares the store with strict ones signs with
+	// another key.
+	mode := "local"
+	if opts.Keys != nil {
+		mode = "strict"
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("console sessions, " + mode + " mode"))
+	key = m.Sum(nil)
 	sub, _ := fs.Sub(assets, "assets")
 	index, _ := fs.ReadFile(sub, "index.html")
 	return &Console{

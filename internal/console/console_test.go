@@ -363,7 +363,9 @@ func TestLoginThrottled(t *testing.T) {
 }
 
 // TestSessionKeyShared: a console with the same key (another node, or
-// this one restarted) accepts the session; one with another key does not.
+// this one restarted) accepts the session; one with another key does not,
+// nor one in local mode (the mode is part of what signs), nor one whose
+// credentials no longer hold the key or hold another secret for it.
 func TestSessionKeyShared(t *testing.T) {
 	f := newFixture(t, true)
 	b := f.browser()
@@ -371,19 +373,68 @@ func TestSessionKeyShared(t *testing.T) {
 		t.Fatalf("login: %d %s", r.status, r.raw)
 	}
 	opts := f.c.opts
-	key := f.c.key
-	opts.Key = []byte(strings.Repeat("k", 32))
+	storeKey := []byte(strings.Repeat("s", 32))
+	opts.Key = storeKey
 	f.c = New(opts)
-	if r := b.do("GET", "/console/api/session", ""); r.status != http.StatusUnauthorized {
-		t.Errorf("another key: %d %s", r.status, r.raw)
+	if r := b.login("AKIDALICE", "alice-secret"); r.status != 200 {
+		t.Fatalf("login with the store's key: %d %s", r.status, r.raw)
 	}
-	opts.Key = key
-	f.c = New(opts)
-	if r := b.do("GET", "/console/api/session", ""); r.status != 200 || r.body["account"] != "111111111111" {
-		t.Errorf("the same key: %d %s", r.status, r.raw)
+	session := func(what string, o Options, want int) {
+		t.Helper()
+		f.c = New(o)
+		cookie := b.cookie
+		r := b.do("GET", "/console/api/session", "")
+		if r.status != want || r.status == 200 && r.body["user"] != "alice" {
+			t.Errorf("%s: %d %s", what, r.status, r.raw)
+		}
+		b.cookie = cookie // a local-mode console makes a session of its own
 	}
+	other := opts
+	other.Key = []byte(strings.Repeat("k", 32))
+	session("another key", other, http.StatusUnauthorized)
+	local := opts
+	local.Keys = nil
+	f.c = New(local)
+	saved := b.cookie
+	if r := b.do("GET", "/console/api/session", ""); r.status != 200 || r.body["user"] == "alice" {
+		t.Errorf("a local-mode console with the same key took alice's session: %d %s", r.status, r.raw)
+	}
+	b.cookie = saved
+	rotated := opts
+	keys, err := sigv4.ParseCredentials(strings.NewReader(strings.Replace(credentials, "alice-secret", "alice-new-secret", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated.Keys = keys
+	session("alice's secret changed", rotated, http.StatusUnauthorized)
+	removed := opts
+	if removed.Keys, err = sigv4.ParseCredentials(strings.NewReader(credentials[strings.Index(credentials, "[bob]"):])); err != nil {
+		t.Fatal(err)
+	}
+	session("alice's key removed", removed, http.StatusUnauthorized)
+	session("the same key and credentials", opts, 200)
 	if r := b.post("/console/api/session", `{"logout":true}`); r.status != 200 {
 		t.Errorf("a POST with the CSRF token of the other console: %d %s", r.status, r.raw)
+	}
+
+	// A local-mode session (any account a loopback user switched to) is
+	// worth nothing on a strict node sharing the key.
+	l := newFixture(t, false)
+	lopts := l.c.opts
+	lopts.Key = storeKey
+	l.c = New(lopts)
+	lb := l.browser()
+	if r := lb.do("GET", "/console/api/session", ""); r.status != 200 || lb.cookie == nil {
+		t.Fatalf("local session: %d %s", r.status, r.raw)
+	}
+	sopts := lopts
+	if sopts.Keys, err = sigv4.ParseCredentials(strings.NewReader(credentials)); err != nil {
+		t.Fatal(err)
+	}
+	l.c = New(sopts)
+	lb.remote = "192.0.2.7:41000"
+	if r := lb.do("GET", "/console/api/session", ""); r.status != http.StatusUnauthorized {
+		t.Errorf("a local-mode session on a strict console: %d %s", r.status, r.raw)
 	}
 }
 

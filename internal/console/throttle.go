@@ -6,88 +6,98 @@ import (
 	"time"
 )
 
-// Failed logins allowed per client address within loginWindow (strict
+// Login attempts allowed per client address within loginWindow (strict
 // mode): past them, logins from the address are refused with 429 until
-// the oldest failure leaves the window, whatever the secret.
+// the oldest leaves the window, whatever the secret. An attempt counts
+// from its start (a burst of parallel guesses is bounded too); one that
+// logs in is forgiven, not the others — so a valid key does not reset the
+// count for guesses at another one.
 const (
 	loginLimit  = 10
 	loginWindow = 5 * time.Minute
 	// maxTracked bounds the addresses remembered: past it, the ones whose
-	// failures are all older than the window are forgotten, then the
+	// attempts are all older than the window are forgotten, then the
 	// oldest.
 	maxTracked = 10000
 )
 
-// throttle counts failed logins per client address.
+// throttle counts login attempts per client address.
 type throttle struct {
 	mu    sync.Mutex
-	fails map[string][]time.Time // oldest first, within the window
+	tries map[string][]time.Time // oldest first, within the window
 }
 
-func newThrottle() *throttle { return &throttle{fails: map[string][]time.Time{}} }
+func newThrottle() *throttle { return &throttle{tries: map[string][]time.Time{}} }
 
-// clientAddr is the address of a request's client, without its port.
+// clientAddr is the address a request's client is counted by: its IP, and
+// for IPv6 its /64 (one host usually has a whole /64).
 func clientAddr(remote string) string {
-	if host, _, err := net.SplitHostPort(remote); err == nil {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
 		return host
 	}
-	return remote
+	if ip4 := ip.To4(); ip4 != nil {
+		return ip4.String()
+	}
+	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
 }
 
-// wait tells how long addr must wait before it may try again (0: now).
-func (t *throttle) wait(addr string, now time.Time) time.Duration {
+// begin starts a login attempt of addr: it is counted at once and its
+// time returned, unless addr must wait (how long).
+func (t *throttle) begin(addr string, now time.Time) (attempt time.Time, wait time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f := recent(t.fails[addr], now)
-	if len(f) == 0 {
-		delete(t.fails, addr)
-		return 0
+	f := recent(t.tries[addr], now)
+	if len(f) >= loginLimit {
+		t.tries[addr] = f
+		return time.Time{}, f[len(f)-loginLimit].Add(loginWindow).Sub(now)
 	}
-	t.fails[addr] = f
-	if len(f) < loginLimit {
-		return 0
-	}
-	return f[len(f)-loginLimit].Add(loginWindow).Sub(now)
-}
-
-// fail records a failed login of addr.
-func (t *throttle) fail(addr string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.fails[addr]; !ok && len(t.fails) >= maxTracked {
+	if _, ok := t.tries[addr]; !ok && len(t.tries) >= maxTracked {
 		t.prune(now)
 	}
-	f := append(recent(t.fails[addr], now), now)
-	if len(f) > loginLimit {
-		f = f[len(f)-loginLimit:]
-	}
-	t.fails[addr] = f
+	t.tries[addr] = append(f, now)
+	return now, 0
 }
 
-// reset forgets addr's failures (after it logged in).
-func (t *throttle) reset(addr string) {
+// succeeded forgives the attempt of addr begun at attempt: it logged in.
+func (t *throttle) succeeded(addr string, attempt time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.fails, addr)
+	f := t.tries[addr]
+	for i := len(f) - 1; i >= 0; i-- {
+		if f[i].Equal(attempt) {
+			f = append(f[:i:i], f[i+1:]...)
+			break
+		}
+	}
+	if len(f) == 0 {
+		delete(t.tries, addr)
+	} else {
+		t.tries[addr] = f
+	}
 }
 
-// prune forgets the addresses with no failure in the window and, if that
-// is not enough, the one whose last failure is oldest.
+// prune forgets the addresses with no attempt in the window and, if that
+// is not enough, the one whose last attempt is oldest.
 func (t *throttle) prune(now time.Time) {
 	var oldest string
 	var oldestAt time.Time
-	for a, f := range t.fails {
+	for a, f := range t.tries {
 		f = recent(f, now)
 		if len(f) == 0 {
-			delete(t.fails, a)
+			delete(t.tries, a)
 			continue
 		}
 		if last := f[len(f)-1]; oldest == "" || last.Before(oldestAt) {
 			oldest, oldestAt = a, last
 		}
 	}
-	if len(t.fails) >= maxTracked {
-		delete(t.fails, oldest)
+	if len(t.tries) >= maxTracked {
+		delete(t.tries, oldest)
 	}
 }
 

@@ -22,7 +22,7 @@ func FleetCapacity(f *cb.Fleet, running, queued int) int {
 	target := 100.0
 	for _, t := range sc.TargetTrackingScalingConfigs {
 		if cb.Deref(t.MetricType) == cb.FleetScalingMetricTypeFleetUtilizationRate && cb.Deref(t.TargetValue) > 0 {
-			target = min(cb.Deref(t.TargetValue), 100)
+			target = min(max(cb.Deref(t.TargetValue), 1), 100) // at least 1%: a tinier one would be infinite capacity
 		}
 	}
 	want := int(math.Ceil(float64(max(running, 0)+max(queued, 0)) * 100 / target))

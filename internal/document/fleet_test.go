@@ -31,6 +31,7 @@ func TestFleetCapacity(t *testing.T) {
 		{"maxCapacity below base: base", 4, scaling(2, 0), 3, 9, 4},
 		{"another scaling type: base", 2, &cb.ScalingConfigurationOutput{ScalingType: cb.String("OTHER"), MaxCapacity: cb.Int32(9)}, 3, 9, 2},
 		{"a target over 100% counts as 100%", 1, scaling(10, 400), 3, 0, 3},
+		{"a target under 1% counts as 1%: capped at maxCapacity", 1, scaling(10, 1e-320), 3, 0, 10},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

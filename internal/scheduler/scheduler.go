@@ -71,6 +71,8 @@ type active struct {
 	// ended: the run returned; its end is being stored (complete in the
 	// store, so no longer leased, before the build leaves running).
 	ended bool
+	// n is the build's number among those started here (Scheduler.startCount).
+	n int64
 }
 
 // Scheduler runs builds.
@@ -79,6 +81,9 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	running map[key]*active
+	// startCount counts the builds started here; each active holds its
+	// number (renew ignores those started after its read of the leases).
+	startCount int64
 
 	// claimMu makes claims one at a time: free slots are counted, builds
 	// claimed and started without another claim in between.
@@ -520,6 +525,11 @@ func (s *Scheduler) queuedDeadline(b *store.Build) time.Time {
 // renew extends this node's leases, stops the builds StopBuild asked to
 // stop, and gives up those another node took over.
 func (s *Scheduler) renew(ctx context.Context) {
+	// A build claimed after the leases are read (and started meanwhile)
+	// is not among them: only those started before are judged.
+	s.mu.Lock()
+	before := s.startCount
+	s.mu.Unlock()
 	var leases []store.Lease
 	err := s.o.Store.Update(ctx, func(tx store.Tx) error {
 		var err error
@@ -545,7 +555,7 @@ func (s *Scheduler) renew(ctx context.Context) {
 	for k, a := range s.running {
 		// A build whose end is stored is complete, so leased no more,
 		// but stays in running until its end's group is committed.
-		if !held[k] && !a.ended {
+		if !held[k] && !a.ended && a.n <= before {
 			s.o.Log.Warn("build taken over by another node (this node's lease expired); stopping it here", "build", k.ID)
 			lost = append(lost, a)
 		}
@@ -642,6 +652,8 @@ func (s *Scheduler) startBuild(b *store.Build, reserved bool) {
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	a := &active{cancel: cancel, done: make(chan struct{}), fleet: reserved}
 	s.mu.Lock()
+	s.startCount++
+	a.n = s.startCount
 	s.running[k] = a
 	s.mu.Unlock()
 	s.wg.Add(1)

@@ -65,7 +65,8 @@ func TestRenewLost(t *testing.T) {
 	s := New(Options{Store: st, Node: "n1", MaxConcurrent: 2})
 	cancelled := map[string]error{}
 	for id, ended := range map[string]bool{"p:ended": true, "p:taken": false} {
-		s.running[key{Scope: scope, ID: id}] = &active{ended: ended, done: make(chan struct{}),
+		s.startCount++
+		s.running[key{Scope: scope, ID: id}] = &active{ended: ended, done: make(chan struct{}), n: s.startCount,
 			cancel: func(cause error) { cancelled[id] = cause }}
 	}
 	s.renew(ctx)
@@ -75,4 +76,31 @@ func TestRenewLost(t *testing.T) {
 	if !errors.Is(cancelled["p:taken"], runner.ErrLost) {
 		t.Errorf("a build this node no longer holds was not given up: %v", cancelled)
 	}
+	// A build started after renew read the leases (claimed in a
+	// transaction that committed after that read) is not judged by them.
+	late := &active{done: make(chan struct{}), cancel: func(cause error) { cancelled["p:late"] = cause }}
+	s.o.Store = lateStore{Store: st, start: func() {
+		s.mu.Lock()
+		s.startCount++
+		late.n = s.startCount
+		s.running[key{Scope: scope, ID: "p:late"}] = late
+		s.mu.Unlock()
+	}}
+	s.renew(ctx)
+	if _, ok := cancelled["p:late"]; ok {
+		t.Errorf("a build started during the renewal was given up as taken over")
+	}
+}
+
+// lateStore runs start once its Update's function has run: a build
+// started while renew's transaction is under way.
+type lateStore struct {
+	store.Store
+	start func()
+}
+
+func (l lateStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	err := l.Store.Update(ctx, fn)
+	l.start()
+	return err
 }

@@ -67,7 +67,8 @@ func ComputeLimits(envType, computeType string, hostCPUs int, hostMemBytes int64
 // GiB; 0: no limit), capped by the host. AWS runs such a build on the
 // smallest machine with at least these; a container gets exactly them.
 func AttributeLimits(vcpus, memGB int64, hostCPUs int, hostMemBytes int64) Limits {
-	return capped(size{cpus: float64(max(vcpus, 0)), memGB: max(memGB, 0)}, hostCPUs, hostMemBytes)
+	// Bounded before any arithmetic: 2^32 GiB is past every host.
+	return capped(size{cpus: float64(min(max(vcpus, 0), 1<<20)), memGB: min(max(memGB, 0), 1<<32)}, hostCPUs, hostMemBytes)
 }
 
 func capped(sz size, hostCPUs int, hostMemBytes int64) Limits {

@@ -42,6 +42,7 @@ func TestAttributeLimits(t *testing.T) {
 		{0, 8, 64, 256 * gib, Limits{MemoryMB: 8 * 1024}},
 		{16, 64, 2, 24 * gib, Limits{CPUs: 2, MemoryMB: 24 * 1024, Capped: true}},
 		{-1, -5, 2, 24 * gib, Limits{}},
+		{1 << 62, 1 << 62, 2, 24 * gib, Limits{CPUs: 2, MemoryMB: 24 * 1024, Capped: true}},
 	}
 	for _, c := range cases {
 		if got := AttributeLimits(c.vcpus, c.memGB, c.cpus, c.mem); got != c.want {
