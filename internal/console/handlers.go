@@ -657,24 +657,28 @@ func (c *Console) apiStart(w http.ResponseWriter, r *http.Request, s *session) {
 		c.error(w, http.StatusBadRequest, awsjson.InvalidInput, "project is required.")
 		return
 	}
+	var id string
+	var err error
 	switch in.Type {
 	case "build":
-		out, err := c.opts.API.StartBuild(ctx, &cb.StartBuildInput{ProjectName: &in.Project})
-		if err != nil {
-			c.apiError(w, err)
-			return
+		var out *cb.StartBuildOutput
+		if out, err = c.opts.API.StartBuild(ctx, &cb.StartBuildInput{ProjectName: &in.Project}); err == nil {
+			id = cb.Deref(out.Build.Id)
 		}
-		c.done(w, "build", cb.Deref(out.Build.Id))
 	case "batch":
-		out, err := c.opts.API.StartBuildBatch(ctx, &cb.StartBuildBatchInput{ProjectName: &in.Project})
-		if err != nil {
-			c.apiError(w, err)
-			return
+		var out *cb.StartBuildBatchOutput
+		if out, err = c.opts.API.StartBuildBatch(ctx, &cb.StartBuildBatchInput{ProjectName: &in.Project}); err == nil {
+			id = cb.Deref(out.BuildBatch.Id)
 		}
-		c.done(w, "batch", cb.Deref(out.BuildBatch.Id))
 	default:
 		c.error(w, http.StatusBadRequest, awsjson.InvalidInput, "type is build or batch.")
+		return
 	}
+	if err != nil {
+		c.apiError(w, err)
+		return
+	}
+	c.done(w, in.Type, id)
 }
 
 // apiStop: POST {type, id} stops a build (StopBuild) or a batch
@@ -710,26 +714,30 @@ func (c *Console) apiRetry(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	ctx := s.ctx(r.Context())
+	var id string
+	var err error
 	switch in.Type {
 	case "build":
-		out, err := c.opts.API.RetryBuild(ctx, &cb.RetryBuildInput{Id: &in.ID})
-		if err != nil {
-			c.apiError(w, err)
-			return
+		var out *cb.RetryBuildOutput
+		if out, err = c.opts.API.RetryBuild(ctx, &cb.RetryBuildInput{Id: &in.ID}); err == nil {
+			id = cb.Deref(out.Build.Id)
 		}
-		c.done(w, "build", cb.Deref(out.Build.Id))
 	case "batch":
 		typ := cb.RetryBuildBatchTypeRetryAllBuilds
 		if in.FailedOnly {
 			typ = cb.RetryBuildBatchTypeRetryFailedBuilds
 		}
-		out, err := c.opts.API.RetryBuildBatch(ctx, &cb.RetryBuildBatchInput{Id: &in.ID, RetryType: &typ})
-		if err != nil {
-			c.apiError(w, err)
-			return
+		var out *cb.RetryBuildBatchOutput
+		if out, err = c.opts.API.RetryBuildBatch(ctx, &cb.RetryBuildBatchInput{Id: &in.ID, RetryType: &typ}); err == nil {
+			id = cb.Deref(out.BuildBatch.Id)
 		}
-		c.done(w, "batch", cb.Deref(out.BuildBatch.Id))
 	default:
 		c.error(w, http.StatusBadRequest, awsjson.InvalidInput, "type is build or batch.")
+		return
 	}
+	if err != nil {
+		c.apiError(w, err)
+		return
+	}
+	c.done(w, in.Type, id)
 }

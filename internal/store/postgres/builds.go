@@ -180,6 +180,13 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 		b    *store.Build
 	}
 	var all []claimed
+	collect := func(rows pgx.Rows) error {
+		var x claimed
+		var err error
+		x.b, err = scanBuild(rows, &x.kind)
+		all = append(all, x)
+		return err
+	}
 	// Fleets' reserved capacity first (the statement below then sees
 	// those builds claimed).
 	for i, f := range c.Fleets {
@@ -193,13 +200,7 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 			UPDATE builds SET node = $5, lease_until = $6, rev = builds.rev + 1 FROM waiting WHERE builds.seq = waiting.seq
 			RETURNING builds.account, builds.region, builds.seq, builds.doc, builds.meta, builds.rev, builds.node,
 				builds.lease_until, builds.stop_requested, $7::int`,
-			[]any{f.Fleet, f.Scope.Account, f.Scope.Region, int64(f.Limit), c.Node, nanos(c.Until), 1 + i}, func(rows pgx.Rows) error {
-				var x claimed
-				var err error
-				x.b, err = scanBuild(rows, &x.kind)
-				all = append(all, x)
-				return err
-			})
+			[]any{f.Fleet, f.Scope.Account, f.Scope.Region, int64(f.Limit), c.Node, nanos(c.Until), 1 + i}, collect)
 		if err != nil {
 			return nil, err
 		}
@@ -221,13 +222,7 @@ func (t *txn) BuildClaim(ctx context.Context, c store.Claim) ([]*store.Build, er
 		UPDATE builds SET node = $3, lease_until = $5, rev = builds.rev + 1 FROM picked WHERE builds.seq = picked.seq
 		RETURNING builds.account, builds.region, builds.seq, builds.doc, builds.meta, builds.rev, builds.node,
 			builds.lease_until, builds.stop_requested, picked.kind`,
-		[]any{nanos(c.Now), c.Own, c.Node, int64(max(c.Limit, 0)), nanos(c.Until), onDemand, 1 + len(c.Fleets)}, func(rows pgx.Rows) error {
-			var x claimed
-			var err error
-			x.b, err = scanBuild(rows, &x.kind)
-			all = append(all, x)
-			return err
-		})
+		[]any{nanos(c.Now), c.Own, c.Node, int64(max(c.Limit, 0)), nanos(c.Until), onDemand, 1 + len(c.Fleets)}, collect)
 	if err != nil {
 		return nil, err
 	}
